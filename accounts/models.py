@@ -1,0 +1,216 @@
+import hashlib
+import secrets
+from datetime import date, timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser, UserManager as DjangoUserManager
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models.functions import Lower
+from django.urls import reverse
+from django.utils import timezone
+
+RESERVED_HANDLES = {
+    "admin", "api", "accounts", "invite", "invites", "static", "media", "ws", "verify", "settings",
+    "create", "drafts", "cameos", "feed", "following", "notifications", "staff", "moderation",
+    "support", "help", "root", "system", "sora", "v1", "rq", "me",
+}  # fmt: skip
+
+handle_validator = RegexValidator(
+    r"^[A-Za-z][A-Za-z0-9_.]{2,29}$",
+    "A handle is 3 to 30 characters: letters, digits, '_' or '.', starting with a letter.",
+)
+
+
+def age_on(birth_date: date, today: date) -> int:
+    years = today.year - birth_date.year
+    if (today.month, today.day) < (birth_date.month, birth_date.day):
+        years -= 1
+    return years
+
+
+class UserManager(DjangoUserManager):
+    """Django's manager keyed on `handle` instead of `username`."""
+
+    def _create_user(self, handle, email, password, **extra_fields):
+        email = self.normalize_email(email)
+        user = self.model(handle=handle, email=email, **extra_fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, handle, email=None, password=None, **extra_fields):
+        extra_fields.setdefault("is_staff", False)
+        extra_fields.setdefault("is_superuser", False)
+        return self._create_user(handle, email, password, **extra_fields)
+
+    def create_superuser(self, handle, email=None, password=None, **extra_fields):
+        extra_fields.setdefault("is_staff", True)
+        extra_fields.setdefault("is_superuser", True)
+        return self._create_user(handle, email, password, **extra_fields)
+
+    def get_by_natural_key(self, handle):
+        return self.get(handle__iexact=handle)
+
+
+class User(AbstractUser):
+    username = None
+    first_name = None
+    last_name = None
+    handle = models.CharField(max_length=30, unique=True, validators=[handle_validator])
+    email = models.EmailField("email address")
+    display_name = models.CharField(max_length=50, blank=True)
+    bio = models.TextField(max_length=300, blank=True)
+    avatar = models.ImageField(upload_to="avatars/", blank=True)
+    birth_date = models.DateField(null=True, blank=True)
+
+    USERNAME_FIELD = "handle"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS = ["email"]
+
+    objects = UserManager()
+
+    class Meta:
+        constraints = [
+            # "@Ada" and "@ada" are the same person: handles are unique ignoring case.
+            models.UniqueConstraint(Lower("handle"), name="accounts_user_handle_ci_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"@{self.handle}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("feed:profile", args=[self.handle])
+
+    @property
+    def name(self) -> str:
+        return self.display_name or self.handle
+
+    @property
+    def is_teen(self) -> bool:
+        """Under 18 today; accounts without a birth date (staff made by command) are adults."""
+        if self.birth_date is None:
+            return False
+        return age_on(self.birth_date, timezone.localdate()) < settings.ADULT_AGE
+
+
+def new_invite_code() -> str:
+    # 10 characters of an unambiguous alphabet: ~50 bits, unguessable and easy to type.
+    alphabet = "abcdefghjkmnpqrstuvwxyz23456789"
+    return "".join(secrets.choice(alphabet) for _ in range(10))
+
+
+def default_invite_expiry():
+    return timezone.now() + timedelta(days=settings.INVITE_LIFETIME_DAYS)
+
+
+class InviteQuerySet(models.QuerySet):
+    def usable(self):
+        return self.filter(used_by__isnull=True, expires__gt=timezone.now())
+
+
+class Invite(models.Model):
+    code = models.CharField(max_length=32, unique=True, default=new_invite_code)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="invites"
+    )
+    created = models.DateTimeField(default=timezone.now)
+    expires = models.DateTimeField(default=default_invite_expiry)
+    # One-to-one: an invite admits one person, and a person arrives through at most one invite.
+    used_by = models.OneToOneField(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="invited_by_code"
+    )
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    objects = InviteQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(used_by__isnull=True, used_at__isnull=True)
+                | models.Q(used_by__isnull=False, used_at__isnull=False),
+                name="accounts_invite_used_pair",
+            ),
+        ]
+        indexes = [
+            # "My invites" lists a user's codes newest first.
+            models.Index(fields=["created_by", "-created"], name="accounts_invite_owner_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+    def get_absolute_url(self) -> str:
+        return reverse("accounts:invite", args=[self.code])
+
+    @property
+    def is_used(self) -> bool:
+        return self.used_by_id is not None
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires <= timezone.now()
+
+
+class Block(models.Model):
+    """`blocker` no longer sees `blocked`, and `blocked` can't follow, comment on or use cameos of `blocker`."""
+
+    blocker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="blocks_made")
+    blocked = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="blocks_received")
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["blocker", "blocked"], name="accounts_block_unique"),
+            models.CheckConstraint(condition=~models.Q(blocker=models.F("blocked")), name="accounts_block_not_self"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.blocker} blocks {self.blocked}"
+
+    @staticmethod
+    def between(a_id: int, b_id: int) -> bool:
+        """True when either user blocks the other."""
+        return Block.objects.filter(
+            models.Q(blocker_id=a_id, blocked_id=b_id) | models.Q(blocker_id=b_id, blocked_id=a_id)
+        ).exists()
+
+
+def hash_token(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+class ApiToken(models.Model):
+    """A personal API token. Only its SHA-256 is stored; the raw value is shown once."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=60)
+    prefix = models.CharField(max_length=12)
+    digest = models.CharField(max_length=64, unique=True)
+    created = models.DateTimeField(default=timezone.now)
+    last_used = models.DateTimeField(null=True, blank=True)
+    revoked = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @classmethod
+    def issue(cls, owner, name: str) -> tuple["ApiToken", str]:
+        raw = "sk-sora-" + secrets.token_urlsafe(32)
+        token = cls.objects.create(owner=owner, name=name, prefix=raw[:12], digest=hash_token(raw))
+        return token, raw
+
+    @classmethod
+    def authenticate(cls, raw: str):
+        """Return the owner of a live token, or None. One query plus a throttled touch."""
+        token = cls.objects.select_related("owner").filter(digest=hash_token(raw), revoked__isnull=True).first()
+        if token is None or not token.owner.is_active:
+            return None
+        now = timezone.now()
+        if token.last_used is None or now - token.last_used > timedelta(minutes=1):
+            cls.objects.filter(pk=token.pk).update(last_used=now)
+        return token.owner

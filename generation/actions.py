@@ -1,0 +1,161 @@
+"""Verb-named operations on generations, shared by the web views, the API and remix."""
+
+import random
+
+from django.conf import settings
+from django.core.files.base import File
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import User
+from generation import queue
+from generation.engine.capabilities import get_capabilities
+from generation.events import publish
+from generation.models import Generation
+from generation.queue import GenerationUnavailable
+
+__all__ = [
+    "GenerationRefused",
+    "GenerationUnavailable",
+    "QuotaExceeded",
+    "start_generation",
+    "cancel_generation",
+    "retry_generation",
+    "delete_generation",
+]
+
+MAX_SEED = 2**32 - 1
+
+
+class GenerationRefused(Exception):
+    """A request the site won't queue; `str(exc)` is the message for the person."""
+
+    category = "refused"
+
+
+class QuotaExceeded(GenerationRefused):
+    category = "quota"
+
+
+def capabilities():
+    return get_capabilities(settings.SORA_VIDEO_PROFILE)
+
+
+def check_active_limit(owner: User) -> None:
+    active = Generation.objects.filter(owner=owner).active().count()
+    if active >= settings.GENERATION_MAX_ACTIVE_PER_USER:
+        raise QuotaExceeded(
+            f"You already have {active} videos in progress (the limit is "
+            f"{settings.GENERATION_MAX_ACTIVE_PER_USER}). Wait for one to finish or cancel one."
+        )
+
+
+def start_generation(
+    owner: User,
+    *,
+    prompt: str,
+    seconds: int,
+    orientation: str,
+    seed: int | None = None,
+    storyboard: list[dict] | None = None,
+    source: Generation | None = None,
+    source_image: File | None = None,
+) -> Generation:
+    """Check limits and policy, write the row and enqueue it once the transaction commits.
+
+    Raises GenerationRefused (with a message for the person) or GenerationUnavailable when the
+    queue can't be reached; in both cases nothing is stored.
+    """
+    queue.ensure_queue_available()
+    storyboard = list(storyboard or [])
+    if storyboard:
+        seconds = sum(int(shot["seconds"]) for shot in storyboard)
+        prompt = prompt or " / ".join(shot["prompt"] for shot in storyboard)
+    try:
+        with transaction.atomic():
+            # Serialise one user's submissions so two quick clicks can't both pass the limit.
+            User.objects.select_for_update().filter(pk=owner.pk).first()
+            check_active_limit(owner)
+            generation = Generation.objects.create(
+                owner=owner,
+                prompt=prompt,
+                storyboard=storyboard,
+                seconds=seconds,
+                orientation=orientation,
+                seed=seed if seed is not None else random.randint(0, MAX_SEED),
+                source=source,
+                shots=max(1, len(storyboard)),
+                model_id=settings.SORA_VIDEO_MODEL,
+            )
+            if source_image is not None:
+                generation.source_image.save("source.png", source_image, save=True)
+            transaction.on_commit(lambda: _enqueue(generation))
+    except GenerationUnavailable:
+        # The row committed but Redis refused the job: take the row back so nothing is orphaned.
+        generation.delete_files()
+        Generation.objects.filter(pk=generation.pk).delete()
+        raise
+    return generation
+
+
+def _enqueue(generation: Generation) -> None:
+    job_id = queue.enqueue_generation(generation.pk)
+    Generation.objects.filter(pk=generation.pk).update(rq_job_id=job_id)
+    generation.rq_job_id = job_id
+
+
+def cancel_generation(generation: Generation) -> bool:
+    """Cancel a queued job at once, or ask a running one to stop at its next step.
+
+    Returns False when the job had already finished.
+    """
+    now = timezone.now()
+    stopped = Generation.objects.filter(pk=generation.pk, status=Generation.Status.QUEUED).update(
+        status=Generation.Status.CANCELLED, finished=now, stage=Generation.Stage.DONE
+    )
+    if stopped:
+        queue.cancel_queued_job(generation.rq_job_id)
+    else:
+        stopped = Generation.objects.filter(pk=generation.pk, status=Generation.Status.RUNNING).update(
+            cancel_requested=True
+        )
+    generation.refresh_from_db()
+    publish(generation.owner_id, generation.event())
+    return bool(stopped)
+
+
+def retry_generation(generation: Generation) -> Generation:
+    """A new job with the same inputs (seed included) as a failed or cancelled one."""
+    if generation.status not in (Generation.Status.FAILED, Generation.Status.CANCELLED):
+        raise GenerationRefused("Only failed or cancelled videos can be retried.")
+    source_image = None
+    if generation.source_image:
+        source_image = File(generation.source_image.open("rb"))
+    try:
+        return start_generation(
+            generation.owner,
+            prompt=generation.prompt,
+            seconds=generation.seconds,
+            orientation=generation.orientation,
+            seed=generation.seed,
+            storyboard=generation.storyboard,
+            source=generation.source,
+            source_image=source_image,
+        )
+    finally:
+        if source_image is not None:
+            source_image.close()
+
+
+def delete_generation(generation: Generation) -> None:
+    """Delete a draft and its files; a running job is told to stop and finds its row gone."""
+    if generation.status == Generation.Status.RUNNING:
+        Generation.objects.filter(pk=generation.pk).update(cancel_requested=True)
+    elif generation.status == Generation.Status.QUEUED:
+        queue.cancel_queued_job(generation.rq_job_id)
+    generation.delete_files()
+    generation.delete()
+
+
+def generation_finished(generation: Generation) -> None:
+    """Everything that follows a job's end (success, failure, cancel), called by the worker."""

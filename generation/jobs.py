@@ -1,0 +1,304 @@
+"""RQ entry points for generation. Jobs take ids, re-fetch rows and claim them conditionally."""
+
+import logging
+import os
+import socket
+import tempfile
+import threading
+import time
+import traceback
+from pathlib import Path
+
+from django.conf import settings
+from django.core.files.base import ContentFile, File
+from django.db import close_old_connections
+from django.utils import timezone
+
+from generation.actions import generation_finished
+from generation.events import publish
+from generation.models import Generation
+
+log = logging.getLogger(__name__)
+
+PROGRESS_INTERVAL = 0.5  # seconds between row updates: enough for a smooth bar, cheap for the DB
+CANCEL_CHECK_INTERVAL = 0.5
+
+
+class JobGone(Exception):
+    """The row was deleted while the job ran."""
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def claim(generation_id: int) -> bool:
+    now = timezone.now()
+    return bool(
+        Generation.objects.filter(pk=generation_id, status=Generation.Status.QUEUED).update(
+            status=Generation.Status.RUNNING,
+            stage=Generation.Stage.LOADING,
+            started=now,
+            heartbeat=now,
+            worker=worker_name(),
+        )
+    )
+
+
+class Heartbeat:
+    """Touches the row every few seconds from a thread, so long stages (model load, encode)
+    don't look like a dead worker to the sweeper."""
+
+    def __init__(self, generation_id: int, every: float = 5.0):
+        self.generation_id = generation_id
+        self.every = every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            try:
+                Generation.objects.filter(pk=self.generation_id, status=Generation.Status.RUNNING).update(
+                    heartbeat=timezone.now()
+                )
+            except Exception:  # noqa: BLE001 - a missed beat is harmless; the next one retries
+                log.debug("heartbeat failed", exc_info=True)
+            finally:
+                close_old_connections()
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(timeout=2)
+
+
+class ProgressReporter:
+    """The engine's progress callback: throttled row updates plus an event per update."""
+
+    def __init__(self, generation: Generation):
+        self.generation = generation
+        self.last_save = 0.0
+        self.last_cancel_check = 0.0
+        self.last_stage = None
+
+    def update(self, **fields) -> None:
+        for name, value in fields.items():
+            setattr(self.generation, name, value)
+        self.save(force=True)
+
+    def save(self, force: bool = False, preview_url: str | None = None) -> None:
+        now = time.monotonic()
+        if not force and now - self.last_save < PROGRESS_INTERVAL and preview_url is None:
+            return
+        self.last_save = now
+        g = self.generation
+        g.heartbeat = timezone.now()
+        changed = Generation.objects.filter(pk=g.pk).update(
+            stage=g.stage, step=g.step, total_steps=g.total_steps, shot=g.shot, shots=g.shots, heartbeat=g.heartbeat
+        )
+        if not changed:
+            raise JobGone()
+        publish(g.owner_id, g.event(preview=preview_url))
+
+    def __call__(self, progress) -> None:
+        g = self.generation
+        g.stage = progress.stage
+        g.step = progress.step
+        g.total_steps = progress.total_steps
+        g.shot = progress.shot
+        g.shots = progress.shots
+        preview_url = None
+        if progress.preview_jpeg:
+            g.preview.save("preview.jpg", ContentFile(progress.preview_jpeg), save=False)
+            Generation.objects.filter(pk=g.pk).update(preview=g.preview.name)
+            preview_url = g.preview_url()
+        stage_changed = progress.stage != self.last_stage
+        self.last_stage = progress.stage
+        self.save(force=stage_changed, preview_url=preview_url)
+
+    def should_cancel(self) -> bool:
+        now = time.monotonic()
+        if now - self.last_cancel_check < CANCEL_CHECK_INTERVAL:
+            return False
+        self.last_cancel_check = now
+        row = Generation.objects.filter(pk=self.generation.pk).values_list("cancel_requested", flat=True).first()
+        return row is None or bool(row)
+
+
+def get_worker_engine():
+    """The process-wide engine: a worker loads the model once and keeps it for every job."""
+    from generation.engine.pipeline import get_engine
+
+    return get_engine(
+        settings.SORA_VIDEO_MODEL,
+        settings.SORA_VIDEO_PROFILE,
+        device=settings.SORA_DEVICE,
+        dtype=settings.SORA_DTYPE,
+        cpu_offload=settings.SORA_CPU_OFFLOAD,
+        vae_tiling=settings.SORA_VAE_TILING,
+    )
+
+
+def build_request(generation: Generation):
+    from PIL import Image
+
+    from generation import media
+    from generation.engine.pipeline import GenerationRequest, Shot
+
+    shots = [Shot(prompt=s["prompt"], seconds=float(s["seconds"])) for s in generation.shot_list()]
+    condition_image = None
+    if generation.source_image:
+        with generation.source_image.open("rb") as fh:
+            condition_image = Image.open(fh).convert("RGB")
+            condition_image.load()
+    elif generation.source_id and generation.source and generation.source.video:
+        # A remix or extension continues from the last frame of its source.
+        with _local_copy(generation.source.video) as path:
+            condition_image = media.last_frame(path)
+    return GenerationRequest(
+        shots=shots, orientation=generation.orientation, seed=generation.seed, condition_image=condition_image
+    )
+
+
+class _local_copy:
+    """A storage file as a local path (storage may be remote in production)."""
+
+    def __init__(self, field):
+        self.field = field
+        self.tmp = None
+
+    def __enter__(self) -> str:
+        try:
+            return self.field.path
+        except NotImplementedError:
+            self.tmp = tempfile.NamedTemporaryFile(suffix=Path(self.field.name).suffix)
+            with self.field.open("rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 20), b""):
+                    self.tmp.write(chunk)
+            self.tmp.flush()
+            return self.tmp.name
+
+    def __exit__(self, *exc):
+        if self.tmp is not None:
+            self.tmp.close()
+
+
+def user_error(exc: BaseException) -> str:
+    text = str(exc).lower()
+    if isinstance(exc, MemoryError) or "out of memory" in text:
+        return "The GPU ran out of memory making this video. Try a shorter or smaller video."
+    return "Something went wrong while making this video. You can retry it."
+
+
+def run_generation(generation_id: int) -> str:
+    """Generate, encode and store one video. Safe to call twice: only one call claims the row."""
+    from generation.engine.pipeline import GenerationCancelled
+
+    if not claim(generation_id):
+        return "not claimed"
+    generation = Generation.objects.select_related("owner", "source").get(pk=generation_id)
+    reporter = ProgressReporter(generation)
+    publish(generation.owner_id, generation.event())
+    _publish_queue_positions()
+    try:
+        with Heartbeat(generation_id):
+            engine = get_worker_engine()
+            started_load = time.monotonic()
+            engine.load()
+            load_seconds = time.monotonic() - started_load
+            request = build_request(generation)
+            output = engine.generate(request, on_progress=reporter, should_cancel=reporter.should_cancel)
+            reporter.update(stage=Generation.Stage.ENCODING)
+            store_outputs(generation, output)
+            reporter.update(stage=Generation.Stage.FINISHING)
+            timings = dict(output.timings, load_s=round(load_seconds, 3))
+            finish(generation, Generation.Status.SUCCEEDED, timings=timings)
+    except JobGone:
+        generation.delete_files()
+        return "deleted"
+    except GenerationCancelled:
+        finish(generation, Generation.Status.CANCELLED)
+        return "cancelled"
+    except Exception as exc:
+        log.exception("generation %s failed", generation.code)
+        finish(generation, Generation.Status.FAILED, error=user_error(exc), detail=traceback.format_exc())
+        return "failed"
+    return "succeeded"
+
+
+def store_outputs(generation: Generation, output) -> None:
+    from generation import media
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "video.mp4"
+        media.write_mp4(path, output.frames, output.fps, output.audio, output.sample_rate)
+        with open(path, "rb") as fh:
+            generation.video.save("video.mp4", File(fh), save=False)
+    generation.poster.save("poster.jpg", ContentFile(media.poster_jpeg(output.frames)), save=False)
+    generation.sprite.save("sprite.jpg", ContentFile(media.sprite_sheet_jpeg(output.frames)), save=False)
+    generation.height, generation.width = output.frames.shape[1:3]
+    generation.duration = len(output.frames) / output.fps
+
+
+def finish(generation: Generation, status: str, *, timings=None, error: str = "", detail: str = "") -> None:
+    now = timezone.now()
+    fields = {"status": status, "finished": now, "stage": Generation.Stage.DONE, "error": error[:300]}
+    if detail:
+        fields["error_detail"] = detail
+    if timings:
+        fields["timings"] = timings
+    if status == Generation.Status.SUCCEEDED:
+        fields.update(
+            video=generation.video.name,
+            poster=generation.poster.name,
+            sprite=generation.sprite.name,
+            width=generation.width,
+            height=generation.height,
+            duration=generation.duration,
+        )
+    changed = Generation.objects.filter(pk=generation.pk, status=Generation.Status.RUNNING).update(**fields)
+    if not changed:
+        # Deleted (or swept) meanwhile: don't leave files behind for a row nobody can see.
+        if not Generation.objects.filter(pk=generation.pk).exists():
+            generation.delete_files()
+        return
+    generation.refresh_from_db()
+    publish(generation.owner_id, generation.event())
+    generation_finished(generation)
+
+
+def _publish_queue_positions(limit: int = 50) -> None:
+    """A job just left the queue: everyone behind it moved up one place."""
+    queued = Generation.objects.filter(status=Generation.Status.QUEUED).order_by("created")[:limit]
+    for position, generation in enumerate(queued, start=1):
+        publish(generation.owner_id, generation.event(position=position))
+
+
+def sweep_stuck_generations() -> int:
+    """Fail running jobs whose worker stopped beating (SIGKILL, OOM, machine gone).
+
+    Returns how many were failed. Run periodically (`manage.py sweep_generations --loop`).
+    """
+    cutoff = timezone.now() - timezone.timedelta(seconds=settings.GENERATION_HEARTBEAT_TIMEOUT)
+    stuck = list(Generation.objects.filter(status=Generation.Status.RUNNING, heartbeat__lt=cutoff))
+    failed = 0
+    for generation in stuck:
+        changed = Generation.objects.filter(
+            pk=generation.pk, status=Generation.Status.RUNNING, heartbeat__lt=cutoff
+        ).update(
+            status=Generation.Status.FAILED,
+            stage=Generation.Stage.DONE,
+            finished=timezone.now(),
+            error="The worker making this video stopped unexpectedly. You can retry it.",
+            error_detail=f"no heartbeat since {generation.heartbeat.isoformat()} from {generation.worker}",
+        )
+        if changed:
+            failed += 1
+            generation.refresh_from_db()
+            publish(generation.owner_id, generation.event())
+            generation_finished(generation)
+    return failed
+

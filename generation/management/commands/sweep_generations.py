@@ -1,0 +1,24 @@
+import time
+
+from django.core.management.base import BaseCommand
+from django.db import close_old_connections
+
+from generation.jobs import sweep_stuck_generations
+
+
+class Command(BaseCommand):
+    help = "Fail generations whose worker died mid-job (no heartbeat). --loop keeps sweeping."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--loop", action="store_true", help="sweep forever")
+        parser.add_argument("--interval", type=float, default=15.0, help="seconds between sweeps with --loop")
+
+    def handle(self, *args, loop: bool, interval: float, **options):
+        while True:
+            failed = sweep_stuck_generations()
+            if failed or options["verbosity"] > 1:
+                self.stdout.write(f"failed {failed} stuck generation(s)")
+            if not loop:
+                return
+            close_old_connections()
+            time.sleep(interval)

@@ -1,0 +1,207 @@
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+
+FINAL_STATUSES = ("succeeded", "failed", "cancelled")
+
+
+def new_generation_code() -> str:
+    return secrets.token_hex(12)
+
+
+def generation_upload_path(instance: "Generation", filename: str) -> str:
+    # Drafts live under a private prefix that is never served directly, only through views
+    # that check who is asking.
+    return f"private/generations/{instance.code}/{filename}"
+
+
+class GenerationQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(status__in=[Generation.Status.QUEUED, Generation.Status.RUNNING])
+
+    def visible_to(self, user):
+        """Generations (drafts) a user may look at: their own; staff see all."""
+        if not user.is_authenticated:
+            return self.none()
+        if user.is_staff:
+            return self
+        return self.filter(owner=user)
+
+
+class Generation(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Done"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    class Orientation(models.TextChoices):
+        PORTRAIT = "portrait", "Portrait"
+        LANDSCAPE = "landscape", "Landscape"
+
+    class Stage(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        LOADING = "loading", "Loading model"
+        GENERATING = "generating", "Generating"
+        DECODING = "decoding", "Decoding"
+        ENCODING = "encoding", "Encoding"
+        CHECKING = "checking", "Checking"
+        FINISHING = "finishing", "Finishing"
+        DONE = "done", "Done"
+
+    code = models.CharField(max_length=32, unique=True, default=new_generation_code, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="generations")
+    prompt = models.TextField(max_length=2000)
+    # Storyboard: [{"prompt": str, "seconds": int}, ...]; empty for a single prompt.
+    storyboard = models.JSONField(default=list, blank=True)
+    seconds = models.PositiveSmallIntegerField()
+    orientation = models.CharField(max_length=10, choices=Orientation.choices, default=Orientation.PORTRAIT)
+    seed = models.BigIntegerField()
+    source = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="remixes",
+        help_text="The generation this one remixes or extends.",
+    )  # fmt: skip
+    source_image = models.ImageField(upload_to=generation_upload_path, blank=True)
+
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
+    stage = models.CharField(max_length=12, choices=Stage.choices, default=Stage.QUEUED)
+    step = models.PositiveIntegerField(default=0)
+    total_steps = models.PositiveIntegerField(default=0)
+    shot = models.PositiveSmallIntegerField(default=0)
+    shots = models.PositiveSmallIntegerField(default=1)
+    error = models.CharField(max_length=300, blank=True, help_text="Shown to the owner.")
+    error_detail = models.TextField(blank=True, help_text="For staff only.")
+    cancel_requested = models.BooleanField(default=False)
+
+    model_id = models.CharField(max_length=300, blank=True)
+    rq_job_id = models.CharField(max_length=64, blank=True)
+    worker = models.CharField(max_length=200, blank=True)
+    created = models.DateTimeField(default=timezone.now)
+    started = models.DateTimeField(null=True, blank=True)
+    finished = models.DateTimeField(null=True, blank=True)
+    heartbeat = models.DateTimeField(null=True, blank=True)
+    timings = models.JSONField(default=dict, blank=True)
+
+    video = models.FileField(upload_to=generation_upload_path, blank=True)
+    poster = models.ImageField(upload_to=generation_upload_path, blank=True)
+    sprite = models.ImageField(upload_to=generation_upload_path, blank=True)
+    preview = models.ImageField(upload_to=generation_upload_path, blank=True)
+    width = models.PositiveSmallIntegerField(null=True, blank=True)
+    height = models.PositiveSmallIntegerField(null=True, blank=True)
+    duration = models.FloatField(null=True, blank=True)
+
+    objects = GenerationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(seconds__gt=0), name="generation_seconds_positive"),
+        ]
+        indexes = [
+            # Drafts page: a user's generations newest first.
+            models.Index(fields=["owner", "-created"], name="generation_owner_created_idx"),
+            # Queue position and the per-user active limit: queued/running rows by age.
+            models.Index(fields=["status", "created"], name="generation_status_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} ({self.status})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("generation:detail", args=[self.code])
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL_STATUSES
+
+    @property
+    def is_active(self) -> bool:
+        return not self.is_final
+
+    @property
+    def percent(self) -> int:
+        """Overall progress 0-100 across shots, with encoding and checking as the last slice."""
+        if self.status == self.Status.SUCCEEDED:
+            return 100
+        if self.status == self.Status.QUEUED or not self.total_steps:
+            return 0
+        per_shot = 90 / max(self.shots, 1)
+        done = self.shot * per_shot + per_shot * min(self.step, self.total_steps) / self.total_steps
+        if self.stage in (self.Stage.ENCODING, self.Stage.CHECKING, self.Stage.FINISHING):
+            done = 95
+        return int(min(99, done))
+
+    def queue_position(self) -> int | None:
+        """1-based place among all queued jobs, oldest first; None unless queued."""
+        if self.status != self.Status.QUEUED:
+            return None
+        return Generation.objects.filter(status=self.Status.QUEUED, created__lt=self.created).count() + 1
+
+    def stage_text(self, position: int | None = None) -> str:
+        if self.status == self.Status.QUEUED:
+            position = position if position is not None else self.queue_position()
+            eta = estimate_wait_seconds(position)
+            text = f"Queued: position {position}"
+            return f"{text}, about {eta} s" if eta else text
+        if self.status == self.Status.RUNNING:
+            if self.stage == self.Stage.GENERATING:
+                shot = f" (shot {self.shot + 1} of {self.shots})" if self.shots > 1 else ""
+                return f"Generating: step {self.step} of {self.total_steps}{shot}"
+            return self.get_stage_display() + "…"
+        if self.status == self.Status.FAILED:
+            return self.error or "Failed"
+        return self.get_status_display()
+
+    def event(self, position: int | None = None, preview: str | None = None) -> dict:
+        """The payload pushed to the owner's browsers; primitives only."""
+        return {
+            "kind": "generation",
+            "code": self.code,
+            "status": self.status,
+            "status_label": self.get_status_display(),
+            "stage": self.stage,
+            "stage_text": self.stage_text(position),
+            "step": self.step,
+            "total": self.total_steps,
+            "shot": self.shot,
+            "shots": self.shots,
+            "percent": self.percent,
+            "error": self.error,
+            "preview": preview,
+        }
+
+    def media_url(self, variant: str) -> str:
+        return reverse("generation:media", args=[self.code, variant])
+
+    def preview_url(self) -> str:
+        # The query string changes with every preview so browsers don't show a cached one.
+        return f"{self.media_url('preview')}?s={self.shot}-{self.step}"
+
+    def shot_list(self) -> list[dict]:
+        if self.storyboard:
+            return self.storyboard
+        return [{"prompt": self.prompt, "seconds": self.seconds}]
+
+    def delete_files(self) -> None:
+        for field in (self.video, self.poster, self.sprite, self.preview, self.source_image):
+            if field:
+                field.delete(save=False)
+
+
+def estimate_wait_seconds(position: int | None) -> int | None:
+    """ETA from the mean run time of recent successful jobs; None without history."""
+    if not position:
+        return None
+    recent = list(
+        Generation.objects.filter(status=Generation.Status.SUCCEEDED, started__isnull=False)
+        .order_by("-finished")
+        .values_list("started", "finished")[:20]
+    )
+    if not recent:
+        return None
+    mean = sum((f - s).total_seconds() for s, f in recent) / len(recent)
+    return int(mean * position)

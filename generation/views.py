@@ -1,0 +1,128 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from generation import actions
+from generation.forms import CreateForm, ShotFormSet
+from generation.models import Generation
+from generation.serving import serve_file
+
+MEDIA_VARIANTS = {"video": "video", "poster": "poster", "sprite": "sprite", "preview": "preview", "source": "source_image"}
+
+
+def get_generation(request: HttpRequest, code: str) -> Generation:
+    """The generation if this user may see it, else 404 (never 403: that would leak existence)."""
+    return get_object_or_404(Generation.objects.visible_to(request.user).select_related("owner"), code=code)
+
+
+def resolve_source(request: HttpRequest, code: str) -> Generation | None:
+    if not code:
+        return None
+    source = Generation.objects.visible_to(request.user).filter(code=code, status=Generation.Status.SUCCEEDED).first()
+    if source is None:
+        raise Http404("No such video to remix.")
+    return source
+
+
+@login_required
+def create(request: HttpRequest) -> HttpResponse:
+    source_code = request.POST.get("source") or request.GET.get("source", "")
+    source = resolve_source(request, source_code)
+    initial = {"source": source_code}
+    if source is not None:
+        initial.update(prompt=source.prompt, seconds=source.seconds, orientation=source.orientation)
+    form = CreateForm(request.POST or None, initial=initial)
+    shots = ShotFormSet(request.POST or None, prefix="shots")
+    if request.method == "POST" and form.is_valid():
+        storyboard = None
+        if form.cleaned_data["use_storyboard"]:
+            if shots.is_valid():
+                storyboard = shots.shots()
+        if not form.cleaned_data["use_storyboard"] or storyboard:
+            try:
+                generation = actions.start_generation(
+                    request.user,
+                    prompt=form.cleaned_data["prompt"].strip(),
+                    seconds=form.cleaned_data["seconds"],
+                    orientation=form.cleaned_data["orientation"],
+                    seed=form.cleaned_data["seed"],
+                    storyboard=storyboard,
+                    source=source,
+                )
+            except (actions.GenerationRefused, actions.GenerationUnavailable) as exc:
+                form.add_error(None, str(exc))
+            else:
+                return redirect(generation)
+    status = 400 if request.method == "POST" else 200
+    context = {"form": form, "shots": shots, "source": source, "nav": "create"}
+    return render(request, "generation/create.html", context, status=status)
+
+
+@login_required
+def detail(request: HttpRequest, code: str) -> HttpResponse:
+    generation = get_generation(request, code)
+    context = {"generation": generation, "nav": "drafts"}
+    if request.htmx:
+        return render(request, "generation/_job.html", context)
+    return render(request, "generation/detail.html", context)
+
+
+@login_required
+def drafts(request: HttpRequest) -> HttpResponse:
+    generations = list(Generation.objects.filter(owner=request.user).order_by("-created")[:60])
+    queued = [g for g in generations if g.status == Generation.Status.QUEUED]
+    if queued:
+        # Positions for every queued draft from one query rather than one per row.
+        ahead = list(
+            Generation.objects.filter(status=Generation.Status.QUEUED).order_by("created").values_list("pk", flat=True)
+        )
+        place = {pk: i for i, pk in enumerate(ahead, start=1)}
+        for g in queued:
+            g.position = place.get(g.pk)
+    return render(request, "generation/drafts.html", {"generations": generations, "nav": "drafts"})
+
+
+@login_required
+@require_POST
+def cancel(request: HttpRequest, code: str) -> HttpResponse:
+    generation = get_generation(request, code)
+    if actions.cancel_generation(generation):
+        messages.info(request, "Cancelling.")
+    else:
+        messages.warning(request, "That video had already finished.")
+    return redirect(generation)
+
+
+@login_required
+@require_POST
+def retry(request: HttpRequest, code: str) -> HttpResponse:
+    generation = get_generation(request, code)
+    try:
+        new = actions.retry_generation(generation)
+    except (actions.GenerationRefused, actions.GenerationUnavailable) as exc:
+        messages.error(request, str(exc))
+        return redirect(generation)
+    return redirect(new)
+
+
+@login_required
+@require_POST
+def delete(request: HttpRequest, code: str) -> HttpResponse:
+    generation = get_generation(request, code)
+    actions.delete_generation(generation)
+    messages.success(request, "Draft deleted.")
+    return redirect("generation:drafts")
+
+
+@login_required
+def media(request: HttpRequest, code: str, variant: str) -> HttpResponse:
+    field_name = MEDIA_VARIANTS.get(variant)
+    if field_name is None:
+        raise Http404()
+    generation = get_generation(request, code)
+    field = getattr(generation, field_name)
+    if not field:
+        raise Http404()
+    return serve_file(request, field)

@@ -1,0 +1,3 @@
+from generation.routing import websocket_urlpatterns as generation_ws
+
+websocket_urlpatterns = [*generation_ws]

@@ -1,0 +1,23 @@
+"""Test settings: the main settings with a fast hasher and in-memory email."""
+
+import os
+
+os.environ.setdefault("DEBUG", "true")
+# Per-run queue and channel names: several test runs may share one Redis server. Set in the
+# environment (not just here) so the worker processes that tests spawn inherit the same names.
+os.environ.setdefault("GENERATION_QUEUE", f"gpu-test-{os.getpid()}")
+os.environ.setdefault("CPU_QUEUE", f"cpu-test-{os.getpid()}")
+os.environ.setdefault("CHANNELS_PREFIX", f"asgi-test-{os.getpid()}")
+os.environ.setdefault("SORA_VIDEO_PROFILE", "tiny")
+
+from sora_site.settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+MEDIA_ROOT = VAR_DIR / "test-media" / str(os.getpid())  # noqa: F405
+ACCOUNT_RATE_LIMITS = False
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    # A file, not :memory:, so worker processes spawned by integration tests share it.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}  # noqa: F405
+SORA_VIDEO_MODEL = os.environ.get("SORA_TEST_MODEL", str(VAR_DIR / "models" / "tiny-ltx2-test"))  # noqa: F405
