@@ -34,9 +34,7 @@ def redeem_invite(code: str, user: User) -> None:
     created `user`, so a lost race rolls the account back too.
     """
     changed = (
-        Invite.objects.usable()
-        .filter(code=code.strip().lower())
-        .update(used_by=user, used_at=timezone.now())
+        Invite.objects.usable().filter(code=code.strip().lower()).update(used_by=user, used_at=timezone.now())
     )
     if changed != 1:
         raise InviteUnavailable("That invite code has just been used by someone else.")

@@ -3,7 +3,8 @@ import secrets
 from datetime import date, timedelta
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractUser, UserManager as DjangoUserManager
+from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import UserManager as DjangoUserManager
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
@@ -118,7 +119,11 @@ class Invite(models.Model):
     expires = models.DateTimeField(default=default_invite_expiry)
     # One-to-one: an invite admits one person, and a person arrives through at most one invite.
     used_by = models.OneToOneField(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="invited_by_code"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="invited_by_code",
     )
     used_at = models.DateTimeField(null=True, blank=True)
 
@@ -156,14 +161,20 @@ class Invite(models.Model):
 class Block(models.Model):
     """`blocker` no longer sees `blocked`, and `blocked` can't follow, comment on or use cameos of `blocker`."""
 
-    blocker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="blocks_made")
-    blocked = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="blocks_received")
+    blocker = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="blocks_made"
+    )
+    blocked = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="blocks_received"
+    )
     created = models.DateTimeField(default=timezone.now)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["blocker", "blocked"], name="accounts_block_unique"),
-            models.CheckConstraint(condition=~models.Q(blocker=models.F("blocked")), name="accounts_block_not_self"),
+            models.CheckConstraint(
+                condition=~models.Q(blocker=models.F("blocked")), name="accounts_block_not_self"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -207,7 +218,9 @@ class ApiToken(models.Model):
     @classmethod
     def authenticate(cls, raw: str):
         """Return the owner of a live token, or None. One query plus a throttled touch."""
-        token = cls.objects.select_related("owner").filter(digest=hash_token(raw), revoked__isnull=True).first()
+        token = (
+            cls.objects.select_related("owner").filter(digest=hash_token(raw), revoked__isnull=True).first()
+        )
         if token is None or not token.owner.is_active:
             return None
         now = timezone.now()

@@ -18,10 +18,14 @@ class CreateForm(forms.Form):
     prompt = forms.CharField(
         max_length=MAX_PROMPT,
         required=False,
-        widget=forms.Textarea(attrs={"rows": 4, "placeholder": "A corgi surfing a wave at sunset, with the sound of the sea"}),
+        widget=forms.Textarea(
+            attrs={"rows": 4, "placeholder": "A corgi surfing a wave at sunset, with the sound of the sea"}
+        ),
     )
     seconds = forms.TypedChoiceField(coerce=int, label="Duration")
-    orientation = forms.ChoiceField(choices=Generation.Orientation.choices, initial=Generation.Orientation.PORTRAIT)
+    orientation = forms.ChoiceField(
+        choices=Generation.Orientation.choices, initial=Generation.Orientation.PORTRAIT
+    )
     seed = forms.IntegerField(
         required=False, min_value=0, max_value=MAX_SEED, help_text="Leave blank for a random seed."
     )
@@ -42,7 +46,9 @@ class CreateForm(forms.Form):
 
 
 class ShotForm(forms.Form):
-    prompt = forms.CharField(max_length=MAX_PROMPT, widget=forms.TextInput(attrs={"placeholder": "What happens in this shot"}))
+    prompt = forms.CharField(
+        max_length=MAX_PROMPT, widget=forms.TextInput(attrs={"placeholder": "What happens in this shot"})
+    )
     seconds = forms.TypedChoiceField(coerce=int)
 
     def __init__(self, *args, **kwargs):
@@ -69,7 +75,9 @@ class BaseShotFormSet(forms.BaseFormSet):
         kept = [f for f in self.forms if f.cleaned_data and not self._should_delete_form(f)]
         if self.can_order:
             kept.sort(key=lambda f: (f.cleaned_data.get("ORDER") is None, f.cleaned_data.get("ORDER") or 0))
-        return [{"prompt": f.cleaned_data["prompt"].strip(), "seconds": f.cleaned_data["seconds"]} for f in kept]
+        return [
+            {"prompt": f.cleaned_data["prompt"].strip(), "seconds": f.cleaned_data["seconds"]} for f in kept
+        ]
 
 
 ShotFormSet = forms.formset_factory(

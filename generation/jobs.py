@@ -97,7 +97,12 @@ class ProgressReporter:
         g = self.generation
         g.heartbeat = timezone.now()
         changed = Generation.objects.filter(pk=g.pk).update(
-            stage=g.stage, step=g.step, total_steps=g.total_steps, shot=g.shot, shots=g.shots, heartbeat=g.heartbeat
+            stage=g.stage,
+            step=g.step,
+            total_steps=g.total_steps,
+            shot=g.shot,
+            shots=g.shots,
+            heartbeat=g.heartbeat,
         )
         if not changed:
             raise JobGone()
@@ -124,7 +129,11 @@ class ProgressReporter:
         if now - self.last_cancel_check < CANCEL_CHECK_INTERVAL:
             return False
         self.last_cancel_check = now
-        row = Generation.objects.filter(pk=self.generation.pk).values_list("cancel_requested", flat=True).first()
+        row = (
+            Generation.objects.filter(pk=self.generation.pk)
+            .values_list("cancel_requested", flat=True)
+            .first()
+        )
         return row is None or bool(row)
 
 
@@ -301,4 +310,3 @@ def sweep_stuck_generations() -> int:
             publish(generation.owner_id, generation.event())
             generation_finished(generation)
     return failed
-

@@ -17,7 +17,9 @@ def ensure_queue_available() -> None:
     try:
         gpu_queue().connection.ping()
     except (RedisError, OSError) as exc:
-        raise GenerationUnavailable("Video generation is unavailable right now. Please try again shortly.") from exc
+        raise GenerationUnavailable(
+            "Video generation is unavailable right now. Please try again shortly."
+        ) from exc
 
 
 def enqueue_generation(generation_id: int) -> str:
@@ -30,7 +32,9 @@ def enqueue_generation(generation_id: int) -> str:
             failure_ttl=86400,
         )
     except (RedisError, OSError) as exc:
-        raise GenerationUnavailable("Video generation is unavailable right now. Please try again shortly.") from exc
+        raise GenerationUnavailable(
+            "Video generation is unavailable right now. Please try again shortly."
+        ) from exc
     return job.id
 
 

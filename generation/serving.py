@@ -27,7 +27,9 @@ def _iter_range(fh, start: int, length: int):
         fh.close()
 
 
-def serve_file(request: HttpRequest, field, *, download_name: str | None = None, private: bool = True) -> HttpResponse:
+def serve_file(
+    request: HttpRequest, field, *, download_name: str | None = None, private: bool = True
+) -> HttpResponse:
     content_type = mimetypes.guess_type(field.name)[0] or "application/octet-stream"
     size = field.size
     fh = field.open("rb")
@@ -46,7 +48,9 @@ def serve_file(request: HttpRequest, field, *, download_name: str | None = None,
             response = HttpResponse(status=416)
             response["Content-Range"] = f"bytes */{size}"
             return response
-        response = StreamingHttpResponse(_iter_range(fh, start, end - start + 1), status=206, content_type=content_type)
+        response = StreamingHttpResponse(
+            _iter_range(fh, start, end - start + 1), status=206, content_type=content_type
+        )
         response["Content-Range"] = f"bytes {start}-{end}/{size}"
         response["Content-Length"] = str(end - start + 1)
     else:

@@ -9,7 +9,13 @@ from generation.forms import CreateForm, ShotFormSet
 from generation.models import Generation
 from generation.serving import serve_file
 
-MEDIA_VARIANTS = {"video": "video", "poster": "poster", "sprite": "sprite", "preview": "preview", "source": "source_image"}
+MEDIA_VARIANTS = {
+    "video": "video",
+    "poster": "poster",
+    "sprite": "sprite",
+    "preview": "preview",
+    "source": "source_image",
+}
 
 
 def get_generation(request: HttpRequest, code: str) -> Generation:
@@ -20,7 +26,11 @@ def get_generation(request: HttpRequest, code: str) -> Generation:
 def resolve_source(request: HttpRequest, code: str) -> Generation | None:
     if not code:
         return None
-    source = Generation.objects.visible_to(request.user).filter(code=code, status=Generation.Status.SUCCEEDED).first()
+    source = (
+        Generation.objects.visible_to(request.user)
+        .filter(code=code, status=Generation.Status.SUCCEEDED)
+        .first()
+    )
     if source is None:
         raise Http404("No such video to remix.")
     return source
@@ -76,7 +86,9 @@ def drafts(request: HttpRequest) -> HttpResponse:
     if queued:
         # Positions for every queued draft from one query rather than one per row.
         ahead = list(
-            Generation.objects.filter(status=Generation.Status.QUEUED).order_by("created").values_list("pk", flat=True)
+            Generation.objects.filter(status=Generation.Status.QUEUED)
+            .order_by("created")
+            .values_list("pk", flat=True)
         )
         place = {pk: i for i, pk in enumerate(ahead, start=1)}
         for g in queued:

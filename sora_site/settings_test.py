@@ -14,7 +14,8 @@ from sora_site.settings import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-MEDIA_ROOT = VAR_DIR / "test-media" / str(os.getpid())  # noqa: F405
+# Child processes (daphne, workers) of a test run are handed the parent's media folder.
+MEDIA_ROOT = os.environ.get("MEDIA_ROOT_OVERRIDE") or VAR_DIR / "test-media" / str(os.getpid())  # noqa: F405
 ACCOUNT_RATE_LIMITS = False
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405

@@ -2,13 +2,13 @@
 
 import django.db.models.deletion
 import django.utils.timezone
-import generation.models
 from django.conf import settings
 from django.db import migrations, models
 
+import generation.models
+
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -17,47 +17,126 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Generation',
+            name="Generation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(default=generation.models.new_generation_code, editable=False, max_length=32, unique=True)),
-                ('prompt', models.TextField(max_length=2000)),
-                ('storyboard', models.JSONField(blank=True, default=list)),
-                ('seconds', models.PositiveSmallIntegerField()),
-                ('orientation', models.CharField(choices=[('portrait', 'Portrait'), ('landscape', 'Landscape')], default='portrait', max_length=10)),
-                ('seed', models.BigIntegerField()),
-                ('source_image', models.ImageField(blank=True, upload_to=generation.models.generation_upload_path)),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('succeeded', 'Done'), ('failed', 'Failed'), ('cancelled', 'Cancelled')], default='queued', max_length=12)),
-                ('stage', models.CharField(choices=[('queued', 'Queued'), ('loading', 'Loading model'), ('generating', 'Generating'), ('decoding', 'Decoding'), ('encoding', 'Encoding'), ('checking', 'Checking'), ('finishing', 'Finishing'), ('done', 'Done')], default='queued', max_length=12)),
-                ('step', models.PositiveIntegerField(default=0)),
-                ('total_steps', models.PositiveIntegerField(default=0)),
-                ('shot', models.PositiveSmallIntegerField(default=0)),
-                ('shots', models.PositiveSmallIntegerField(default=1)),
-                ('error', models.CharField(blank=True, help_text='Shown to the owner.', max_length=300)),
-                ('error_detail', models.TextField(blank=True, help_text='For staff only.')),
-                ('cancel_requested', models.BooleanField(default=False)),
-                ('model_id', models.CharField(blank=True, max_length=300)),
-                ('rq_job_id', models.CharField(blank=True, max_length=64)),
-                ('worker', models.CharField(blank=True, max_length=200)),
-                ('created', models.DateTimeField(default=django.utils.timezone.now)),
-                ('started', models.DateTimeField(blank=True, null=True)),
-                ('finished', models.DateTimeField(blank=True, null=True)),
-                ('heartbeat', models.DateTimeField(blank=True, null=True)),
-                ('timings', models.JSONField(blank=True, default=dict)),
-                ('video', models.FileField(blank=True, upload_to=generation.models.generation_upload_path)),
-                ('poster', models.ImageField(blank=True, upload_to=generation.models.generation_upload_path)),
-                ('sprite', models.ImageField(blank=True, upload_to=generation.models.generation_upload_path)),
-                ('preview', models.ImageField(blank=True, upload_to=generation.models.generation_upload_path)),
-                ('width', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('height', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('duration', models.FloatField(blank=True, null=True)),
-                ('owner', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='generations', to=settings.AUTH_USER_MODEL)),
-                ('source', models.ForeignKey(blank=True, help_text='The generation this one remixes or extends.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='remixes', to='generation.generation')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "code",
+                    models.CharField(
+                        default=generation.models.new_generation_code,
+                        editable=False,
+                        max_length=32,
+                        unique=True,
+                    ),
+                ),
+                ("prompt", models.TextField(max_length=2000)),
+                ("storyboard", models.JSONField(blank=True, default=list)),
+                ("seconds", models.PositiveSmallIntegerField()),
+                (
+                    "orientation",
+                    models.CharField(
+                        choices=[("portrait", "Portrait"), ("landscape", "Landscape")],
+                        default="portrait",
+                        max_length=10,
+                    ),
+                ),
+                ("seed", models.BigIntegerField()),
+                (
+                    "source_image",
+                    models.ImageField(blank=True, upload_to=generation.models.generation_upload_path),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("succeeded", "Done"),
+                            ("failed", "Failed"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        default="queued",
+                        max_length=12,
+                    ),
+                ),
+                (
+                    "stage",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("loading", "Loading model"),
+                            ("generating", "Generating"),
+                            ("decoding", "Decoding"),
+                            ("encoding", "Encoding"),
+                            ("checking", "Checking"),
+                            ("finishing", "Finishing"),
+                            ("done", "Done"),
+                        ],
+                        default="queued",
+                        max_length=12,
+                    ),
+                ),
+                ("step", models.PositiveIntegerField(default=0)),
+                ("total_steps", models.PositiveIntegerField(default=0)),
+                ("shot", models.PositiveSmallIntegerField(default=0)),
+                ("shots", models.PositiveSmallIntegerField(default=1)),
+                ("error", models.CharField(blank=True, help_text="Shown to the owner.", max_length=300)),
+                ("error_detail", models.TextField(blank=True, help_text="For staff only.")),
+                ("cancel_requested", models.BooleanField(default=False)),
+                ("model_id", models.CharField(blank=True, max_length=300)),
+                ("rq_job_id", models.CharField(blank=True, max_length=64)),
+                ("worker", models.CharField(blank=True, max_length=200)),
+                ("created", models.DateTimeField(default=django.utils.timezone.now)),
+                ("started", models.DateTimeField(blank=True, null=True)),
+                ("finished", models.DateTimeField(blank=True, null=True)),
+                ("heartbeat", models.DateTimeField(blank=True, null=True)),
+                ("timings", models.JSONField(blank=True, default=dict)),
+                ("video", models.FileField(blank=True, upload_to=generation.models.generation_upload_path)),
+                ("poster", models.ImageField(blank=True, upload_to=generation.models.generation_upload_path)),
+                ("sprite", models.ImageField(blank=True, upload_to=generation.models.generation_upload_path)),
+                (
+                    "preview",
+                    models.ImageField(blank=True, upload_to=generation.models.generation_upload_path),
+                ),
+                ("width", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("height", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("duration", models.FloatField(blank=True, null=True)),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="generations",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "source",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="The generation this one remixes or extends.",
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="remixes",
+                        to="generation.generation",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created'],
-                'indexes': [models.Index(fields=['owner', '-created'], name='generation_owner_created_idx'), models.Index(fields=['status', 'created'], name='generation_status_created_idx')],
-                'constraints': [models.CheckConstraint(condition=models.Q(('seconds__gt', 0)), name='generation_seconds_positive')],
+                "ordering": ["-created"],
+                "indexes": [
+                    models.Index(fields=["owner", "-created"], name="generation_owner_created_idx"),
+                    models.Index(fields=["status", "created"], name="generation_status_created_idx"),
+                ],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("seconds__gt", 0)), name="generation_seconds_positive"
+                    )
+                ],
             },
         ),
     ]

@@ -21,7 +21,9 @@ class Command(BaseCommand):
             self.stdout.write("Staff account exists; reusing the data in place.")
             return
         password = secrets.token_urlsafe(12)
-        user = User.objects.create_superuser(handle=handle, email=email, password=password, display_name="Staff")
+        user = User.objects.create_superuser(
+            handle=handle, email=email, password=password, display_name="Staff"
+        )
         from allauth.account.models import EmailAddress
 
         EmailAddress.objects.create(user=user, email=email, primary=True, verified=True)

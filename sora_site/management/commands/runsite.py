@@ -51,7 +51,16 @@ class Command(BaseCommand):
             children.append(subprocess.Popen([*manage, "sweep_generations", "--loop"], env=env))
             children.append(
                 subprocess.Popen(
-                    [sys.executable, "-m", "daphne", "-b", host, "-p", str(port), "sora_site.asgi:application"],
+                    [
+                        sys.executable,
+                        "-m",
+                        "daphne",
+                        "-b",
+                        host,
+                        "-p",
+                        str(port),
+                        "sora_site.asgi:application",
+                    ],
                     env=env,
                     cwd=settings.BASE_DIR,
                 )

@@ -1,0 +1,112 @@
+"""Project-wide fixtures: factories as fixtures, no JSON fixture files."""
+
+import itertools
+from datetime import date
+
+import pytest
+
+from accounts.actions import issue_invites
+from accounts.models import User
+
+_counter = itertools.count(1)
+
+
+@pytest.fixture
+def make_user(db):
+    """Factory: make_user(handle=None, birth_date=None, **fields) -> User with password 'pw-secret-123'."""
+
+    def make(handle: str | None = None, *, birth_date: date | None = date(1990, 1, 1), **fields) -> User:
+        n = next(_counter)
+        handle = handle or f"user{n}"
+        fields.setdefault("email", f"{handle.lower()}@example.com")
+        user = User.objects.create_user(
+            handle=handle, password="pw-secret-123", birth_date=birth_date, **fields
+        )
+        return user
+
+    return make
+
+
+@pytest.fixture
+def user(make_user):
+    return make_user("alice")
+
+
+@pytest.fixture
+def other_user(make_user):
+    return make_user("bob")
+
+
+@pytest.fixture
+def staff_user(make_user):
+    return make_user("staffer", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def invite(db):
+    return issue_invites(None, 1)[0]
+
+
+@pytest.fixture
+def user_client(client, user):
+    client.force_login(user)
+    return client
+
+
+# --- real processes -----------------------------------------------------------------------
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _clean_test_media():
+    yield
+    import shutil
+
+    from django.conf import settings
+
+    if "test-media" in str(settings.MEDIA_ROOT):
+        shutil.rmtree(settings.MEDIA_ROOT, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def live_site(django_db_setup, tmp_path_factory):
+    """A real daphne serving HTTP and WebSockets on the test database. Yields its base URL.
+
+    Tests that use it must use `transactional_db` so their rows are committed and visible.
+    """
+    from tests.live import start_daphne
+
+    proc, url = start_daphne(tmp_path_factory.mktemp("daphne"))
+    yield url
+    proc.stop()
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    import os
+
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("Debian chromium is not installed")
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an event loop running in this thread; the test's own ORM calls
+    # are still plain synchronous code, so Django's async-safety guard doesn't apply to them.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(chromium):
+    context = chromium.new_context(viewport={"width": 420, "height": 860})
+    context.set_default_timeout(20_000)
+    page = context.new_page()
+    yield page
+    context.close()
