@@ -31,6 +31,7 @@ class CreateForm(forms.Form):
     )
     use_storyboard = forms.BooleanField(required=False, label="Storyboard (several shots)")
     source = forms.CharField(required=False, widget=forms.HiddenInput())
+    remix = forms.CharField(required=False, widget=forms.HiddenInput())
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

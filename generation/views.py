@@ -23,7 +23,13 @@ def get_generation(request: HttpRequest, code: str) -> Generation:
     return get_object_or_404(Generation.objects.visible_to(request.user).select_related("owner"), code=code)
 
 
-def resolve_source(request: HttpRequest, code: str) -> Generation | None:
+def resolve_source(request: HttpRequest, code: str, remix_post: str = "") -> Generation | None:
+    """The generation to continue from: one of my own drafts (`?source=`) or a post I may
+    remix (`?remix=`, checked by the feed's one visibility rule). 404 otherwise."""
+    if remix_post:
+        from feed.actions import remix_source
+
+        return remix_source(request.user, remix_post)
     if not code:
         return None
     source = (
@@ -39,8 +45,9 @@ def resolve_source(request: HttpRequest, code: str) -> Generation | None:
 @login_required
 def create(request: HttpRequest) -> HttpResponse:
     source_code = request.POST.get("source") or request.GET.get("source", "")
-    source = resolve_source(request, source_code)
-    initial = {"source": source_code}
+    remix_code = request.POST.get("remix") or request.GET.get("remix", "")
+    source = resolve_source(request, source_code, remix_code)
+    initial = {"source": source_code, "remix": remix_code}
     if source is not None:
         initial.update(prompt=source.prompt, seconds=source.seconds, orientation=source.orientation)
     form = CreateForm(request.POST or None, initial=initial)

@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "feed",
     "cameos",
     "moderation",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -91,6 +92,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "sora_site.context_processors.site",
+                "feed.context_processors.notifications",
             ],
         },
     },
