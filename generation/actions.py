@@ -159,3 +159,8 @@ def delete_generation(generation: Generation) -> None:
 
 def generation_finished(generation: Generation) -> None:
     """Everything that follows a job's end (success, failure, cancel), called by the worker."""
+    # feed: the owner's bell. A local import keeps feed (which builds on generation) out of
+    # generation's import graph.
+    from feed.actions import notify_generation_finished
+
+    notify_generation_finished(generation)

@@ -168,6 +168,9 @@ RQ_QUEUES = {
     CPU_QUEUE: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600},
 }
 RQ_SHOW_ADMIN_LINK = True
+# Enqueue immediately: our actions already defer enqueueing to transaction.on_commit themselves,
+# and need the job id (and any Redis error) right there to record it or undo the row.
+RQ = {"COMMIT_MODE": "auto"}
 
 # Video model (generation/engine). A hub id or a local directory; the default is the tiny
 # random-weight LTX-2 that `make run` builds offline under var/models/ (its output is noise).

@@ -110,3 +110,67 @@ def page(chromium):
     page = context.new_page()
     yield page
     context.close()
+
+
+@pytest.fixture(scope="session")
+def tiny_model():
+    """The tiny random-weight LTX-2, built offline once and shared by every run of this checkout.
+
+    It's rebuilt whenever the builder's source changes, and built into a temporary folder then
+    renamed, so concurrent test runs never load a half-written model. Sets SORA_VIDEO_MODEL.
+    """
+    import hashlib
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from django.conf import settings
+
+    import generation.engine.tiny as tiny
+
+    digest = hashlib.sha256(Path(tiny.__file__).read_bytes()).hexdigest()[:10]
+    target = Path(settings.VAR_DIR) / "models" / f"tiny-ltx2-test-{digest}"
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix="tiny-building-", dir=target.parent))
+        tiny.build_tiny_model(staging / "model")
+        try:
+            (staging / "model").rename(target)
+        except OSError:
+            pass  # another run finished first; theirs is identical
+        shutil.rmtree(staging, ignore_errors=True)
+    settings.SORA_VIDEO_MODEL = str(target)
+    return target
+
+
+@pytest.fixture
+def rq_queue():
+    """The real generation queue on the test Redis, emptied before and after the test."""
+    from generation.queue import gpu_queue
+
+    queue = gpu_queue()
+    queue.empty()
+    yield queue
+    queue.empty()
+
+
+@pytest.fixture
+def worker(tiny_model, tmp_path):
+    """A real `rqworker` process on the generation queue and the test database."""
+    from tests.live import start_worker
+
+    proc = start_worker(tmp_path)
+    yield proc
+    proc.stop()
+
+
+def wait_for(predicate, timeout: float = 60.0, interval: float = 0.1, message: str = "condition"):
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {message}")

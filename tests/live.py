@@ -92,7 +92,7 @@ def start_worker(tmp_path: Path, name: str = "worker") -> Process:
     return Process(
         [
             sys.executable, "manage.py", "rqworker", settings.GENERATION_QUEUE, settings.CPU_QUEUE,
-            "--worker-class", "rq.worker.SimpleWorker", "--name", f"{name}-{os.getpid()}-{time.monotonic_ns()}",
+            "--worker-class", "rq.worker.SimpleWorker", "--skip-checks", "--name", f"{name}-{os.getpid()}-{time.monotonic_ns()}",
         ],
         subprocess_env(),
         tmp_path / f"{name}.log",

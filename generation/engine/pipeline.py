@@ -1,0 +1,520 @@
+"""The generation engine: LTX-2 text/image-to-video with sound, single prompts and storyboards.
+
+Only worker processes should *call* this module. Importing it is cheap (numpy and Pillow): torch and
+diffusers are imported when an engine loads, so the request/progress dataclasses can be used
+anywhere.
+
+Threading: one :class:`Engine` serialises its own calls (the diffusers pipelines keep per-call state),
+so a worker that runs jobs on several threads still renders one video at a time per model.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from .capabilities import Capabilities, get_capabilities
+
+if TYPE_CHECKING:
+    import torch
+
+PREVIEW_MAX_SIDE = 256
+# Fade applied on both sides of a storyboard cut. Each shot's audio is padded to its exact frame
+# duration; without a fade the jump to that padding would click.
+CUT_FADE_SECONDS = 0.005
+
+
+@dataclass
+class Shot:
+    prompt: str
+    seconds: float
+
+
+@dataclass
+class GenerationRequest:
+    """What to render. One shot for a plain prompt, ``min_shots``..``max_shots`` for a storyboard.
+
+    ``condition_image`` becomes the first frame (cameo reference, or a remix source's last frame); it
+    is centre-cropped to the target aspect ratio, never stretched.
+    """
+
+    shots: list[Shot]
+    orientation: str
+    seed: int
+    negative_prompt: str = ""
+    condition_image: Image.Image | None = None
+    steps: int | None = None
+
+
+@dataclass
+class Progress:
+    """One progress report. ``step`` counts finished denoising steps of shot ``shot`` (0-based)."""
+
+    stage: str  # "loading" | "generating" | "decoding"
+    shot: int
+    shots: int
+    step: int
+    total_steps: int
+    preview_jpeg: bytes | None = None
+
+    @property
+    def fraction(self) -> float:
+        """Overall completion in [0, 1], counting every shot's steps equally."""
+        if self.stage == "loading" or self.shots == 0 or self.total_steps == 0:
+            return 0.0
+        return min(1.0, (self.shot + self.step / self.total_steps) / self.shots)
+
+
+class GenerationCancelled(Exception):
+    """Raised out of :meth:`Engine.generate` when ``should_cancel()`` returned True."""
+
+
+@dataclass
+class GenerationOutput:
+    frames: np.ndarray  # uint8 (T, H, W, 3) at the profile's output size
+    audio: np.ndarray  # float32 (channels, samples), exactly T / fps seconds
+    sample_rate: int
+    fps: int
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def seconds(self) -> float:
+        return self.frames.shape[0] / self.fps
+
+
+def _resolve_device(device: str) -> str:
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+_DTYPES = {
+    "float32": "float32",
+    "fp32": "float32",
+    "bfloat16": "bfloat16",
+    "bf16": "bfloat16",
+    "float16": "float16",
+    "fp16": "float16",
+}
+
+
+def _resolve_dtype(dtype: str, device: str) -> torch.dtype:
+    import torch
+
+    if dtype == "auto":
+        # bf16 halves memory on GPUs; CPUs are slow at bf16 matmuls and float32 keeps results exact.
+        return torch.bfloat16 if device.startswith("cuda") else torch.float32
+    try:
+        return getattr(torch, _DTYPES[dtype])
+    except KeyError:
+        raise ValueError(f"unknown dtype {dtype!r}; use auto, {', '.join(_DTYPES)}") from None
+
+
+def _fit(image: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """Centre-crop and scale ``image`` to exactly ``size`` (width, height) without distorting it."""
+    return ImageOps.fit(ImageOps.exif_transpose(image).convert("RGB"), size, Image.Resampling.LANCZOS)
+
+
+def _jpeg(rgb: np.ndarray, max_side: int = PREVIEW_MAX_SIDE, quality: int = 70) -> bytes:
+    image = Image.fromarray(rgb)
+    image.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def _fit_length(audio: np.ndarray, samples: int) -> np.ndarray:
+    """Zero-pad or trim (channels, n) audio to exactly ``samples``."""
+    if audio.shape[1] >= samples:
+        return audio[:, :samples]
+    return np.pad(audio, ((0, 0), (0, samples - audio.shape[1])))
+
+
+class Engine:
+    """An LTX-2 pipeline loaded once and reused for every request.
+
+    ``model`` is a hub id or a local directory in diffusers format (the tiny model is one such
+    directory). ``cpu_offload`` keeps idle components in CPU memory (slower, for GPUs under ~48 GB);
+    ``vae_tiling`` decodes in tiles to bound VAE memory at large sizes.
+    """
+
+    def __init__(
+        self,
+        model: str,
+        capabilities: Capabilities,
+        device: str = "auto",
+        dtype: str = "auto",
+        cpu_offload: bool = False,
+        vae_tiling: bool = False,
+    ):
+        self.model = str(model)
+        self.capabilities = capabilities
+        self.device = device
+        self.dtype = dtype
+        self.cpu_offload = cpu_offload
+        self.vae_tiling = vae_tiling
+        self.load_seconds: float | None = None
+        # What "auto" resolved to; set by load().
+        self.resolved_device: str | None = None
+        self.resolved_dtype: torch.dtype | None = None
+        self._pipe = None
+        self._image_pipe = None
+        self._lock = threading.RLock()
+
+    @property
+    def loaded(self) -> bool:
+        return self._pipe is not None
+
+    def load(self) -> None:
+        """Load the pipeline once; later calls return at once. Safe to call from several threads."""
+        with self._lock:
+            if self._pipe is not None:
+                return
+            started = time.perf_counter()
+            from diffusers import LTX2ImageToVideoPipeline, LTX2Pipeline
+
+            device = _resolve_device(self.device)
+            torch_dtype = _resolve_dtype(self.dtype, device)
+            pipe = LTX2Pipeline.from_pretrained(self.model, dtype=torch_dtype)
+            pipe.set_progress_bar_config(disable=True)
+            if self.cpu_offload and device != "cpu":
+                pipe.enable_model_cpu_offload(device=device)
+            elif device != "cpu":  # from_pretrained already put everything on the CPU
+                pipe.to(device)
+            if self.vae_tiling:
+                pipe.vae.enable_tiling()
+            # Shares every module (no second copy of the weights). Offload hooks live on the shared
+            # modules, so they apply to this pipeline too.
+            image_pipe = LTX2ImageToVideoPipeline.from_pipe(pipe)
+            image_pipe.set_progress_bar_config(disable=True)
+            self.resolved_device, self.resolved_dtype = device, torch_dtype
+            self._pipe, self._image_pipe = pipe, image_pipe
+            self.load_seconds = time.perf_counter() - started
+
+    def _sampler_kwargs(self) -> dict:
+        caps = self.capabilities
+        if caps.guidance_scale <= 1.0:
+            # All guidance off: one transformer pass per step. Every scale must be neutral, because
+            # the pipeline falls back from an unset/zero audio scale to the video one and defaults
+            # the audio CFG to 7.
+            return {
+                "guidance_scale": 1.0,
+                "audio_guidance_scale": 1.0,
+                "stg_scale": 0.0,
+                "audio_stg_scale": 0.0,
+                "modality_scale": 1.0,
+                "audio_modality_scale": 1.0,
+                "guidance_rescale": 0.0,
+                "audio_guidance_rescale": 0.0,
+                "spatio_temporal_guidance_blocks": None,
+                "use_cross_timestep": self._is_ltx2_3(),
+            }
+        return {
+            "guidance_scale": caps.guidance_scale,
+            # diffusers' remaining defaults follow LTX-2.3; LTX-2.0 checkpoints (prompt projection in
+            # the transformer) want the legacy timestep handling and STG on block 29.
+            "use_cross_timestep": self._is_ltx2_3(),
+            "spatio_temporal_guidance_blocks": [28] if self._is_ltx2_3() else [29],
+        }
+
+    def _is_ltx2_3(self) -> bool:
+        return not self._pipe.transformer.config.use_prompt_embeddings
+
+    def generate(
+        self,
+        request: GenerationRequest,
+        on_progress: Callable[[Progress], None] | None = None,
+        should_cancel: Callable[[], bool] | None = None,
+    ) -> GenerationOutput:
+        """Render ``request`` into frames and a matching audio track.
+
+        A storyboard is one continuous video: every shot uses the request's seed, shot k>0 starts
+        from the last frame of shot k-1, each shot's audio is padded to its exact frame duration
+        and the tracks are joined with a few-millisecond fade at each cut. The result has
+        ``sum(num_frames(shot.seconds))`` frames and exactly ``frames / fps`` seconds of audio.
+
+        ``on_progress`` is called from this thread after every denoising step (with a preview JPEG
+        every few steps and always on a shot's last step); keep it fast. ``should_cancel`` is polled
+        before loading, before each shot and after every step; when it returns True,
+        :class:`GenerationCancelled` is raised at once and nothing is returned.
+
+        Same request (seed included) on the same device and dtype gives bit-identical output on
+        CPU. Raises ``ValueError`` for an unknown orientation or an impossible shot list.
+        """
+        caps = self.capabilities
+        if request.orientation not in caps.sizes:
+            raise ValueError(f"orientation must be one of {sorted(caps.sizes)}")
+        if not 1 <= len(request.shots) <= caps.max_shots:
+            raise ValueError(f"a request has 1 to {caps.max_shots} shots")
+        if any(shot.seconds <= 0 for shot in request.shots):
+            raise ValueError("every shot needs a positive duration")
+        total_seconds = sum(shot.seconds for shot in request.shots)
+        if total_seconds > caps.max_total_seconds:
+            raise ValueError(f"at most {caps.max_total_seconds} s in total")
+        steps = request.steps or caps.steps
+
+        def cancelled() -> bool:
+            return should_cancel is not None and should_cancel()
+
+        def report(progress: Progress) -> None:
+            if on_progress is not None:
+                on_progress(progress)
+
+        with self._lock:
+            started = time.perf_counter()
+            timings: dict[str, float] = {"load_s": 0.0}
+            if cancelled():
+                raise GenerationCancelled
+            if not self.loaded:
+                report(Progress("loading", 0, len(request.shots), 0, steps))
+                self.load()
+                timings["load_s"] = self.load_seconds
+            return self._generate_locked(request, steps, report, cancelled, timings, started)
+
+    def _generate_locked(self, request, steps, report, cancelled, timings, started) -> GenerationOutput:
+        import torch
+
+        caps = self.capabilities
+        width, height = caps.sizes[request.orientation]
+        out_width, out_height = caps.output_sizes[request.orientation]
+        sample_rate = int(self._pipe.vocoder.config.output_sampling_rate)
+        shots = len(request.shots)
+
+        video_parts: list[np.ndarray] = []
+        audio_parts: list[np.ndarray] = []
+        condition = request.condition_image
+        frames_so_far = 0
+        for index, shot in enumerate(request.shots):
+            if cancelled():
+                raise GenerationCancelled
+            num_frames = caps.num_frames(shot.seconds)
+            video, audio, shot_timings = self._run_shot(
+                index,
+                shots,
+                shot.prompt,
+                request,
+                condition,
+                num_frames,
+                steps,
+                width,
+                height,
+                report,
+                cancelled,
+            )
+            for key, value in shot_timings.items():
+                timings[f"shot{index}_{key}"] = value
+                timings[key] = timings.get(key, 0.0) + value
+
+            post_started = time.perf_counter()
+            # The next shot continues from this one's last frame, taken at generation size.
+            last = video[-1].permute(1, 2, 0).mul(255).round().clamp(0, 255).to(torch.uint8).cpu().numpy()
+            condition = Image.fromarray(last)
+            video_parts.append(self._to_output_frames(video, out_width, out_height))
+            del video
+
+            # Cut points are computed from the running frame total, so rounding never accumulates
+            # and the whole track is exactly total_frames / fps long.
+            start = round(frames_so_far * sample_rate / caps.fps)
+            frames_so_far += num_frames
+            end = round(frames_so_far * sample_rate / caps.fps)
+            audio_parts.append(_fit_length(audio, end - start))
+            timings["postprocess_s"] = timings.get("postprocess_s", 0.0) + time.perf_counter() - post_started
+
+        frames = np.concatenate(video_parts) if len(video_parts) > 1 else video_parts[0]
+        audio = _join_with_fades(audio_parts, round(CUT_FADE_SECONDS * sample_rate))
+        timings["pipeline_s"] = timings.get("denoise_s", 0.0) + timings.get("decode_s", 0.0)
+        timings["total_s"] = time.perf_counter() - started
+        return GenerationOutput(
+            frames=frames, audio=audio, sample_rate=sample_rate, fps=caps.fps, timings=timings
+        )
+
+    def _run_shot(
+        self, index, shots, prompt, request, condition, num_frames, steps, width, height, report, cancelled
+    ):
+        """Run one pipeline pass. Returns (video float [0,1] (T, 3, H, W) on device, audio, timings)."""
+        import torch
+
+        caps = self.capabilities
+        pipe = self._pipe if condition is None else self._image_pipe
+        latent_shape = (
+            (num_frames - 1) // pipe.vae_temporal_compression_ratio + 1,
+            height // pipe.vae_spatial_compression_ratio,
+            width // pipe.vae_spatial_compression_ratio,
+        )
+        # Every few steps, and always on the last. With CPU offload, decoding a preview would swap
+        # the VAE onto the GPU and the transformer off it every time, so only the last step (where
+        # the VAE is about to run anyway) gets one.
+        preview_every = (
+            steps if (self.cpu_offload and self.resolved_device != "cpu") else max(2, math.ceil(steps / 6))
+        )
+        state = {"previous": None, "denoised_at": None, "preview_s": 0.0}
+
+        def on_step_end(pipeline, i, t, tensors):
+            if cancelled():
+                raise GenerationCancelled
+            latents = tensors["latents"]
+            step = i + 1
+            preview = None
+            if step % preview_every == 0 or step == steps:
+                preview_started = time.perf_counter()
+                preview = self._preview(pipeline, latents, state["previous"], i, latent_shape)
+                state["preview_s"] += time.perf_counter() - preview_started
+            state["previous"] = latents
+            report(Progress("generating", index, shots, step, steps, preview))
+            if step == steps:
+                state["denoised_at"] = time.perf_counter()
+                report(Progress("decoding", index, shots, step, steps))
+            return {}
+
+        kwargs = dict(
+            prompt=prompt,
+            negative_prompt=request.negative_prompt or None,
+            height=height,
+            width=width,
+            num_frames=num_frames,
+            frame_rate=float(caps.fps),
+            num_inference_steps=steps,
+            # A CPU generator gives the same noise whatever the device the model runs on.
+            generator=torch.Generator(device="cpu").manual_seed(request.seed),
+            output_type="pt",
+            max_sequence_length=caps.max_sequence_length,
+            callback_on_step_end=on_step_end,
+            callback_on_step_end_tensor_inputs=["latents"],
+            **self._sampler_kwargs(),
+        )
+        if condition is not None:
+            kwargs["image"] = _fit(condition, (width, height))
+
+        call_started = time.perf_counter()
+        output = pipe(**kwargs)
+        finished = time.perf_counter()
+        denoised_at = state["denoised_at"] or finished
+        timings = {
+            "denoise_s": denoised_at - call_started,
+            "decode_s": finished - denoised_at,
+            "preview_s": state["preview_s"],
+        }
+        video = output.frames[0]  # (T, 3, H, W) float in [0, 1]
+        audio = output.audio[0].float().cpu().numpy().astype(np.float32)
+        return video, audio, timings
+
+    def _preview(self, pipe, latents, previous, i, latent_shape) -> bytes | None:
+        """A ≤256 px JPEG of the current estimate of the clip's middle frame.
+
+        The estimate is the model's clean-sample prediction, recovered from two consecutive
+        flow-matching states (x0 = x_t - sigma_t * v with v = dx / dsigma), so it shows the scene
+        early instead of noise. That one latent frame is decoded with the real VAE (a single
+        latent frame decodes to a single image) and scaled down; on a GPU that costs a small
+        fraction of one denoising step. Returns None on the first step of a multi-step run, where
+        no earlier state exists yet. Runs inside the pipeline's ``no_grad`` context.
+        """
+        sigmas = pipe.scheduler.sigmas
+        sigma_next = float(sigmas[i + 1])
+        if sigma_next == 0.0:
+            estimate = latents
+        elif previous is None:
+            return None
+        else:
+            velocity = (latents - previous) / (sigma_next - float(sigmas[i]))
+            estimate = latents - sigma_next * velocity
+        frames, height, width = latent_shape
+        unpacked = pipe._unpack_latents(
+            estimate,
+            frames,
+            height,
+            width,
+            pipe.transformer_spatial_patch_size,
+            pipe.transformer_temporal_patch_size,
+        )
+        middle = unpacked[:1, :, frames // 2 : frames // 2 + 1]
+        middle = pipe._denormalize_latents(
+            middle, pipe.vae.latents_mean, pipe.vae.latents_std, pipe.vae.config.scaling_factor
+        ).to(pipe.vae.dtype)
+        timestep = None
+        if pipe.vae.config.timestep_conditioning:
+            import torch
+
+            timestep = torch.zeros(1, device=middle.device, dtype=middle.dtype)
+        image = pipe.vae.decode(middle, timestep, return_dict=False)[0][0, :, 0]  # (3, H, W) in [-1, 1]
+        rgb = ((image.float() + 1) * 127.5).round().clamp(0, 255).byte().permute(1, 2, 0).cpu().numpy()
+        return _jpeg(rgb)
+
+    @staticmethod
+    def _to_output_frames(video, out_width: int, out_height: int, chunk: int = 16) -> np.ndarray:
+        """(T, 3, H, W) float [0, 1] on device -> uint8 (T, out_h, out_w, 3) numpy, scaling if needed.
+
+        Scales on the device in chunks (bicubic, antialiased) so a 12 s 720p clip never needs the
+        whole float video at output size at once.
+        """
+        import torch
+        import torch.nn.functional as F
+
+        total, _, height, width = video.shape
+        result = np.empty((total, out_height, out_width, 3), dtype=np.uint8)
+        for begin in range(0, total, chunk):
+            part = video[begin : begin + chunk].float()
+            if (height, width) != (out_height, out_width):
+                part = F.interpolate(part, size=(out_height, out_width), mode="bicubic", antialias=True)
+            part = part.mul(255).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1)
+            result[begin : begin + chunk] = part.cpu().numpy()
+        return result
+
+
+def _join_with_fades(parts: list[np.ndarray], fade: int) -> np.ndarray:
+    """Concatenate (channels, n) tracks, fading each side of every internal cut over ``fade`` samples."""
+    if len(parts) == 1:
+        return np.ascontiguousarray(parts[0], dtype=np.float32)
+    parts = [part.astype(np.float32, copy=True) for part in parts]
+    for number, part in enumerate(parts):
+        length = min(fade, part.shape[1])
+        if length == 0:
+            continue
+        ramp = np.linspace(0.0, 1.0, length, endpoint=False, dtype=np.float32)
+        if number > 0:
+            part[:, :length] *= ramp
+        if number < len(parts) - 1:
+            part[:, part.shape[1] - length :] *= ramp[::-1]
+    return np.concatenate(parts, axis=1)
+
+
+_engines: dict[tuple, Engine] = {}
+_engines_lock = threading.Lock()
+
+
+def get_engine(
+    model: str,
+    profile: str,
+    device: str = "auto",
+    dtype: str = "auto",
+    cpu_offload: bool = False,
+    vae_tiling: bool = False,
+) -> Engine:
+    """The process-wide engine for these settings, created on first use.
+
+    Loading is lazy (first :meth:`Engine.generate` or an explicit :meth:`Engine.load`), and happens
+    once per process for each distinct setting, so a worker pays for the weights once, not per job.
+    """
+    key = (str(model), profile, device, dtype, cpu_offload, vae_tiling)
+    with _engines_lock:
+        engine = _engines.get(key)
+        if engine is None:
+            engine = Engine(
+                str(model),
+                get_capabilities(profile),
+                device=device,
+                dtype=dtype,
+                cpu_offload=cpu_offload,
+                vae_tiling=vae_tiling,
+            )
+            _engines[key] = engine
+        return engine

@@ -1,0 +1,234 @@
+"""A tiny random-weight LTX-2 pipeline, built offline, for tests, CI and laptops without a GPU.
+
+It has every component of the real checkpoint (Gemma 3 text encoder and tokenizer, text connectors,
+audio-video transformer, video VAE, audio VAE, vocoder, scheduler) and compresses like it: the video
+VAE 32x in space and 8x in time, the audio path 100 mel frames per second and a 240x vocoder to
+24 kHz, so frame counts, sizes and audio lengths follow the same arithmetic as production. Weights
+are random, so the output is patterned noise with noise for sound.
+
+It is saved with ``save_pretrained`` and loaded back by the same ``from_pretrained`` call a real
+deployment uses, so the engine has exactly one loading path.
+
+Importing this module is cheap; torch and diffusers are imported inside :func:`build_tiny_model`.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import string
+from pathlib import Path
+
+MARKER_FILE = "sora_tiny.json"
+
+# Tokenizer layout. The special tokens keep Gemma's first ids (pad 0, eos 1, bos 2) because the
+# Gemma 3 config refers to them by id.
+_SPECIAL_TOKENS = [
+    "<pad>",
+    "<eos>",
+    "<bos>",
+    "<unk>",
+    "<mask>",
+    "<start_of_image>",
+    "<end_of_image>",
+    "<image_soft_token>",
+]
+_TEXT_HIDDEN = 32  # must equal the connectors' heads x head_dim (4 x 8)
+_TEXT_LAYERS = 2
+
+
+def is_tiny_model(directory: str | Path) -> bool:
+    """True when ``directory`` holds a pipeline written by :func:`build_tiny_model`."""
+    return (Path(directory) / MARKER_FILE).is_file()
+
+
+def _tokenizer_vocab() -> dict[str, int]:
+    # Byte-fallback tokens make every string encodable with merges=[]: characters in the vocab map to
+    # themselves, anything else (accents, emoji) falls back to its UTF-8 bytes.
+    tokens = list(_SPECIAL_TOKENS)
+    tokens += [f"<0x{b:02X}>" for b in range(256)]
+    tokens += ["\u2581"]  # Gemma's word-boundary marker, what the normalizer turns spaces into
+    tokens += [c for c in string.ascii_letters + string.digits + string.punctuation if c not in tokens]
+    return {token: index for index, token in enumerate(tokens)}
+
+
+def build_tiny_model(directory: Path, seed: int = 0) -> Path:
+    """Build the tiny pipeline into ``directory`` (created if missing) and return it.
+
+    Deterministic for a given ``seed``; needs no network. Overwrites files of the same name but
+    leaves other files alone; the caller decides whether to clear the directory first. Takes a few
+    seconds and writes about 9 MB.
+    """
+    import diffusers
+    import torch
+    from diffusers import (
+        AutoencoderKLLTX2Audio,
+        AutoencoderKLLTX2Video,
+        FlowMatchEulerDiscreteScheduler,
+        LTX2Pipeline,
+        LTX2VideoTransformer3DModel,
+    )
+    from diffusers.pipelines.ltx2 import LTX2TextConnectors
+    from diffusers.pipelines.ltx2.vocoder import LTX2Vocoder
+    from transformers import (
+        Gemma3Config,
+        Gemma3ForConditionalGeneration,
+        Gemma3TextConfig,
+        GemmaTokenizer,
+        SiglipVisionConfig,
+    )
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    vocab = _tokenizer_vocab()
+
+    # fork_rng keeps the caller's global RNG state untouched while module constructors draw from it.
+    with torch.random.fork_rng(devices=[]):
+        tokenizer = GemmaTokenizer(vocab=vocab, merges=[], model_max_length=1024)
+
+        torch.manual_seed(seed)
+        text_encoder = Gemma3ForConditionalGeneration(
+            Gemma3Config(
+                text_config=Gemma3TextConfig(
+                    vocab_size=len(vocab),
+                    hidden_size=_TEXT_HIDDEN,
+                    intermediate_size=64,
+                    num_hidden_layers=_TEXT_LAYERS,
+                    num_attention_heads=2,
+                    num_key_value_heads=1,
+                    head_dim=16,
+                    query_pre_attn_scalar=16,
+                    max_position_embeddings=2048,
+                    sliding_window=64,
+                ),
+                vision_config=SiglipVisionConfig(
+                    hidden_size=16,
+                    intermediate_size=32,
+                    num_hidden_layers=1,
+                    num_attention_heads=2,
+                    image_size=32,
+                    patch_size=8,
+                ),
+                mm_tokens_per_image=4,
+                boi_token_index=vocab["<start_of_image>"],
+                eoi_token_index=vocab["<end_of_image>"],
+                image_token_index=vocab["<image_soft_token>"],
+            )
+        ).eval()
+
+        torch.manual_seed(seed + 1)
+        connectors = LTX2TextConnectors(
+            caption_channels=_TEXT_HIDDEN,
+            text_proj_in_factor=_TEXT_LAYERS + 1,  # the pipeline stacks every hidden state + embeddings
+            video_connector_num_attention_heads=4,
+            video_connector_attention_head_dim=8,
+            video_connector_num_layers=1,
+            video_connector_num_learnable_registers=None,
+            audio_connector_num_attention_heads=4,
+            audio_connector_attention_head_dim=8,
+            audio_connector_num_layers=1,
+            audio_connector_num_learnable_registers=None,
+            connector_rope_base_seq_len=32,
+            rope_double_precision=False,
+            rope_type="split",
+        )
+
+        torch.manual_seed(seed + 2)
+        transformer = LTX2VideoTransformer3DModel(
+            in_channels=16,  # = video VAE latent channels (patch size 1)
+            out_channels=16,
+            num_attention_heads=4,
+            attention_head_dim=8,
+            cross_attention_dim=32,
+            audio_in_channels=16,  # = audio latent channels (4) x latent mel bins (16 / 4)
+            audio_out_channels=16,
+            audio_num_attention_heads=2,
+            audio_attention_head_dim=8,
+            audio_cross_attention_dim=16,
+            num_layers=2,
+            caption_channels=_TEXT_HIDDEN,
+            rope_double_precision=False,
+            rope_type="split",
+        )
+
+        torch.manual_seed(seed + 3)
+        # Down/upsampling pattern of the real LTX-2 VAE (spatial, temporal, spatiotemporal x2 after a
+        # 4x4 patchify) with narrow channels. The compression ratios are passed explicitly: the
+        # constructor's fallback computes 64/16 for this pattern and the pipeline would then silently
+        # return fewer, smaller frames than asked for.
+        vae = AutoencoderKLLTX2Video(
+            latent_channels=16,
+            block_out_channels=(8, 16, 32, 64),
+            layers_per_block=(1, 1, 1, 1, 1),
+            decoder_block_out_channels=(16, 32, 64),
+            decoder_layers_per_block=(1, 1, 1, 1),
+            decoder_inject_noise=(False, False, False, False),
+            spatial_compression_ratio=32,
+            temporal_compression_ratio=8,
+        )
+
+        torch.manual_seed(seed + 4)
+        audio_vae = AutoencoderKLLTX2Audio(
+            base_channels=16,  # also the size of its latent statistics: latent channels x latent mel bins
+            ch_mult=(1, 2, 4),  # two downsamplings: the pipeline assumes 4x in time and in mel bins
+            num_res_blocks=1,
+            latent_channels=4,
+            mel_bins=16,
+            sample_rate=16000,
+            mel_hop_length=160,
+        )
+
+        torch.manual_seed(seed + 5)
+        # 6*5*2*2*2 = 240 samples per mel frame at 100 mel frames/s gives 24 kHz, like LTX-2.0's
+        # vocoder, so the audio is as long as the video. Kernel sizes are the real ones: they make each
+        # transposed convolution upsample by exactly its factor.
+        vocoder = LTX2Vocoder(
+            in_channels=2 * 16,  # audio VAE output channels x mel bins
+            hidden_channels=64,
+            out_channels=2,
+            upsample_kernel_sizes=[16, 15, 8, 4, 4],
+            upsample_factors=[6, 5, 2, 2, 2],
+            resnet_kernel_sizes=[3],
+            resnet_dilations=[[1, 3, 5]],
+            output_sampling_rate=24000,
+        )
+
+        # LTX-2's scheduler settings: resolution-dependent shift, terminal sigma stretched to 0.1.
+        scheduler = FlowMatchEulerDiscreteScheduler(
+            use_dynamic_shifting=True,
+            base_shift=0.95,
+            max_shift=2.05,
+            base_image_seq_len=1024,
+            max_image_seq_len=4096,
+            shift_terminal=0.1,
+        )
+
+    pipe = LTX2Pipeline(
+        scheduler=scheduler,
+        vae=vae,
+        audio_vae=audio_vae,
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        connectors=connectors,
+        transformer=transformer,
+        vocoder=vocoder,
+    )
+    pipe.save_pretrained(directory)
+    (directory / MARKER_FILE).write_text(
+        json.dumps({"profile": "tiny", "seed": seed, "diffusers": diffusers.__version__}, indent=2) + "\n"
+    )
+    return directory
+
+
+def rebuild_tiny_model(directory: Path, seed: int = 0) -> Path:
+    """Delete ``directory`` if it holds a tiny model, then build a fresh one there.
+
+    Refuses (``FileExistsError``) to delete a non-empty directory that isn't a tiny model, so a typo
+    can't wipe a real checkpoint.
+    """
+    directory = Path(directory)
+    if directory.exists() and any(directory.iterdir()):
+        if not is_tiny_model(directory):
+            raise FileExistsError(f"{directory} is not empty and holds no {MARKER_FILE}; not deleting it")
+        shutil.rmtree(directory)
+    return build_tiny_model(directory, seed=seed)

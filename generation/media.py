@@ -1,0 +1,411 @@
+"""Reading, checking and writing video files, and the small images we show for them.
+
+PyAV, numpy and Pillow only (no torch): the web process uses this for uploads and thumbnails.
+
+Untrusted input is the normal case here (uploads, remix sources), so every reader turns PyAV's
+errors into :class:`MediaError`, whose message can be shown to the user as is. PyAV opens many
+things that are not videos (a PNG renamed ``.webm`` opens as ``png_pipe``) and decodes truncated
+files without complaint, so the checks look at the container format and at what actually decodes.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+from PIL import Image
+
+# Demuxers that read single images or raw streams rather than video containers.
+_IMAGE_FORMAT_SUFFIXES = ("_pipe",)
+_IMAGE_FORMATS = {"image2", "gif", "apng", "webp_pipe"}
+
+
+class MediaError(ValueError):
+    """A file is not media we can use. ``str(error)`` is a user-facing sentence."""
+
+
+@dataclass
+class MediaInfo:
+    format: str
+    video_codec: str | None
+    audio_codec: str | None
+    width: int
+    height: int
+    fps: float
+    frames: int
+    video_seconds: float
+    audio_seconds: float
+    sample_rate: int | None
+    audio_channels: int | None
+
+    @property
+    def has_video(self) -> bool:
+        return self.frames > 0
+
+    @property
+    def has_audio(self) -> bool:
+        return self.audio_seconds > 0
+
+    @property
+    def seconds(self) -> float:
+        """Playback length: the longer of the two tracks."""
+        return max(self.video_seconds, self.audio_seconds)
+
+
+def _open(path):
+    try:
+        container = av.open(str(path))
+    except (av.error.FFmpegError, OSError, UnicodeDecodeError) as error:
+        if isinstance(error, FileNotFoundError):
+            raise MediaError("The file could not be found.") from error
+        raise MediaError("This file isn't a video or audio file we can read.") from error
+    name = container.format.name
+    if name in _IMAGE_FORMATS or name.endswith(_IMAGE_FORMAT_SUFFIXES):
+        container.close()
+        raise MediaError("This is an image, not a video.")
+    return container
+
+
+def _decode(container, *streams):
+    """Yield decoded frames of ``streams`` in file order; a corrupt packet is skipped, as players do.
+
+    Raises MediaError when the demuxer itself fails (a file cut inside its index or headers).
+    """
+    try:
+        for packet in container.demux(*streams):
+            try:
+                yield from packet.decode()
+            except av.error.InvalidDataError:
+                continue
+    except (av.error.FFmpegError, OSError) as error:
+        raise MediaError("This file is damaged and can't be read to the end.") from error
+
+
+def _frame_seconds(frame) -> float | None:
+    if frame.pts is None or frame.time_base is None:
+        return None
+    return float(frame.pts * frame.time_base)
+
+
+def _declared_seconds(stream) -> float | None:
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    return None
+
+
+def probe(path) -> MediaInfo:
+    """Describe the media at ``path`` by decoding it completely.
+
+    Decoding everything is the only way to know the true durations of streamed recordings (WebM from
+    browsers has no duration header) and of truncated files (they decode fewer frames). Cost: one
+    full decode, 0.5-1 s for 10 s of 720p H.264 on two cores.
+
+    Raises MediaError when the file can't be opened, is an image, has no stream that decodes, or
+    decodes to clearly less than its header declares (a truncated upload). Callers check
+    ``has_video`` / ``has_audio`` and the durations for what they need.
+    """
+    container = _open(path)
+    with container:
+        video = container.streams.video[0] if container.streams.video else None
+        audio = container.streams.audio[0] if container.streams.audio else None
+        if video is None and audio is None:
+            raise MediaError("This file has neither video nor sound.")
+
+        frames, first, last_end, width, height = 0, None, None, 0, 0
+        samples, sample_rate, channels = 0, None, None
+        rate = default_duration = None
+        if video is not None:
+            video.thread_type = "AUTO"
+            rate = video.average_rate or video.guessed_rate
+            default_duration = 1 / float(rate) if rate else 0.0
+        # One pass over both streams: seeking back for a second pass is unreliable in files without
+        # an index (browser WebM) and would read everything twice.
+        for frame in _decode(container, *(s for s in (video, audio) if s is not None)):
+            if isinstance(frame, av.AudioFrame):
+                samples += frame.samples
+                sample_rate = frame.sample_rate
+                channels = len(frame.layout.channels)
+                continue
+            frames += 1
+            width, height = frame.width, frame.height
+            start = _frame_seconds(frame)
+            if start is None:
+                continue
+            duration = float(frame.duration * frame.time_base) if frame.duration else default_duration
+            first = start if first is None else min(first, start)
+            last_end = start + duration if last_end is None else max(last_end, start + duration)
+        video_seconds = fps = 0.0
+        if frames:
+            video_seconds = (last_end - first) if first is not None else frames * default_duration
+            fps = float(rate) if rate else (frames / video_seconds if video_seconds else 0.0)
+
+        if frames == 0 and samples == 0:
+            raise MediaError("Nothing in this file could be decoded.")
+        audio_seconds = 0.0
+        if samples:
+            # AAC pads its last frame; the container's declared length is the true one.
+            audio_seconds = min(samples / sample_rate, _declared_seconds(audio) or math.inf)
+        decoded = max(video_seconds, audio_seconds)
+        declared = container.duration / av.time_base if container.duration else None
+        # A file cut short still opens and decodes what's left; only the header knows it was longer.
+        # Recordings without a duration header (browser WebM) skip this check.
+        if declared and decoded + max(0.5, 0.05 * declared) < declared:
+            raise MediaError("This file is incomplete or damaged: part of it is missing.")
+        return MediaInfo(
+            format=container.format.name,
+            video_codec=video.codec_context.name if video is not None and frames else None,
+            audio_codec=audio.codec_context.name if audio is not None and samples else None,
+            width=width,
+            height=height,
+            fps=fps,
+            frames=frames,
+            video_seconds=video_seconds,
+            audio_seconds=audio_seconds,
+            sample_rate=sample_rate,
+            audio_channels=channels,
+        )
+
+
+def read_frames(path, max_frames: int | None = None, every_nth: int = 1) -> tuple[np.ndarray, float]:
+    """Decode RGB frames: uint8 (T, H, W, 3) and the frame rate of the returned sequence.
+
+    Keeps every ``every_nth`` frame (so the returned rate is the source rate divided by it) and
+    stops after ``max_frames`` kept frames. Memory is T x H x W x 3 bytes: bound it with the two
+    arguments for long or large inputs. Raises MediaError when there is no decodable video.
+    """
+    if every_nth < 1:
+        raise ValueError("every_nth must be at least 1")
+    container = _open(path)
+    with container:
+        if not container.streams.video:
+            raise MediaError("This file has no video.")
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        rate = stream.average_rate or stream.guessed_rate
+        kept = []
+        for index, frame in enumerate(_decode(container, stream)):
+            if index % every_nth:
+                continue
+            kept.append(frame.to_ndarray(format="rgb24"))
+            if max_frames is not None and len(kept) >= max_frames:
+                break
+    if not kept:
+        raise MediaError("No frame of this video could be decoded.")
+    fps = float(rate) / every_nth if rate else 0.0
+    return np.stack(kept), fps
+
+
+def read_audio(path, sample_rate: int | None = None) -> tuple[np.ndarray, int]:
+    """Decode the first audio stream to float32 (channels, samples), resampled to ``sample_rate``.
+
+    Keeps the source channel count (mono stays mono). Raises MediaError when there is no audio.
+    """
+    container = _open(path)
+    with container:
+        if not container.streams.audio:
+            raise MediaError("This file has no sound.")
+        stream = container.streams.audio[0]
+        resampler = None
+        chunks = []
+        for frame in _decode(container, stream):
+            if resampler is None:
+                layout = "mono" if len(frame.layout.channels) == 1 else "stereo"
+                resampler = av.AudioResampler(
+                    format="fltp", layout=layout, rate=sample_rate or frame.sample_rate
+                )
+            frame.pts = None  # let the resampler count samples; source timestamps can jump
+            chunks.extend(part.to_ndarray() for part in resampler.resample(frame))
+        if resampler is None:
+            raise MediaError("The sound in this file could not be decoded.")
+        chunks.extend(part.to_ndarray() for part in resampler.resample(None))
+        rate = int(resampler.rate)
+        declared = _declared_seconds(stream)
+    if not chunks:
+        raise MediaError("The sound in this file could not be decoded.")
+    audio = np.concatenate(chunks, axis=1).astype(np.float32, copy=False)
+    if declared:
+        # Drop the encoder's padding after the declared end (AAC fills its last 1024-sample frame).
+        audio = audio[:, : round(declared * rate)]
+    return audio, rate
+
+
+def last_frame(path) -> Image.Image:
+    """The last decodable frame as an RGB image (a remix continues from it).
+
+    Seeks to about two seconds before the end and decodes from the keyframe there; falls back to
+    decoding everything when the file has no usable duration or index. Raises MediaError.
+    """
+    container = _open(path)
+    with container:
+        if not container.streams.video:
+            raise MediaError("This file has no video.")
+        stream = container.streams.video[0]
+        last = None
+        if container.duration:
+            try:
+                container.seek(max(0, container.duration - 2 * av.time_base), backward=True)
+                for frame in _decode(container, stream):
+                    last = frame
+            except (av.error.FFmpegError, MediaError):
+                last = None
+        if last is None:
+            container.seek(0)
+            for frame in _decode(container, stream):
+                last = frame
+        if last is None:
+            raise MediaError("No frame of this video could be decoded.")
+        return last.to_image()
+
+
+def _even(frames: np.ndarray) -> np.ndarray:
+    """Pad H and W to even numbers (edge pixels repeated): yuv420p needs even dimensions."""
+    pad_h, pad_w = frames.shape[1] % 2, frames.shape[2] % 2
+    if pad_h or pad_w:
+        frames = np.pad(frames, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode="edge")
+    return frames
+
+
+def write_mp4(
+    path,
+    frames: np.ndarray,
+    fps: float,
+    audio: np.ndarray | None = None,
+    sample_rate: int | None = None,
+    crf: int = 20,
+    preset: str = "veryfast",
+) -> None:
+    """Write H.264 (yuv420p) video with optional AAC audio to ``path``, streamable (faststart).
+
+    ``frames`` is uint8 (T, H, W, 3); odd sizes are padded by one edge pixel. ``audio`` is float
+    (channels, samples) in [-1, 1] (1 or 2 channels; more are cut to the first two) and is padded
+    with silence or trimmed to exactly T / fps. The file appears atomically: it is written beside
+    ``path`` and renamed, so a reader never sees half a video. Encoding with the veryfast preset
+    on two cores ran at 20-150 fps at 720p, depending on content and machine load.
+    """
+    frames = np.asarray(frames)
+    if frames.ndim != 4 or frames.shape[3] != 3 or frames.dtype != np.uint8 or len(frames) == 0:
+        raise ValueError("frames must be a non-empty uint8 array of shape (T, H, W, 3)")
+    if audio is not None and not sample_rate:
+        raise ValueError("sample_rate is required with audio")
+    frames = _even(frames)
+    rate = Fraction(fps).limit_denominator(1001)
+    path = Path(path)
+    partial = path.with_name(f".{path.name}.partial")
+
+    try:
+        with av.open(str(partial), mode="w", format="mp4", options={"movflags": "+faststart"}) as container:
+            video = container.add_stream("libx264", rate=rate)
+            video.width, video.height = frames.shape[2], frames.shape[1]
+            video.pix_fmt = "yuv420p"
+            video.options = {"crf": str(crf), "preset": preset}
+            # A keyframe every 2 s: browsers can seek (scrub) without decoding from the start, and
+            # last_frame() decodes two seconds at most.
+            video.codec_context.gop_size = max(1, round(2 * rate))
+
+            audio_stream, audio_data, audio_written = None, None, 0
+            if audio is not None:
+                audio_data = np.asarray(audio, dtype=np.float32)
+                if audio_data.ndim == 1:
+                    audio_data = audio_data[None, :]
+                audio_data = audio_data[:2]
+                total = round(len(frames) * sample_rate / rate)
+                if audio_data.shape[1] < total:
+                    audio_data = np.pad(audio_data, ((0, 0), (0, total - audio_data.shape[1])))
+                audio_data = np.ascontiguousarray(np.clip(audio_data[:, :total], -1.0, 1.0))
+                audio_stream = container.add_stream("aac", rate=int(sample_rate))
+                audio_stream.layout = "mono" if audio_data.shape[0] == 1 else "stereo"
+                audio_stream.bit_rate = 128_000
+
+            def write_audio_until(sample: int) -> None:
+                nonlocal audio_written
+                while audio_written < sample:
+                    end = min(sample, audio_written + 1024)
+                    chunk = av.AudioFrame.from_ndarray(
+                        audio_data[:, audio_written:end], format="fltp", layout=audio_stream.layout.name
+                    )
+                    chunk.sample_rate = int(sample_rate)
+                    chunk.pts = audio_written
+                    container.mux(audio_stream.encode(chunk))
+                    audio_written = end
+
+            # Interleave: after each video frame, the audio up to that frame's end, so the muxer
+            # never buffers a whole track.
+            for index, rgb in enumerate(frames):
+                frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+                frame.pts = index
+                container.mux(video.encode(frame))
+                if audio_stream is not None:
+                    write_audio_until(min(audio_data.shape[1], round((index + 1) * sample_rate / rate)))
+            container.mux(video.encode(None))
+            if audio_stream is not None:
+                write_audio_until(audio_data.shape[1])
+                container.mux(audio_stream.encode(None))
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def _as_frames(frames) -> Sequence[np.ndarray]:
+    if len(frames) == 0:
+        raise ValueError("no frames")
+    return frames
+
+
+def poster_jpeg(frames, max_side: int = 720, quality: int = 85) -> bytes:
+    """A JPEG of a representative frame, scaled to fit ``max_side``.
+
+    Looks at seven frames spread over the middle 80% of the clip and takes the one with the most
+    luminance contrast, which skips black fades and flat frames at the ends.
+    """
+    frames = _as_frames(frames)
+    count = len(frames)
+    candidates = sorted({min(count - 1, round(count * (0.1 + 0.8 * i / 6))) for i in range(7)})
+
+    def contrast(index: int) -> float:
+        small = np.asarray(frames[index])[::8, ::8].astype(np.float32)
+        return float((small @ np.array([0.299, 0.587, 0.114], dtype=np.float32)).std())
+
+    best = max(candidates, key=contrast)
+    image = Image.fromarray(np.asarray(frames[best]))
+    image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=quality, optimize=True)
+    return buffer.getvalue()
+
+
+def sprite_grid(count: int) -> tuple[int, int]:
+    """(columns, rows) of a sprite sheet with ``count`` tiles: columns = ceil(sqrt(count))."""
+    columns = math.ceil(math.sqrt(count))
+    return columns, math.ceil(count / columns)
+
+
+def sprite_sheet_jpeg(frames, count: int = 16, tile_width: int = 160, quality: int = 80) -> bytes:
+    """A JPEG grid of ``count`` evenly spaced frames (fewer if the clip is shorter), for scrubbing.
+
+    Tiles are ``tile_width`` wide with the video's aspect ratio, laid out row-major in the grid
+    given by :func:`sprite_grid`; tile i shows frame ``round(i * (T - 1) / (count - 1))``, i.e. the
+    first tile is the first frame and the last tile the last frame.
+    """
+    frames = _as_frames(frames)
+    total = len(frames)
+    count = max(1, min(count, total))
+    indices = [round(i * (total - 1) / (count - 1)) if count > 1 else 0 for i in range(count)]
+    first = np.asarray(frames[0])
+    tile_height = max(1, round(tile_width * first.shape[0] / first.shape[1]))
+    columns, rows = sprite_grid(count)
+    sheet = Image.new("RGB", (columns * tile_width, rows * tile_height))
+    for position, index in enumerate(indices):
+        tile = Image.fromarray(np.asarray(frames[index])).resize(
+            (tile_width, tile_height), Image.Resampling.BILINEAR
+        )
+        sheet.paste(tile, ((position % columns) * tile_width, (position // columns) * tile_height))
+    buffer = io.BytesIO()
+    sheet.save(buffer, format="JPEG", quality=quality, optimize=True)
+    return buffer.getvalue()

@@ -1,0 +1,110 @@
+"""The job function run in-process on the tiny model: outputs, determinism, storyboard, cancel, faults."""
+
+import threading
+
+import numpy as np
+import pytest
+
+from generation import media
+from generation.actions import cancel_generation
+from generation.jobs import run_generation, sweep_stuck_generations
+from generation.models import Generation
+from tests.conftest import wait_for
+from tests.generation.factories import queued_generation
+
+
+@pytest.mark.django_db
+def test_job_makes_an_mp4_with_h264_video_and_aac_audio_of_matching_length(tiny_model, user):
+    generation = queued_generation(user, seconds=2, orientation="landscape")
+    assert run_generation(generation.pk) == "succeeded"
+    generation.refresh_from_db()
+    assert generation.status == "succeeded" and generation.percent == 100
+    info = media.probe(generation.video.path)
+    assert info.video_codec == "h264" and info.audio_codec == "aac"
+    assert info.width > info.height  # landscape
+    assert abs(info.video_seconds - 2) < 0.1
+    assert abs(info.audio_seconds - info.video_seconds) < 0.05
+    assert generation.poster and generation.sprite
+    assert generation.timings["pipeline_s"] > 0
+
+
+@pytest.mark.django_db
+def test_same_seed_gives_the_same_frames_and_another_seed_does_not(tiny_model, user):
+    def frames_for(seed: int) -> np.ndarray:
+        generation = queued_generation(user, seed=seed)
+        run_generation(generation.pk)
+        generation.refresh_from_db()
+        return media.read_frames(generation.video.path)[0]
+
+    first, again, other = frames_for(7), frames_for(7), frames_for(8)
+    assert np.array_equal(first, again)
+    assert not np.array_equal(first, other)
+
+
+@pytest.mark.django_db
+def test_storyboard_renders_one_mp4_with_every_shot(tiny_model, user):
+    shots = [{"prompt": "a door opens", "seconds": 1}, {"prompt": "a cat walks in", "seconds": 2}]
+    generation = queued_generation(user, storyboard=shots, seconds=3, shots=2, prompt="a door / a cat")
+    assert run_generation(generation.pk) == "succeeded"
+    generation.refresh_from_db()
+    info = media.probe(generation.video.path)
+    assert abs(info.video_seconds - 3) < 0.1
+    assert abs(info.audio_seconds - info.video_seconds) < 0.05
+    assert generation.shots == 2
+
+
+@pytest.mark.django_db
+def test_a_job_runs_once_even_if_enqueued_twice(tiny_model, user):
+    generation = queued_generation(user)
+    assert run_generation(generation.pk) == "succeeded"
+    assert run_generation(generation.pk) == "not claimed"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_cancel_stops_a_running_job(tiny_model, user):
+    generation = queued_generation(user, seconds=4)
+
+    def cancel_when_generating():
+        wait_for(
+            lambda: Generation.objects.filter(pk=generation.pk, stage="generating").exists(),
+            timeout=120,
+            interval=0.02,
+            message="the job to start generating",
+        )
+        cancel_generation(Generation.objects.get(pk=generation.pk))
+
+    canceller = threading.Thread(target=cancel_when_generating)
+    canceller.start()
+    outcome = run_generation(generation.pk)
+    canceller.join()
+    generation.refresh_from_db()
+    assert outcome == "cancelled"
+    assert generation.status == "cancelled"
+    assert not generation.video
+
+
+@pytest.mark.django_db
+def test_a_job_that_raises_fails_with_a_clear_message(tiny_model, user, settings):
+    settings.SORA_VIDEO_MODEL = str(tiny_model.parent / "no-such-model")
+    generation = queued_generation(user)
+    assert run_generation(generation.pk) == "failed"
+    generation.refresh_from_db()
+    assert generation.status == "failed"
+    assert "went wrong" in generation.error
+    assert generation.error_detail  # the traceback, for staff
+
+
+@pytest.mark.django_db
+def test_sweeper_fails_running_jobs_whose_worker_went_silent(user, settings):
+    from django.utils import timezone
+
+    settings.GENERATION_HEARTBEAT_TIMEOUT = 30
+    stale = queued_generation(
+        user, status="running", heartbeat=timezone.now() - timezone.timedelta(seconds=60)
+    )
+    alive = queued_generation(user, status="running", heartbeat=timezone.now())
+    assert sweep_stuck_generations() == 1
+    stale.refresh_from_db()
+    alive.refresh_from_db()
+    assert stale.status == "failed" and "stopped unexpectedly" in stale.error
+    assert alive.status == "running"
