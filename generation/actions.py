@@ -10,6 +10,7 @@ from django.utils import timezone
 from accounts.models import User
 from generation import queue
 from generation.engine.capabilities import get_capabilities
+from generation.errors import ConsentRefused, GenerationRefused, PolicyRefused, QuotaExceeded
 from generation.events import publish
 from generation.models import Generation
 from generation.queue import GenerationUnavailable
@@ -18,6 +19,8 @@ __all__ = [
     "GenerationRefused",
     "GenerationUnavailable",
     "QuotaExceeded",
+    "PolicyRefused",
+    "ConsentRefused",
     "start_generation",
     "cancel_generation",
     "retry_generation",
@@ -25,16 +28,6 @@ __all__ = [
 ]
 
 MAX_SEED = 2**32 - 1
-
-
-class GenerationRefused(Exception):
-    """A request the site won't queue; `str(exc)` is the message for the person."""
-
-    category = "refused"
-
-
-class QuotaExceeded(GenerationRefused):
-    category = "quota"
 
 
 def capabilities():
@@ -60,17 +53,28 @@ def start_generation(
     storyboard: list[dict] | None = None,
     source: Generation | None = None,
     source_image: File | None = None,
+    cameo_codes: list[str] | None = None,
 ) -> Generation:
-    """Check limits and policy, write the row and enqueue it once the transaction commits.
+    """Check limits, cameo consent and prompt policy, write the row and enqueue it once the
+    transaction commits. Used by the web form, the API and remix alike.
 
-    Raises GenerationRefused (with a message for the person) or GenerationUnavailable when the
-    queue can't be reached; in both cases nothing is stored.
+    Raises GenerationRefused (with a message for the person; PolicyRefused, QuotaExceeded and
+    ConsentRefused say which rule) or GenerationUnavailable when the queue can't be reached; in
+    every case nothing is stored.
     """
+    from cameos.actions import cameos_for_request, record_cameo_uses
+    from moderation.policy import check_generation_request
+    from moderation.quotas import check_generation_quota
+
     queue.ensure_queue_available()
     storyboard = list(storyboard or [])
     if storyboard:
         seconds = sum(int(shot["seconds"]) for shot in storyboard)
         prompt = prompt or " / ".join(shot["prompt"] for shot in storyboard)
+    texts = [prompt, *(shot["prompt"] for shot in storyboard)]
+    cameos = cameos_for_request(owner, texts, cameo_codes or [])
+    check_generation_request(owner, texts, cameos)
+    check_generation_quota(owner)
     try:
         with transaction.atomic():
             # Serialise one user's submissions so two quick clicks can't both pass the limit.
@@ -89,6 +93,7 @@ def start_generation(
             )
             if source_image is not None:
                 generation.source_image.save("source.png", source_image, save=True)
+            record_cameo_uses(generation, cameos)
             transaction.on_commit(lambda: _enqueue(generation))
     except GenerationUnavailable:
         # The row committed but Redis refused the job: take the row back so nothing is orphaned.

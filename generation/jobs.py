@@ -14,7 +14,9 @@ from django.core.files.base import ContentFile, File
 from django.db import close_old_connections
 from django.utils import timezone
 
+from cameos.actions import check_consent_before_generating
 from generation.actions import generation_finished
+from generation.errors import GenerationRefused
 from generation.events import publish
 from generation.models import Generation
 
@@ -83,6 +85,8 @@ class ProgressReporter:
         self.last_save = 0.0
         self.last_cancel_check = 0.0
         self.last_stage = None
+        self.started = time.monotonic()
+        self.first_step_s: float | None = None
 
     def update(self, **fields) -> None:
         for name, value in fields.items():
@@ -110,6 +114,8 @@ class ProgressReporter:
 
     def __call__(self, progress) -> None:
         g = self.generation
+        if self.first_step_s is None and progress.stage == "generating" and progress.step >= 1:
+            self.first_step_s = time.monotonic() - self.started
         g.stage = progress.stage
         g.step = progress.step
         g.total_steps = progress.total_steps
@@ -214,6 +220,9 @@ def run_generation(generation_id: int) -> str:
     _publish_queue_positions()
     try:
         with Heartbeat(generation_id):
+            # Consent is checked again right before generating: a cameo may have been revoked
+            # while the job waited in the queue.
+            check_consent_before_generating(generation)
             engine = get_worker_engine()
             started_load = time.monotonic()
             engine.load()
@@ -223,7 +232,12 @@ def run_generation(generation_id: int) -> str:
             reporter.update(stage=Generation.Stage.ENCODING)
             store_outputs(generation, output)
             reporter.update(stage=Generation.Stage.FINISHING)
-            timings = dict(output.timings, load_s=round(load_seconds, 3))
+            timings = dict(
+                output.timings,
+                load_s=round(load_seconds, 3),
+                first_step_s=round(reporter.first_step_s or 0, 3),
+                job_s=round(time.monotonic() - reporter.started, 3),
+            )
             finish(generation, Generation.Status.SUCCEEDED, timings=timings)
     except JobGone:
         generation.delete_files()
@@ -231,6 +245,9 @@ def run_generation(generation_id: int) -> str:
     except GenerationCancelled:
         finish(generation, Generation.Status.CANCELLED)
         return "cancelled"
+    except GenerationRefused as exc:
+        finish(generation, Generation.Status.FAILED, error=str(exc))
+        return "refused"
     except Exception as exc:
         log.exception("generation %s failed", generation.code)
         finish(generation, Generation.Status.FAILED, error=user_error(exc), detail=traceback.format_exc())

@@ -1,0 +1,149 @@
+"""Job-path benchmark on the tiny model: real Redis (embedded), real RQ worker processes.
+
+    .venv/bin/python bench/bench_jobs.py [--jobs 6] [--seconds 2] [--workers 1,2]
+
+Measures, per job: queue pickup latency (created → claimed), whole-job overhead (claimed → done
+minus the pipeline's own denoise+decode time), time to first step, and, for the scale-out
+figure, how long one vs two worker processes take to drain the same N queued jobs.
+"""
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--jobs", type=int, default=6)
+    parser.add_argument("--seconds", type=int, default=2)
+    parser.add_argument("--workers", default="1,2")
+    args = parser.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-jobs-"))
+    os.environ.update(
+        VAR_DIR=str(tmp),
+        DJANGO_SETTINGS_MODULE="sora_site.settings",
+        SORA_VIDEO_MODEL=str(ROOT / "var" / "models" / "tiny-ltx2-bench"),
+        SORA_VIDEO_PROFILE="tiny",
+        GENERATION_MAX_ACTIVE_PER_USER="1000",
+        # One thread per worker: two workers then stand for two one-core machines.
+        OMP_NUM_THREADS="1",
+    )
+    from sora_site import embedded_redis
+
+    sock = tmp / "redis.sock"
+    redis_proc = embedded_redis.start(sock, tmp / "redis.log")
+    os.environ["REDIS_URL"] = f"unix://{sock}"
+
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.core.management import call_command
+
+    from accounts.models import User
+    from generation.actions import start_generation
+    from generation.models import Generation
+
+    call_command("migrate", verbosity=0)
+    if not Path(settings.SORA_VIDEO_MODEL).exists():
+        call_command("build_tiny_model", settings.SORA_VIDEO_MODEL)
+    owner = User.objects.create_user(handle="bencher", email="b@example.com", password="x")
+
+    def run_batch(workers: int) -> dict:
+        procs = [
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "manage.py",
+                    "rqworker",
+                    settings.GENERATION_QUEUE,
+                    "--worker-class",
+                    "rq.worker.SimpleWorker",
+                    "--skip-checks",
+                ],
+                cwd=ROOT,
+                env=os.environ.copy(),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+            for _ in range(workers)
+        ]
+        # Warm every worker with one job each so the batch measures warm workers.
+        warm = [
+            start_generation(owner, prompt="warm up", seconds=args.seconds, orientation="portrait", seed=i)
+            for i in range(workers)
+        ]
+        wait([g.pk for g in warm])
+        first = Generation.objects.filter(pk__in=[g.pk for g in warm]).order_by("created")[0]
+        started = time.monotonic()
+        batch = [
+            start_generation(
+                owner, prompt=f"job {i}", seconds=args.seconds, orientation="portrait", seed=100 + i
+            )
+            for i in range(args.jobs)
+        ]
+        wait([g.pk for g in batch])
+        drain = time.monotonic() - started
+        for p in procs:
+            p.terminate()
+            p.wait()
+        rows = list(Generation.objects.filter(pk__in=[g.pk for g in batch]))
+        assert all(r.status == "succeeded" for r in rows), [
+            r.error_detail for r in rows if r.status != "succeeded"
+        ]
+        return {"drain_s": drain, "cold": first, "rows": rows}
+
+    def wait(pks: list[int]) -> None:
+        deadline = time.monotonic() + 900
+        while time.monotonic() < deadline:
+            if Generation.objects.filter(pk__in=pks).active().count() == 0:
+                return
+            time.sleep(0.05)
+        raise SystemExit("jobs did not finish in time")
+
+    results = {}
+    for workers in [int(w) for w in args.workers.split(",")]:
+        results[workers] = run_batch(workers)
+
+    one = results[min(results)]
+    rows = one["rows"]
+    pickup = [(r.started - r.created).total_seconds() for r in rows if r.started]
+    pipeline = [r.timings["pipeline_s"] for r in rows]
+    job = [r.timings["job_s"] for r in rows]
+    overhead = [j - p for j, p in zip(job, pipeline, strict=True)]
+    submit_to_done = [(r.finished - r.created).total_seconds() for r in rows]
+    cold = one["cold"].timings
+    warm_first = statistics.median(r.timings["first_step_s"] for r in rows)
+
+    print(f"tiny model, {args.seconds} s portrait clips, {args.jobs} jobs, CPU ({os.cpu_count()} cores)")
+    print(f"pipeline (denoise+decode) median     {statistics.median(pipeline):.3f} s")
+    print(f"job on worker (claim→done) median     {statistics.median(job):.3f} s")
+    print(
+        f"overhead (encode, store, DB, events)  {statistics.median(overhead):.3f} s "
+        f"= {100 * statistics.median(overhead) / statistics.median(pipeline):.0f}% of pipeline"
+    )
+    print(f"submit→done (one worker, queued) med  {statistics.median(submit_to_done):.3f} s")
+    print(f"queue pickup of the first batch job   {min(pickup):.3f} s")
+    print(
+        f"time to first step: cold job {cold['first_step_s']:.3f} s (load {cold['load_s']:.3f} s), "
+        f"warm job {warm_first:.3f} s = {100 * warm_first / cold['first_step_s']:.1f}% of cold"
+    )
+    for workers, result in sorted(results.items()):
+        print(f"drain {args.jobs} jobs with {workers} worker(s): {result['drain_s']:.2f} s")
+    if len(results) > 1:
+        a, b = (results[k]["drain_s"] for k in sorted(results)[:2])
+        print(f"scale-out speed-up: {a / b:.2f}x")
+    redis_proc.terminate()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,26 @@
+"""Why a generation request is refused. Shared by generation, cameos and moderation so each can
+refuse with a message for the person without importing the others."""
+
+
+class GenerationRefused(Exception):
+    """A request the site won't queue; `str(exc)` is the message for the person."""
+
+    category = "refused"
+
+
+class QuotaExceeded(GenerationRefused):
+    category = "quota"
+
+
+class PolicyRefused(GenerationRefused):
+    """The prompt policy said no; `category` names the rule category that was hit."""
+
+    def __init__(self, message: str, category: str = "policy"):
+        super().__init__(message)
+        self.category = category
+
+
+class ConsentRefused(GenerationRefused):
+    """A cameo in the request may not be used by this person (or no longer may be)."""
+
+    category = "cameo_consent"
