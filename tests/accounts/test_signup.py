@@ -147,10 +147,10 @@ def test_my_invites_runs_a_fixed_number_of_queries(client, make_user, django_ass
     owner = make_user("owner")
     client.force_login(owner)
     issue_invites(owner, 2)
-    with django_assert_num_queries(3):  # session, user, invites with their users
+    with django_assert_num_queries(4):  # session, user, unread notifications, invites with their users
         client.get(reverse("accounts:invites"))
     issue_invites(owner, 10)
-    with django_assert_num_queries(3):
+    with django_assert_num_queries(4):
         client.get(reverse("accounts:invites"))
 
 
