@@ -1,5 +1,6 @@
 """RQ entry points for generation. Jobs take ids, re-fetch rows and claim them conditionally."""
 
+import io
 import logging
 import os
 import socket
@@ -231,11 +232,16 @@ def run_generation(generation_id: int) -> str:
             output = engine.generate(request, on_progress=reporter, should_cancel=reporter.should_cancel)
             reporter.update(stage=Generation.Stage.ENCODING)
             store_outputs(generation, output)
+            reporter.update(stage=Generation.Stage.CHECKING)
+            started_check = time.monotonic()
+            check_output(generation, output)
+            check_seconds = time.monotonic() - started_check
             reporter.update(stage=Generation.Stage.FINISHING)
             timings = dict(
                 output.timings,
                 load_s=round(load_seconds, 3),
                 first_step_s=round(reporter.first_step_s or 0, 3),
+                check_s=round(check_seconds, 3),
                 job_s=round(time.monotonic() - reporter.started, 3),
             )
             finish(generation, Generation.Status.SUCCEEDED, timings=timings)
@@ -269,6 +275,32 @@ def store_outputs(generation: Generation, output) -> None:
     generation.duration = len(output.frames) / output.fps
 
 
+def check_output(generation: Generation, output) -> None:
+    """Run output moderation on the frames and audio still in memory; results go on the row."""
+    from moderation.output_check import check_output as run_checks
+    from moderation.output_check import output_check_context
+
+    result = run_checks(
+        output.frames, output.fps, output.audio, output.sample_rate, **output_check_context(generation)
+    )
+    generation.check_status = result.outcome
+    generation.check_category = result.category
+    generation.check_reason = result.reason[:300]
+    generation.check_scores = result.scores
+    if result.top_frames:
+        from PIL import Image
+
+        strip = [Image.open(io.BytesIO(data)) for data in result.top_frames]
+        sheet = Image.new("RGB", (sum(i.width for i in strip), max(i.height for i in strip)))
+        x = 0
+        for image in strip:
+            sheet.paste(image, (x, 0))
+            x += image.width
+        out = io.BytesIO()
+        sheet.save(out, "JPEG", quality=80)
+        generation.check_frames.save("check.jpg", ContentFile(out.getvalue()), save=False)
+
+
 def finish(generation: Generation, status: str, *, timings=None, error: str = "", detail: str = "") -> None:
     now = timezone.now()
     fields = {"status": status, "finished": now, "stage": Generation.Stage.DONE, "error": error[:300]}
@@ -284,6 +316,11 @@ def finish(generation: Generation, status: str, *, timings=None, error: str = ""
             width=generation.width,
             height=generation.height,
             duration=generation.duration,
+            check_status=generation.check_status,
+            check_category=generation.check_category,
+            check_reason=generation.check_reason,
+            check_scores=generation.check_scores,
+            check_frames=generation.check_frames.name,
         )
     changed = Generation.objects.filter(pk=generation.pk, status=Generation.Status.RUNNING).update(**fields)
     if not changed:

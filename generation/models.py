@@ -90,6 +90,21 @@ class Generation(models.Model):
     poster = models.ImageField(upload_to=generation_upload_path, blank=True)
     sprite = models.ImageField(upload_to=generation_upload_path, blank=True)
     preview = models.ImageField(upload_to=generation_upload_path, blank=True)
+
+    class Check(models.TextChoices):
+        PENDING = "pending", "Not checked yet"
+        PASSED = "passed", "Passed"
+        REVIEW = "review", "Waiting for a moderator"
+        BLOCKED = "blocked", "Blocked"
+        RELEASED = "released", "Released by a moderator"
+
+    # Output moderation (moderation/output_check.py): nothing is shared until this says so.
+    check_status = models.CharField(max_length=10, choices=Check.choices, default=Check.PENDING)
+    check_category = models.CharField(max_length=30, blank=True)
+    check_reason = models.CharField(max_length=300, blank=True)
+    check_scores = models.JSONField(default=dict, blank=True)
+    check_frames = models.ImageField(upload_to=generation_upload_path, blank=True)
+
     width = models.PositiveSmallIntegerField(null=True, blank=True)
     height = models.PositiveSmallIntegerField(null=True, blank=True)
     duration = models.FloatField(null=True, blank=True)
@@ -117,6 +132,15 @@ class Generation(models.Model):
     @property
     def is_final(self) -> bool:
         return self.status in FINAL_STATUSES
+
+    @property
+    def is_shareable(self) -> bool:
+        """Finished and cleared by the output check (or released by a moderator): only then may it
+        be posted, shared, remixed or downloaded by anyone but its owner and staff."""
+        return self.status == self.Status.SUCCEEDED and self.check_status in (
+            self.Check.PASSED,
+            self.Check.RELEASED,
+        )
 
     @property
     def is_active(self) -> bool:
@@ -187,7 +211,14 @@ class Generation(models.Model):
         return [{"prompt": self.prompt, "seconds": self.seconds}]
 
     def delete_files(self) -> None:
-        for field in (self.video, self.poster, self.sprite, self.preview, self.source_image):
+        for field in (
+            self.video,
+            self.poster,
+            self.sprite,
+            self.preview,
+            self.source_image,
+            self.check_frames,
+        ):
             if field:
                 field.delete(save=False)
 

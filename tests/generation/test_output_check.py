@@ -1,0 +1,91 @@
+"""Output moderation on inputs the tests make: Pillow/numpy frames and flite speech."""
+
+import numpy as np
+import pytest
+
+from generation.jobs import run_generation
+from moderation.output_check import BLOCKED, PASSED, REVIEW, check_output
+from tests.generation.factories import queued_generation
+from tests.media_factory import portrait_image, speech_samples
+
+FPS = 24
+
+
+def plain_frames(seconds: float = 2.0, size=(192, 320)) -> np.ndarray:
+    count = int(seconds * FPS)
+    ramp = np.linspace(40, 200, size[0], dtype=np.uint8)
+    frame = np.stack([np.tile(ramp, (size[1], 1))] * 3, axis=2)
+    return np.repeat(frame[None], count, axis=0)
+
+
+def photo_frames(seconds: float = 1.0) -> np.ndarray:
+    image = np.asarray(portrait_image().resize((384, 448)))
+    return np.repeat(image[None], int(seconds * FPS), axis=0)
+
+
+def with_speech(text: str) -> tuple[np.ndarray, int]:
+    speech = speech_samples(text, sample_rate=24000)
+    stereo = np.stack([speech, speech]).astype(np.float32)
+    return stereo, 24000
+
+
+def test_a_clean_clip_passes():
+    audio, rate = with_speech("a cat is playing the piano in the rain")
+    result = check_output(plain_frames(), FPS, audio, rate)
+    assert result.outcome == PASSED, result.reason
+    assert "piano" in result.scores["audio"]["transcript"]
+
+
+def test_a_clip_whose_audio_says_a_blocked_phrase_is_blocked_with_the_reason():
+    audio, rate = with_speech("listen to me. I will kill you tonight.")
+    result = check_output(plain_frames(), FPS, audio, rate)
+    assert result.outcome == BLOCKED
+    assert result.category == "speech"
+    assert "kill" in result.reason
+
+
+def test_a_cameo_owners_restricted_words_are_blocked_in_speech():
+    audio, rate = with_speech("vote for the election tomorrow")
+    assert check_output(plain_frames(), FPS, audio, rate).outcome == PASSED
+    result = check_output(plain_frames(), FPS, audio, rate, spoken_phrases=["election"])
+    assert result.outcome == BLOCKED and "election" in result.reason
+
+
+def test_a_score_above_the_review_threshold_goes_to_review_with_the_top_frames(settings):
+    # A clothed portrait scores ~0.004 on the explicit classes, flat colour ~0.0003.
+    settings.OUTPUT_NUDITY_REVIEW = 0.002
+    assert check_output(plain_frames(1), FPS, None, None).outcome == PASSED
+    result = check_output(photo_frames(), FPS, None, None)
+    assert result.outcome == REVIEW and result.category == "sexual"
+    assert result.scores["nudity"]["max"] > 0.002
+    assert result.top_frames and result.top_frames[0][:2] == b"\xff\xd8"
+
+
+def test_thresholds_are_stricter_for_a_real_person_or_a_teen(settings):
+    score = check_output(photo_frames(), FPS, None, None).scores["nudity"]["max"]
+    settings.OUTPUT_NUDITY_REVIEW = score * 1.2  # just above the portrait's own score
+    assert check_output(photo_frames(), FPS, None, None).outcome == PASSED
+    assert check_output(photo_frames(), FPS, None, None, teen=True).outcome == REVIEW
+    assert check_output(photo_frames(), FPS, None, None, real_person=True).outcome == REVIEW
+
+
+def test_a_face_matching_a_cameo_the_author_may_not_use_is_blocked():
+    from cameos.liveness import face_embeddings_in_frames
+
+    frames = photo_frames(0.5)
+    reference = face_embeddings_in_frames([frames[0]])[0]
+    result = check_output(frames, FPS, None, None, forbidden_faces=[("cameo:grace", reference)])
+    assert result.outcome == BLOCKED and result.category == "likeness"
+    other = list(np.asarray(reference) + 0.5)
+    assert check_output(frames, FPS, None, None, forbidden_faces=[("cameo:other", other)]).outcome == PASSED
+
+
+@pytest.mark.django_db
+def test_every_job_is_checked_and_records_the_outcome(tiny_model, user):
+    generation = queued_generation(user, seconds=2)
+    run_generation(generation.pk)
+    generation.refresh_from_db()
+    assert generation.check_status == "passed"
+    assert generation.is_shareable
+    assert generation.timings["check_s"] > 0
+    assert "nudity" in generation.check_scores and "audio" in generation.check_scores
