@@ -88,6 +88,10 @@ class SignupForm(AllauthSignupForm):
 
 
 class ProfileForm(forms.ModelForm):
+    # A plain file field: size, type and dimensions are all checked by avatars.normalise_avatar,
+    # before Pillow parses more than the header (ImageField would decode a 6 MB file first).
+    avatar = forms.FileField(required=False, widget=forms.ClearableFileInput(attrs={"accept": "image/*"}))
+
     class Meta:
         model = User
         fields = ["display_name", "bio", "avatar"]
