@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "cameos",
     "moderation",
     "api",
+    "provenance",
 ]
 
 MIDDLEWARE = [
@@ -188,6 +189,17 @@ GENERATION_MAX_ACTIVE_PER_USER = env_int("GENERATION_MAX_ACTIVE_PER_USER", 3)
 GENERATION_HEARTBEAT_TIMEOUT = env_int("GENERATION_HEARTBEAT_TIMEOUT", 45)
 GENERATION_PREVIEW_EVERY = env_int("GENERATION_PREVIEW_EVERY", 2)
 
+# Provenance: C2PA signing (PEM files; `manage.py make_signing_cert` makes a local chain) and the
+# tracking mark's secret (derived from SECRET_KEY unless TRACKING_KEY is set).
+C2PA_DIR = Path(os.environ.get("C2PA_DIR", VAR_DIR / "c2pa"))
+C2PA_SIGNING_KEY = os.environ.get("C2PA_SIGNING_KEY", str(C2PA_DIR / "c2pa-signer.key"))
+C2PA_CERT_CHAIN = os.environ.get("C2PA_CERT_CHAIN", str(C2PA_DIR / "c2pa-chain.pem"))
+C2PA_TRUST_ANCHORS = os.environ.get("C2PA_TRUST_ANCHORS", str(C2PA_DIR / "c2pa-root.pem"))
+C2PA_TSA_URL = os.environ.get("C2PA_TSA_URL", "")
+TRACKING_KEY = os.environ.get("TRACKING_KEY", "")
+VERIFY_MAX_BYTES = env_int("VERIFY_MAX_BYTES", 200 * 1024 * 1024)
+VERIFY_MAX_SECONDS = env_int("VERIFY_MAX_SECONDS", 180)
+
 # Email: console by default; EMAIL_URL-style settings switch to SMTP.
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
@@ -236,4 +248,40 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"}},
+}
+
+# Cameos (cameos/): consent limits and the liveness recording's bounds.
+CAMEO_MAX_PER_VIDEO = env_int("CAMEO_MAX_PER_VIDEO", 2)
+CAMEO_CHALLENGE_TTL_SECONDS = env_int("CAMEO_CHALLENGE_TTL_SECONDS", 300)
+CAMEO_MAX_UPLOAD_BYTES = env_int("CAMEO_MAX_UPLOAD_BYTES", 50_000_000)
+CAMEO_MIN_SECONDS = env_int("CAMEO_MIN_SECONDS", 3)
+CAMEO_MAX_SECONDS = env_int("CAMEO_MAX_SECONDS", 30)
+CAMEO_RECORD_SECONDS = env_int("CAMEO_RECORD_SECONDS", 8)  # the recorder page stops by itself then
+CAMEO_COUNTDOWN_SECONDS = env_int("CAMEO_COUNTDOWN_SECONDS", 3)
+CAMEO_ANALYSIS_TIMEOUT = env_int("CAMEO_ANALYSIS_TIMEOUT", 600)
+
+# Moderation (moderation/): prompt policy, sanctions, quotas and rate limits.
+# Policy rules and public figures are rows edited in the admin; processes cache them this long.
+MODERATION_RULE_CACHE_SECONDS = env_int("MODERATION_RULE_CACHE_SECONDS", 300)
+# The classifiers behind moderation.policy (dotted paths); the profanity scorer flags harassment.
+MODERATION_CLASSIFIERS = ["moderation.classifiers.RuleClassifier"]
+if env_bool("MODERATION_PROFANITY_CHECK", True):
+    MODERATION_CLASSIFIERS.append("moderation.classifiers.ProfanityClassifier")
+MODERATION_PROFANITY_THRESHOLD = float(os.environ.get("MODERATION_PROFANITY_THRESHOLD", "0.9"))
+# Cameo permission levels a teen's cameo may not have (moderation.policy.check_cameo_audience).
+MODERATION_TEEN_CLOSED_CAMEO_LEVELS = ["everyone"]
+MODERATION_SUSPENSION_DAYS = env_int("MODERATION_SUSPENSION_DAYS", 7)
+# The inactive placeholder account that anonymised remnants of erased accounts belong to.
+MODERATION_GHOST_HANDLE = os.environ.get("MODERATION_GHOST_HANDLE", "deleted")
+# Videos per person per rolling 24 hours (failed ones don't count); see moderation/quotas.py.
+QUOTA_DAILY_GENERATIONS = env_int("QUOTA_DAILY_GENERATIONS", 50)
+QUOTA_DAILY_GENERATIONS_TEEN = env_int("QUOTA_DAILY_GENERATIONS_TEEN", 15)
+# Per user and per IP, in allauth's notation (logins and signups: ACCOUNT_RATE_LIMITS above).
+RATE_LIMIT_ENABLED = env_bool("RATE_LIMIT_ENABLED", True)
+RATE_LIMIT_CACHE = "default"
+RATE_LIMIT_RATES = {
+    "comment": os.environ.get("RATE_LIMIT_COMMENT", "10/m/user,100/h/user,60/m/ip"),
+    "report": os.environ.get("RATE_LIMIT_REPORT", "5/m/user,30/d/user,30/m/ip"),
+    "api": os.environ.get("RATE_LIMIT_API", "120/m/user,600/m/ip"),
+    "export": os.environ.get("RATE_LIMIT_EXPORT", "3/h/user,10/h/ip"),
 }

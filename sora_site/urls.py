@@ -13,6 +13,7 @@ urlpatterns = [
     path("", include("generation.urls")),
     path("", include("cameos.urls")),
     path("", include("moderation.urls")),
+    path("", include("provenance.urls")),
     path("", include("api.urls")),
     path("", include("feed.urls")),
 ]

@@ -36,6 +36,8 @@ class Command(BaseCommand):
         try:
             call_command("migrate", interactive=False, verbosity=0)
             call_command("bootstrap_site")
+            if not Path(settings.C2PA_SIGNING_KEY).exists():
+                call_command("make_signing_cert")
             if settings.SORA_VIDEO_PROFILE == "tiny" and not Path(settings.SORA_VIDEO_MODEL).exists():
                 self.stdout.write("Building the tiny offline model (random weights: its videos are noise)…")
                 call_command("build_tiny_model", settings.SORA_VIDEO_MODEL)

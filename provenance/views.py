@@ -1,0 +1,30 @@
+import json
+import tempfile
+from pathlib import Path
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from provenance.actions import verify_video
+from provenance.forms import VerifyForm
+from provenance.verify import UnsupportedMediaError
+
+
+def verify(request: HttpRequest) -> HttpResponse:
+    """Public: upload a video, learn whether it carries our manifest, our mark or a known fingerprint."""
+    form = VerifyForm(request.POST or None, request.FILES or None)
+    report = None
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["video"]
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "upload"
+            with open(path, "wb") as fh:
+                for chunk in upload.chunks():
+                    fh.write(chunk)
+            try:
+                report = verify_video(str(path), viewer=request.user)
+            except UnsupportedMediaError as exc:
+                form.add_error("video", str(exc))
+    status = 400 if form.errors else 200
+    context = {"form": form, "report": report, "report_json": json.dumps(report, indent=2) if report else ""}
+    return render(request, "provenance/verify.html", context, status=status)
