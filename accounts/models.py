@@ -14,7 +14,7 @@ from django.utils import timezone
 RESERVED_HANDLES = {
     "admin", "api", "accounts", "invite", "invites", "static", "media", "ws", "verify", "settings",
     "create", "drafts", "cameos", "feed", "following", "notifications", "staff", "moderation",
-    "support", "help", "root", "system", "sora", "v1", "rq", "me",
+    "support", "help", "root", "system", "sora", "v1", "rq", "me", "deleted", "p", "g",
 }  # fmt: skip
 
 handle_validator = RegexValidator(

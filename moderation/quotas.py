@@ -28,7 +28,12 @@ def daily_limit(owner) -> int:
 def counted_generations(owner):
     """The rows that count against `owner`'s quota now (uses generation_owner_created_idx)."""
     since = timezone.now() - WINDOW
-    return Generation.objects.filter(owner=owner, created__gte=since).exclude(status=Generation.Status.FAILED)
+    # Failed jobs and outputs blocked by the output check cost nothing.
+    return (
+        Generation.objects.filter(owner=owner, created__gte=since)
+        .exclude(status=Generation.Status.FAILED)
+        .exclude(check_status=Generation.Check.BLOCKED)
+    )
 
 
 def generations_left(owner) -> int:

@@ -200,6 +200,16 @@ TRACKING_KEY = os.environ.get("TRACKING_KEY", "")
 VERIFY_MAX_BYTES = env_int("VERIFY_MAX_BYTES", 200 * 1024 * 1024)
 VERIFY_MAX_SECONDS = env_int("VERIFY_MAX_SECONDS", 180)
 
+# Cache: per process by default. Set CACHE_URL (e.g. a Redis URL) when running several web
+# processes, so rate limits and the policy-rule cache are shared between them.
+if os.environ.get("CACHE_URL"):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": os.environ["CACHE_URL"],
+        }
+    }
+
 # Email: console by default; EMAIL_URL-style settings switch to SMTP.
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")

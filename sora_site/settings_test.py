@@ -22,3 +22,4 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     # A file, not :memory:, so worker processes spawned by integration tests share it.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}  # noqa: F405
 SORA_VIDEO_MODEL = os.environ.get("SORA_TEST_MODEL", str(VAR_DIR / "models" / "tiny-ltx2-test"))  # noqa: F405
+RATE_LIMIT_ENABLED = False  # the rate-limit tests switch it back on

@@ -4,6 +4,8 @@ from django.urls import include, path
 
 from accounts import views as account_views
 
+handler429 = "moderation.ratelimit.too_many_requests"
+
 urlpatterns = [
     path("admin/rq/", include("django_rq.urls")),
     path("admin/", admin.site.urls),
