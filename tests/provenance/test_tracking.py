@@ -1,0 +1,62 @@
+import numpy as np
+import pytest
+
+from provenance import tracking
+
+from .conftest import BASE_ID
+from .synthetic import transform
+
+
+def test_channel_code_corrects_noisy_soft_bits():
+    layout = tracking._layout(tracking.DEFAULT_KEY)
+    rng = np.random.default_rng(1)
+    for tracking_id in (0, 1, 2**64 - 1, 0x0123_4567_89AB_CDEF):
+        coded = 2.0 * tracking._coded_bits(tracking_id, layout) - 1.0
+        soft = coded + rng.normal(0, 0.7, coded.shape)  # ~8% raw bit errors
+        assert ((soft > 0) != (coded > 0)).mean() > 0.03
+        assert tracking._decode_payload(tracking._viterbi(soft), layout) == tracking_id
+
+
+def test_checksum_rejects_random_payloads():
+    layout = tracking._layout(tracking.DEFAULT_KEY)
+    rng = np.random.default_rng(2)
+    accepted = sum(
+        tracking._decode_payload(tracking._viterbi(rng.normal(0, 1, tracking.CODED_BITS)), layout) is not None
+        for _ in range(300)
+    )
+    assert accepted == 0
+
+
+def test_mark_reads_back_from_the_export(exported):
+    reading = tracking.read_tracking(exported.path)
+    assert reading.tracking_id == BASE_ID
+    assert reading.confidence > 0.999
+    assert not reading.flipped
+
+
+def test_another_key_reads_nothing(exported):
+    assert tracking.read_tracking(exported.path, key=b"some other site").tracking_id is None
+
+
+@pytest.mark.parametrize("seed", [40, 41, 42])
+def test_videos_the_site_did_not_make_yield_no_id(make_clip, seed, tmp_path):
+    clip = transform(make_clip(seed, seconds=3.0), tmp_path / "foreign.mp4", crf=26)
+    tracking_id, confidence = tracking.extract_tracking_id(clip)
+    assert tracking_id is None
+    assert confidence < 0.5
+
+
+def test_mark_survives_reencode_downscale_and_crop_together(exported, tmp_path):
+    attacked = transform(exported.path, tmp_path / "all.mp4", crf=28, height=480, crop=0.05)
+    reading = tracking.read_tracking(attacked)
+    assert reading.tracking_id == BASE_ID
+    # The 5% crop is split 35/65 between the sides: 1.75% left, 3.25% right of the width.
+    left, right, top, bottom = reading.crop
+    assert left == pytest.approx(0.0175, abs=0.006) and right == pytest.approx(0.0325, abs=0.006)
+
+
+def test_mark_is_faint():
+    mark = tracking.TrackingMark.for_video(BASE_ID, 1280, 720)
+    delta = mark.delta.view(np.int8).astype(float)
+    assert np.sqrt((delta**2).mean()) < 2.0  # > 42 dB PSNR
+    assert np.abs(delta).max() <= 4
