@@ -1,0 +1,307 @@
+"""Verb-named operations on posts and the social graph, shared by the web views, the API and jobs.
+
+Each raises a `FeedRefused` subclass whose message can be shown to the person as is, and writes
+nothing when it refuses. Counters on Post are kept with F() updates in the same transaction as
+the row they count. Notifications are written in that transaction and pushed to the recipient's
+browsers only once it commits.
+"""
+
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.db.models.functions import Greatest
+from django.http import Http404
+
+from accounts.models import Block, User
+from feed.models import COMMENT_MAX_LENGTH, Comment, Follow, Like, Notification, Post, PostView
+from generation.events import publish
+from generation.models import Generation
+
+
+class FeedRefused(Exception):
+    """An action the site won't do; `str(exc)` is the message for the person."""
+
+
+class PostRefused(FeedRefused):
+    pass
+
+
+class FollowRefused(FeedRefused):
+    pass
+
+
+class CommentRefused(FeedRefused):
+    pass
+
+
+# --- posts ----------------------------------------------------------------------------------
+
+
+def publish_post(
+    generation: Generation,
+    *,
+    caption: str = "",
+    hide_prompt: bool = False,
+    visibility: str = Post.Visibility.PUBLIC,
+) -> Post:
+    """Post a finished draft. One post per generation; only its owner's succeeded drafts.
+
+    A draft made with `/create/?remix=<code>` stores the source's generation; the new post then
+    links to that generation's post (`source_post`), whose remix count goes up and whose author
+    is notified.
+    """
+    if generation.status != Generation.Status.SUCCEEDED or not generation.video:
+        raise PostRefused("Only finished videos can be posted.")
+    if visibility not in Post.Visibility.values:
+        raise PostRefused("Choose who can see this post.")
+    source_post = None
+    if generation.source_id:
+        source_post = Post.objects.filter(generation_id=generation.source_id).first()
+    try:
+        with transaction.atomic():
+            post = Post.objects.create(
+                author_id=generation.owner_id,
+                generation=generation,
+                caption=caption.strip(),
+                hide_prompt=hide_prompt,
+                visibility=visibility,
+                source_post=source_post,
+            )
+            if source_post is not None:
+                Post.objects.filter(pk=source_post.pk).update(remix_count=F("remix_count") + 1)
+                notify(source_post.author_id, Notification.Kind.REMIX, actor=generation.owner, post=post)
+    except IntegrityError:
+        raise PostRefused("This video is already posted.") from None
+    return post
+
+
+@transaction.atomic
+def unpost(post: Post) -> None:
+    """Take a post down; the draft (and its files) stays in the owner's drafts."""
+    if post.source_post_id:
+        Post.objects.filter(pk=post.source_post_id).update(remix_count=Greatest(F("remix_count") - 1, 0))
+    post.delete()
+
+
+def delete_post(post: Post) -> None:
+    """Delete a post, its draft and their files from storage.
+
+    A file name still used by another generation (seed_demo shares a few clips) is kept.
+    """
+    generation = post.generation
+    fields = [post.video_file(), generation.video, generation.poster, generation.sprite]
+    fields += [generation.preview, generation.source_image]
+    with transaction.atomic():
+        unpost(post)
+        generation.delete()
+    for field in {f.name: f for f in fields if f}.values():
+        shared = Generation.objects.filter(
+            Q(video=field.name) | Q(poster=field.name) | Q(sprite=field.name) | Q(preview=field.name)
+        ).exists()
+        if not shared:
+            field.storage.delete(field.name)
+
+
+def remix_source(user: User, post_code: str) -> Generation:
+    """The generation a remix continues from: the post's, when `user` may see it and it's public.
+
+    Raises Http404 otherwise (a private post must not be told apart from a missing one). The
+    returned instance is for reading only: when the post hides its prompt, its `prompt` is blanked
+    in memory so forms pre-filled from it don't reveal it.
+    """
+    post = (
+        Post.objects.visible_to(user)
+        .filter(code=post_code, visibility=Post.Visibility.PUBLIC)
+        .select_related("generation")
+        .first()
+    )
+    if post is None or post.generation.status != Generation.Status.SUCCEEDED:
+        raise Http404("No such video to remix.")
+    generation = post.generation
+    if post.hide_prompt:
+        generation.prompt = ""
+    return generation
+
+
+def record_view(user: User, post: Post) -> None:
+    """Remember that `user` was shown `post` (first time only), so For You pushes it down."""
+    if user.is_authenticated:
+        PostView.objects.bulk_create([PostView(user=user, post=post)], ignore_conflicts=True)
+
+
+# --- likes and comments ---------------------------------------------------------------------
+
+
+def toggle_like(user: User, post: Post, like: bool | None = None) -> tuple[bool, int]:
+    """Like or unlike; returns (liked, live like count).
+
+    `like=None` flips the current state; True/False set it, so a repeated request (double click,
+    retry) changes nothing. The unique constraint makes a racing second like a no-op.
+    """
+    if not Post.objects.visible_to(user).filter(pk=post.pk).exists():
+        raise Http404("No such post.")
+    with transaction.atomic():
+        exists = Like.objects.filter(user=user, post=post).exists()
+        want = (not exists) if like is None else like
+        if want and not exists:
+            try:
+                with transaction.atomic():
+                    Like.objects.create(user=user, post=post)
+            except IntegrityError:
+                pass  # a concurrent request liked it first
+            else:
+                Post.objects.filter(pk=post.pk).update(like_count=F("like_count") + 1)
+                already = Notification.objects.filter(
+                    recipient=post.author_id, kind=Notification.Kind.LIKE, actor=user, post=post
+                ).exists()
+                if not already:
+                    notify(post.author_id, Notification.Kind.LIKE, actor=user, post=post)
+        elif not want and exists:
+            deleted, _ = Like.objects.filter(user=user, post=post).delete()
+            if deleted:
+                Post.objects.filter(pk=post.pk).update(like_count=Greatest(F("like_count") - 1, 0))
+        count = Post.objects.filter(pk=post.pk).values_list("like_count", flat=True).get()
+    post.like_count = count
+    return want, count
+
+
+def clean_comment_body(body: str) -> str:
+    body = (body or "").strip()
+    if not body:
+        raise CommentRefused("Write something first.")
+    if len(body) > COMMENT_MAX_LENGTH:
+        raise CommentRefused(f"Comments are at most {COMMENT_MAX_LENGTH} characters ({len(body)} given).")
+    return body
+
+
+def add_comment(author: User, post: Post, body: str, *, parent: Comment | None = None) -> Comment:
+    """Comment on a post, or reply to a comment (replies stay one level deep: a reply to a reply
+    joins its thread). Refused when the post isn't visible to `author` (which covers blocks
+    either way) or the parent comment isn't on this post and visible."""
+    body = clean_comment_body(body)
+    if not Post.objects.visible_to(author).filter(pk=post.pk).exists():
+        raise CommentRefused("You can't comment on this post.")
+    if parent is not None:
+        if parent.post_id != post.pk or not Comment.objects.visible_to(author).filter(pk=parent.pk).exists():
+            raise CommentRefused("That comment is gone.")
+        if parent.parent_id:
+            parent = Comment.objects.select_related("author").get(pk=parent.parent_id)
+    with transaction.atomic():
+        comment = Comment.objects.create(post=post, author=author, body=body, parent=parent)
+        Post.objects.filter(pk=post.pk).update(comment_count=F("comment_count") + 1)
+        notify(post.author_id, Notification.Kind.COMMENT, actor=author, post=post, comment=comment)
+        if parent is not None and parent.author_id != post.author_id:
+            notify(parent.author_id, Notification.Kind.REPLY, actor=author, post=post, comment=comment)
+    return comment
+
+
+def can_delete_comment(user: User, comment: Comment) -> bool:
+    return user.is_authenticated and (
+        user.is_staff or user.pk == comment.author_id or user.pk == comment.post.author_id
+    )
+
+
+@transaction.atomic
+def delete_comment(user: User, comment: Comment) -> None:
+    """Delete a comment and its replies. Its author, the post's author and staff may."""
+    if not can_delete_comment(user, comment):
+        raise CommentRefused("You can't delete this comment.")
+    removed = 1 + Comment.objects.filter(parent=comment).count()
+    comment.delete()
+    Post.objects.filter(pk=comment.post_id).update(comment_count=Greatest(F("comment_count") - removed, 0))
+
+
+# --- follows and blocks ---------------------------------------------------------------------
+
+
+def follow(follower: User, followee: User) -> bool:
+    """Follow someone; True if this is new. Refused for yourself and across a block."""
+    if follower.pk == followee.pk:
+        raise FollowRefused("You can't follow yourself.")
+    if Block.between(follower.pk, followee.pk):
+        raise FollowRefused("You can't follow this account.")
+    try:
+        with transaction.atomic():
+            Follow.objects.create(follower=follower, followee=followee)
+            notify(followee.pk, Notification.Kind.FOLLOW, actor=follower)
+    except IntegrityError:
+        return False
+    return True
+
+
+def unfollow(follower: User, followee: User) -> bool:
+    return Follow.objects.filter(follower=follower, followee=followee).delete()[0] > 0
+
+
+@transaction.atomic
+def block_user(blocker: User, blocked: User) -> bool:
+    """Block someone: follows both ways end and notifications between the two go.
+
+    From then on neither sees the other's posts or comments (visible_to), and `blocked` can't
+    follow or comment on `blocker`'s posts.
+    """
+    if blocker.pk == blocked.pk:
+        raise FollowRefused("You can't block yourself.")
+    _, created = Block.objects.get_or_create(blocker=blocker, blocked=blocked)
+    Follow.objects.filter(
+        Q(follower=blocker, followee=blocked) | Q(follower=blocked, followee=blocker)
+    ).delete()
+    Notification.objects.filter(
+        Q(recipient=blocker, actor=blocked) | Q(recipient=blocked, actor=blocker)
+    ).delete()
+    return created
+
+
+def unblock(blocker: User, blocked: User) -> bool:
+    return Block.objects.filter(blocker=blocker, blocked=blocked).delete()[0] > 0
+
+
+# --- notifications --------------------------------------------------------------------------
+
+
+def unread_count(user_id: int) -> int:
+    return Notification.objects.filter(recipient_id=user_id, read=False).count()
+
+
+def notify(
+    recipient_id: int,
+    kind: str,
+    *,
+    actor: User | None = None,
+    post: Post | None = None,
+    comment: Comment | None = None,
+    generation: Generation | None = None,
+) -> Notification | None:
+    """Store a notification and, once the transaction commits, push the new unread count.
+
+    Nothing is stored for your own doings or between people who block each other.
+    """
+    if actor is not None and (actor.pk == recipient_id or Block.between(actor.pk, recipient_id)):
+        return None
+    notification = Notification.objects.create(
+        recipient_id=recipient_id, kind=kind, actor=actor, post=post, comment=comment, generation=generation
+    )
+    text = notification.text
+
+    def push() -> None:
+        publish(recipient_id, {"kind": "notification", "unread": unread_count(recipient_id), "text": text})
+
+    transaction.on_commit(push)
+    return notification
+
+
+def mark_all_read(user: User) -> int:
+    """Mark every notification of `user` read and tell their other open pages."""
+    changed = Notification.objects.filter(recipient=user, read=False).update(read=True)
+    if changed:
+        transaction.on_commit(lambda: publish(user.pk, {"kind": "notification", "unread": 0, "text": ""}))
+    return changed
+
+
+def notify_generation_finished(generation: Generation) -> None:
+    """Tell the owner their video is ready or failed (cancelled ones they did themselves)."""
+    kinds = {
+        Generation.Status.SUCCEEDED: Notification.Kind.GENERATION_SUCCEEDED,
+        Generation.Status.FAILED: Notification.Kind.GENERATION_FAILED,
+    }
+    if generation.status in kinds:
+        notify(generation.owner_id, kinds[generation.status], generation=generation)

@@ -1,0 +1,168 @@
+"""For You ranking: each signal moves posts the right way, pages don't repeat, weights are settings."""
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from feed import actions, ranking
+from feed.models import Post, PostView
+
+pytestmark = pytest.mark.django_db
+
+
+def order(user) -> list[int]:
+    return [c.pk for c in ranking.rank(user, timezone.now())]
+
+
+def reasons(user) -> dict[int, str]:
+    """pk -> the "why am I seeing this" line, as the For You page shows it."""
+    posts, _ = ranking.for_you_page(user, timezone.now(), 0, 50)
+    return {p.pk: p.reason for p in posts}
+
+
+def ago(hours: float):
+    return timezone.now() - timedelta(hours=hours)
+
+
+def test_newer_posts_rank_above_older_ones(make_user, make_post):
+    viewer = make_user("viewer")
+    old = make_post(make_user("a"), created=ago(48))
+    new = make_post(make_user("b"), created=ago(1))
+    assert order(viewer) == [new.pk, old.pk]
+
+
+def test_engagement_lifts_a_post(make_user, make_post):
+    viewer = make_user("viewer")
+    quiet = make_post(make_user("a"), created=ago(2))
+    loved = make_post(make_user("b"), created=ago(6), like_count=40, comment_count=10)
+    ranked = ranking.rank(viewer, timezone.now())
+    assert [c.pk for c in ranked] == [loved.pk, quiet.pk]
+    assert ranked[0].reason == "Popular lately: 40 likes"
+
+
+def test_people_i_follow_rank_higher(make_user, make_post):
+    viewer, friend = make_user("viewer"), make_user("friend")
+    stranger_post = make_post(make_user("stranger"), created=ago(1))
+    friend_post = make_post(friend, created=ago(10))
+    actions.follow(viewer, friend)
+    ranked = ranking.rank(viewer, timezone.now())
+    assert [c.pk for c in ranked] == [friend_post.pk, stranger_post.pk]
+    assert reasons(viewer)[friend_post.pk] == "You follow @friend"
+
+
+def test_people_i_interact_with_rank_higher(make_user, make_post):
+    viewer, fave = make_user("viewer"), make_user("fave")
+    for _ in range(3):
+        actions.toggle_like(viewer, make_post(fave, created=ago(100)))
+    other = make_post(make_user("other"), created=ago(5))
+    fresh_fave = make_post(fave, created=ago(8))
+    ranked = ranking.rank(viewer, timezone.now())
+    assert ranked[0].pk == fresh_fave.pk and ranked[1].pk == other.pk
+    assert reasons(viewer)[fresh_fave.pk] == "You often like or comment on @fave's videos"
+    assert reasons(viewer)[other.pk] == "New on Sora Site"
+
+
+def test_one_author_does_not_flood_the_top(make_user, make_post):
+    viewer, prolific = make_user("viewer"), make_user("prolific")
+    for i in range(5):
+        make_post(prolific, created=ago(1 + i * 0.1))
+    others = [make_post(make_user(f"o{i}"), created=ago(3)) for i in range(3)]
+    top = ranking.rank(viewer, timezone.now())[:4]
+    assert sum(c.author_id == prolific.pk for c in top) <= 2
+    assert {o.pk for o in others} & {c.pk for c in top}
+
+
+def test_seen_posts_are_pushed_down(make_user, make_post):
+    viewer = make_user("viewer")
+    seen = make_post(make_user("a"), created=ago(1))
+    unseen = make_post(make_user("b"), created=ago(20))
+    PostView.objects.create(user=viewer, post=seen, created=ago(0.5))
+    ranked = ranking.rank(viewer, timezone.now())
+    assert [c.pk for c in ranked] == [unseen.pk, seen.pk]
+    assert ranked[1].reason.endswith("you've seen it")
+
+
+def test_views_after_the_first_page_do_not_reshuffle_later_pages(make_user, make_post):
+    viewer = make_user("viewer")
+    posts = [make_post(make_user(f"a{i}"), created=ago(i + 1)) for i in range(6)]
+    as_of = timezone.now()
+    first, _ = ranking.for_you_page(viewer, as_of, 0, 3)
+    for post in first:
+        actions.record_view(viewer, post)
+    second, more = ranking.for_you_page(viewer, as_of, 3, 3)
+    assert not more
+    assert {p.pk for p in first} | {p.pk for p in second} == {p.pk for p in posts}
+
+
+def test_weights_are_settings(make_user, make_post, settings):
+    viewer = make_user("viewer")
+    seen = make_post(make_user("a"), created=ago(1))
+    unseen = make_post(make_user("b"), created=ago(20))
+    PostView.objects.create(user=viewer, post=seen, created=ago(0.5))
+    settings.FEED_SEEN_FACTOR = 1.0
+    assert [c.pk for c in ranking.rank(viewer, timezone.now())] == [seen.pk, unseen.pk]
+    settings.FEED_HALF_LIFE_HOURS = 10_000
+    settings.FEED_LIKE_WEIGHT = 100
+    Post.objects.filter(pk=unseen.pk).update(like_count=3)
+    assert [c.pk for c in ranking.rank(viewer, timezone.now())] == [unseen.pk, seen.pk]
+
+
+def test_candidates_are_bounded_by_settings(make_user, make_post, settings):
+    viewer = make_user("viewer")
+    posts = [make_post(make_user(f"a{i}"), created=ago(i)) for i in range(6)]
+    Post.objects.filter(pk=posts[-1].pk).update(like_count=5)
+    settings.FEED_RECENT_CANDIDATES = 2
+    settings.FEED_POPULAR_CANDIDATES = 1
+    # The two newest, plus the most liked of the recent window.
+    assert {c.pk for c in ranking.rank(viewer, timezone.now())} == {posts[0].pk, posts[1].pk, posts[-1].pk}
+
+
+def test_for_you_page_shows_why_and_loads_more_with_htmx(user_client, make_user, make_post, settings):
+    settings.FEED_PAGE_SIZE = 2
+    for i in range(5):
+        make_post(make_user(f"a{i}"), created=ago(i + 1))
+    first = user_client.get(reverse("feed:home"))
+    html = first.content.decode()
+    assert html.count('data-testid="why"') == 2
+    assert 'hx-trigger="revealed"' in html and 'hx-get="/?as_of=' in html
+    next_url = first.context["next_url"]
+    second = user_client.get(next_url, HTTP_HX_REQUEST="true")
+    assert second.templates[0].name == "feed/_cards.html"
+    assert b"<html" not in second.content
+    codes = [p.code for p in first.context["posts"]] + [p.code for p in second.context["posts"]]
+    assert len(set(codes)) == 4
+
+
+def test_bad_paging_parameters_fall_back_to_the_first_page(client, make_user, make_post):
+    make_post(make_user("a"))
+    for query in ("?offset=abc", "?as_of=zzz", "?offset=-5", "?as_of=99999999999999999999999"):
+        response = client.get(reverse("feed:home") + query)
+        assert response.status_code == 200 and len(response.context["posts"]) == 1
+    assert client.get(reverse("feed:profile", args=["a"]) + "?before=nope").status_code == 200
+
+
+def test_seen_endpoint_records_a_view_once(user, user_client, make_user, make_post):
+    post = make_post(make_user("a"))
+    url = reverse("feed:seen", args=[post.code])
+    assert user_client.post(url).status_code == 204
+    assert user_client.post(url).status_code == 204
+    assert PostView.objects.filter(user=user, post=post).count() == 1
+
+
+def test_following_feed_is_newest_first_and_pages_by_cursor(
+    user, user_client, make_user, make_post, settings
+):
+    settings.FEED_PAGE_SIZE = 2
+    friend = make_user("friend")
+    actions.follow(user, friend)
+    posts = [make_post(friend, created=ago(i)) for i in range(5)]
+    make_post(make_user("stranger"))
+    seen = []
+    url = reverse("feed:following")
+    while url:
+        response = user_client.get(url, HTTP_HX_REQUEST="true")
+        seen += [p.pk for p in response.context["posts"]]
+        url = response.context["next_url"]
+    assert seen == [p.pk for p in posts]
