@@ -53,15 +53,20 @@ def content_file(generation: Generation, variant: str) -> FieldFile | None:
     provenance work turns into the watermarked, signed export) when the video was posted, else the
     draft's file. May write the stitched file (see `stitched_video`).
     """
+    from api.errors import ApiError
+    from provenance.actions import ExportFailed, ensure_export
+
     if variant in VARIANT_FIELDS:
         return getattr(generation, VARIANT_FIELDS[variant]) or None
+    # Every video that leaves the site is the watermarked, signed export rendition.
     extension = getattr(generation, "api_extension", None)
-    if extension is not None:
-        return stitched_video(extension)
-    post = getattr(generation, "post", None)
-    if post is not None and hasattr(post, "video_file"):
-        return post.video_file() or None
-    return generation.video or None
+    source = stitched_video(extension) if extension is not None else None
+    try:
+        return ensure_export(generation, source=source).file
+    except ExportFailed as exc:
+        raise ApiError(
+            409 if not generation.is_shareable else 503, str(exc), code="export_unavailable"
+        ) from exc
 
 
 def stitched_video(extension: Extension) -> FieldFile | None:
@@ -77,7 +82,11 @@ def stitched_video(extension: Extension) -> FieldFile | None:
     if not generation.video:
         return None
     source = generation.source
-    source_file = content_file(source, "video") if source is not None else None
+    # The source's unmarked draft: the stitched whole is exported (watermarked, signed) after.
+    source_file = None
+    if source is not None:
+        source_extension = getattr(source, "api_extension", None)
+        source_file = stitched_video(source_extension) if source_extension else (source.video or None)
     if source_file is None:
         log.warning("extension %s: source gone, delivering the segment alone", generation.code)
         return generation.video

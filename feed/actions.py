@@ -15,6 +15,7 @@ from accounts.models import Block, User
 from feed.models import COMMENT_MAX_LENGTH, Comment, Follow, Like, Notification, Post, PostView
 from generation.events import publish
 from generation.models import Generation
+from provenance.models import Export
 
 
 class FeedRefused(Exception):
@@ -51,8 +52,20 @@ def publish_post(
     """
     if generation.status != Generation.Status.SUCCEEDED or not generation.video:
         raise PostRefused("Only finished videos can be posted.")
+    if not generation.is_shareable:
+        raise PostRefused(
+            "This video can't be posted: "
+            + (generation.check_reason or "it hasn't passed the content check.")
+        )
     if visibility not in Post.Visibility.values:
         raise PostRefused("Choose who can see this post.")
+    from provenance.actions import ExportFailed, ensure_export
+
+    try:
+        # Posting publishes the watermarked, signed rendition; make it before the post exists.
+        ensure_export(generation)
+    except ExportFailed as exc:
+        raise PostRefused(str(exc)) from exc
     source_post = None
     if generation.source_id:
         source_post = Post.objects.filter(generation_id=generation.source_id).first()
@@ -88,7 +101,8 @@ def delete_post(post: Post) -> None:
     A file name still used by another generation (seed_demo shares a few clips) is kept.
     """
     generation = post.generation
-    fields = [post.video_file(), generation.video, generation.poster, generation.sprite]
+    export = Export.objects.filter(generation=generation).first()
+    fields = [export.file if export else None, generation.video, generation.poster, generation.sprite]
     fields += [generation.preview, generation.source_image]
     with transaction.atomic():
         unpost(post)
@@ -114,7 +128,7 @@ def remix_source(user: User, post_code: str) -> Generation:
         .select_related("generation")
         .first()
     )
-    if post is None or post.generation.status != Generation.Status.SUCCEEDED:
+    if post is None or not post.generation.is_shareable:
         raise Http404("No such video to remix.")
     generation = post.generation
     if post.hide_prompt:

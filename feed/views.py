@@ -18,6 +18,7 @@ from feed.forms import CommentForm, PostForm
 from feed.models import EPOCH, Comment, Follow, Notification, Post
 from generation.models import Generation
 from generation.serving import serve_file
+from provenance.actions import ExportFailed
 
 MEDIA_VARIANTS = ("video", "poster", "sprite")
 
@@ -178,7 +179,10 @@ def media(request: HttpRequest, code: str, variant: str) -> HttpResponse:
     if variant not in MEDIA_VARIANTS:
         raise Http404()
     post = get_object_or_404(Post.objects.visible_to(request.user).select_related("generation"), code=code)
-    field = post.video_file() if variant == "video" else getattr(post.generation, variant)
+    try:
+        field = post.video_file() if variant == "video" else getattr(post.generation, variant)
+    except ExportFailed:
+        raise Http404() from None
     if not field:
         raise Http404()
     return serve_file(request, field)

@@ -1,19 +1,37 @@
+import re
+
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 
+from cameos.actions import usable_cameos_for_picker
 from generation.actions import MAX_SEED, capabilities
 from generation.models import Generation
 
 MAX_PROMPT = 1000
 MAX_SOURCE_IMAGE_BYTES = 10 * 1024 * 1024
+CAMEO_CODE_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 
 
 def seconds_choices(values) -> list[tuple[int, str]]:
     return [(s, f"{s} s") for s in values]
 
 
+class CameoChoiceField(forms.MultipleChoiceField):
+    """Checkboxes for the cameos offered to this person; any well-formed code is accepted, so a
+    cameo that isn't (or is no longer) allowed reaches the consent check and its message."""
+
+    widget = forms.CheckboxSelectMultiple
+
+    def valid_value(self, value) -> bool:
+        return bool(CAMEO_CODE_RE.match(str(value)))
+
+
 class CreateForm(forms.Form):
-    """One prompt, or a storyboard (the ShotFormSet beside it) when `use_storyboard` is on."""
+    """One prompt, or a storyboard (the ShotFormSet beside it) when `use_storyboard` is on.
+
+    `user` (optional) fills the cameo picker with the cameos they may use.
+    """
 
     prompt = forms.CharField(
         max_length=MAX_PROMPT,
@@ -32,12 +50,17 @@ class CreateForm(forms.Form):
     use_storyboard = forms.BooleanField(required=False, label="Storyboard (several shots)")
     source = forms.CharField(required=False, widget=forms.HiddenInput())
     remix = forms.CharField(required=False, widget=forms.HiddenInput())
+    cameos = CameoChoiceField(required=False)
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
         caps = capabilities()
         self.fields["seconds"].choices = seconds_choices(caps.durations)
         self.fields["seconds"].initial = caps.durations[0]
+        offered = usable_cameos_for_picker(user) if user is not None and user.is_authenticated else []
+        cameos = self.fields["cameos"]
+        cameos.choices = [(cameo.code, cameo.label) for cameo in offered]
+        cameos.help_text = f"At most {settings.CAMEO_MAX_PER_VIDEO} per video, @mentions included. Their owners see the video."
 
     def clean(self):
         data = super().clean()

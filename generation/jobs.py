@@ -159,17 +159,27 @@ def get_worker_engine():
 
 
 def build_request(generation: Generation):
+    """The engine's request. First frame: the uploaded image, else the reference image of a cameo
+    the request asked for, else a remix source's last frame. Cameo owners' preferences are
+    appended to every shot's prompt."""
     from PIL import Image
 
+    from cameos.actions import cameo_conditioning
     from generation import media
     from generation.engine.pipeline import GenerationRequest, Shot
 
-    shots = [Shot(prompt=s["prompt"], seconds=float(s["seconds"])) for s in generation.shot_list()]
+    cameos = cameo_conditioning(generation)
+    shots = [
+        Shot(prompt=" ".join(filter(None, [s["prompt"], cameos.preferences])), seconds=float(s["seconds"]))
+        for s in generation.shot_list()
+    ]
     condition_image = None
     if generation.source_image:
         with generation.source_image.open("rb") as fh:
             condition_image = Image.open(fh).convert("RGB")
             condition_image.load()
+    elif cameos.image is not None:
+        condition_image = cameos.image
     elif generation.source_id and generation.source and generation.source.video:
         # A remix or extension continues from the last frame of its source.
         with _local_copy(generation.source.video) as path:

@@ -211,6 +211,11 @@ class Generation(models.Model):
         return [{"prompt": self.prompt, "seconds": self.seconds}]
 
     def delete_files(self) -> None:
+        from provenance.models import Export
+
+        export = Export.objects.filter(generation=self).first()
+        if export is not None and export.file:
+            export.file.delete(save=False)
         for field in (
             self.video,
             self.poster,

@@ -4,6 +4,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from cameos.actions import cameo_codes_for
 from generation import actions
 from generation.forms import CreateForm, ShotFormSet
 from generation.models import Generation
@@ -50,7 +51,7 @@ def create(request: HttpRequest) -> HttpResponse:
     initial = {"source": source_code, "remix": remix_code}
     if source is not None:
         initial.update(prompt=source.prompt, seconds=source.seconds, orientation=source.orientation)
-    form = CreateForm(request.POST or None, initial=initial)
+    form = CreateForm(request.POST or None, initial=initial, user=request.user)
     shots = ShotFormSet(request.POST or None, prefix="shots")
     if request.method == "POST" and form.is_valid():
         storyboard = None
@@ -58,6 +59,10 @@ def create(request: HttpRequest) -> HttpResponse:
             if shots.is_valid():
                 storyboard = shots.shots()
         if not form.cleaned_data["use_storyboard"] or storyboard:
+            cameo_codes = list(form.cleaned_data["cameos"])
+            if source is not None:
+                # A remix or continuation shows whoever its source showed: their consent counts too.
+                cameo_codes += cameo_codes_for(source)
             try:
                 generation = actions.start_generation(
                     request.user,
@@ -67,6 +72,7 @@ def create(request: HttpRequest) -> HttpResponse:
                     seed=form.cleaned_data["seed"],
                     storyboard=storyboard,
                     source=source,
+                    cameo_codes=cameo_codes,
                 )
             except (actions.GenerationRefused, actions.GenerationUnavailable) as exc:
                 form.add_error(None, str(exc))

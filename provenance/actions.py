@@ -28,8 +28,11 @@ def consent_entry_ids(generation: Generation) -> list[str]:
     return [str(i) for i in consent_ids_for_generation(generation)]
 
 
-def ensure_export(generation: Generation, *, public_url: str = "") -> Export:
+def ensure_export(generation: Generation, *, public_url: str = "", source=None) -> Export:
     """The generation's export rendition, made now if it doesn't exist yet.
+
+    `source` is the file to export when it isn't the draft's own video (an API extension exports
+    its stitched whole). Only videos cleared by the output check are ever exported.
 
     Costs one decode + encode + sign of the video (about a third of real time for 720p on two
     cores). Raises ExportFailed, leaving the draft and any earlier export as they were.
@@ -37,8 +40,11 @@ def ensure_export(generation: Generation, *, public_url: str = "") -> Export:
     existing = Export.objects.filter(generation=generation).first()
     if existing is not None and existing.file:
         return existing
-    if not generation.video:
+    source = source or generation.video
+    if not source:
         raise ExportFailed("This video has no file to export.")
+    if not generation.is_shareable:
+        raise ExportFailed("This video can't leave the site: it hasn't passed the content check.")
     tracking_id = secrets.randbits(63)
     info = ManifestInfo(
         title=(generation.prompt or "Video")[:120],
@@ -51,7 +57,7 @@ def ensure_export(generation: Generation, *, public_url: str = "") -> Export:
         signer = signing.signer_config()
         with tempfile.TemporaryDirectory() as tmp:
             result = export_rendition(
-                generation.video.path,
+                source.path,
                 Path(tmp) / "export.mp4",
                 handle=generation.owner.handle,
                 site_name=settings.SITE_NAME,
@@ -79,7 +85,9 @@ def ensure_export(generation: Generation, *, public_url: str = "") -> Export:
         # Made concurrently by another request: use theirs.
         return Export.objects.get(generation=generation)
     except OSError as exc:
-        raise ExportFailed("We couldn't save the shareable copy of this video (storage problem). Try again later.") from exc
+        raise ExportFailed(
+            "We couldn't save the shareable copy of this video (storage problem). Try again later."
+        ) from exc
     return export
 
 
@@ -106,7 +114,9 @@ def verify_video(path: str, *, viewer=None) -> dict:
     export = None
     identified = report.get("identified")
     if identified and identified["method"] == "tracking":
-        export = Export.objects.filter(tracking_id=int(identified["key"])).select_related("generation").first()
+        export = (
+            Export.objects.filter(tracking_id=int(identified["key"])).select_related("generation").first()
+        )
     elif identified and identified["method"] == "fingerprint":
         export = Export.objects.filter(pk=int(identified["key"])).select_related("generation").first()
     report["site"] = describe_source(export, viewer)
@@ -118,7 +128,11 @@ def describe_source(export: Export | None, viewer) -> dict:
         return {"made_here": False, "text": "We found no sign that this video was made on this site."}
     from feed.models import Post
 
-    post = Post.objects.visible_to(viewer).filter(generation=export.generation).first() if viewer is not None else None
+    post = (
+        Post.objects.visible_to(viewer).filter(generation=export.generation).first()
+        if viewer is not None
+        else None
+    )
     if post is not None:
         return {
             "made_here": True,

@@ -141,30 +141,34 @@ def _context(trust_anchors_pem: str | bytes | None):
 
 
 def read_manifest(
-    source: str | Path | bytes, *, trust_anchors_pem: str | bytes | None = None
+    source: str | Path | bytes, *, trust_anchors_pem: str | bytes | None = None, mime: str = MIME
 ) -> dict[str, Any]:
-    """Read and validate the C2PA manifest store of an MP4 (path or bytes).
+    """Read and validate the C2PA manifest store of a file (path or bytes) of type `mime`.
 
     Returns a JSON-serialisable dict: `present`, `validation_state` ("Trusted", "Valid",
     "Invalid" or None), `trusted`, `signature_valid`, `tampered`, `failures`/`informational`
     (code + explanation), `signer`, `label`, `title`, `claim_generator`, `assertions` (labels),
     `actions`, `digital_source_type`, `soft_binding` ({alg, tracking_id}) and `post` (our
-    assertion). Never raises for files without a manifest (`present` is False)."""
+    assertion). Without a manifest only `present: False` (plus `supported: False` for types
+    C2PA cannot carry, or `error` when the file structure could not be parsed). Never raises
+    for bad input."""
     import c2pa
 
     context = _context(trust_anchors_pem)
     stream = io.BytesIO(source) if isinstance(source, bytes) else open(source, "rb")  # noqa: SIM115
     try:
-        reader = c2pa.Reader(MIME, stream, context=context)
+        reader = c2pa.Reader(mime, stream, context=context)
         with reader:
             state = reader.get_validation_state()
             results = reader.get_validation_results() or {}
             manifest = reader.get_active_manifest() or {}
     except c2pa.C2paError.ManifestNotFound:
         return {"present": False}
+    except c2pa.C2paError.NotSupported:
+        return {"present": False, "supported": False}
     except c2pa.C2paError as exc:
-        # A manifest box that cannot even be parsed counts as present but broken.
-        return {"present": True, "validation_state": "Invalid", "tampered": True, "error": str(exc)}
+        # The container itself could not be parsed (damaged or not what it claims to be).
+        return {"present": False, "error": str(exc)[:200]}
     finally:
         stream.close()
     active = results.get("activeManifest", {})

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import tempfile
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ from . import tracking
 from .c2pa_manifest import ManifestInfo, build_manifest, read_manifest, sign_file
 from .certs import SignerConfig
 from .fingerprint import Fingerprint, FingerprintBuilder
+from .frames import AUDIO_RATE
 from .watermark import DEFAULT_PERIOD, MovingWatermark
 
 DEFAULT_CRF = 23
@@ -142,7 +144,7 @@ def _encode(inp, out_path: str, *, handle, site_name, mark_for, crf, preset, wat
         else:
             aout = out.add_stream("aac", rate=48000, layout="stereo")
             to_aac = av.AudioResampler(format="fltp", layout="stereo", rate=48000)
-        to_mono = av.AudioResampler(format="flt", layout="mono", rate=8000) if ain is not None else None
+        to_mono = av.AudioResampler(format="flt", layout="mono", rate=AUDIO_RATE) if ain is not None else None
 
         mark = mark_for(width, height)
         visible = MovingWatermark(site_name, handle, width, height, period=watermark_period)
@@ -161,7 +163,10 @@ def _encode(inp, out_path: str, *, handle, site_name, mark_for, crf, preset, wat
                     if builder.wants(seconds):
                         builder.add_frame(yuv[:height], seconds)
                     encoded = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
-                    encoded.pts, encoded.time_base = frame.pts, frame.time_base
+                    if frame.pts is not None and frame.time_base is not None:
+                        encoded.pts, encoded.time_base = frame.pts, frame.time_base
+                    else:
+                        encoded.pts, encoded.time_base = index - 1, 1 / Fraction(rate)
                     out.mux(vout.encode(encoded))
             else:
                 frames = packet.decode()

@@ -18,8 +18,9 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from .frames import AUDIO_RATE, decode_mono, luma_plane
+
 SAMPLE_FPS = 6.0
-AUDIO_RATE = 8000
 AUDIO_HOP = 0.125  # seconds between audio hashes
 AUDIO_WINDOW = 2048  # samples (256 ms)
 AUDIO_BANDS = np.geomspace(300.0, 3000.0, 18)  # 17 bands → 16 bits
@@ -191,31 +192,6 @@ def compute_fingerprint(
             for chunk in decode_mono(container, container.streams.audio[0], max_seconds):
                 builder.add_audio(chunk)
     return builder.finish(duration)
-
-
-def luma_plane(frame) -> np.ndarray:
-    """The 8-bit luma plane of a decoded `av.VideoFrame` as an (H, W) array."""
-    if frame.format.name not in ("yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "nv12"):
-        frame = frame.reformat(format="yuv420p")
-    plane = frame.planes[0]
-    return np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[:, : frame.width]
-
-
-def decode_mono(container, stream, max_seconds: float = 600.0):
-    """Yield mono float32 chunks at AUDIO_RATE from an audio stream of an open container."""
-    import av
-
-    resampler = av.AudioResampler(format="flt", layout="mono", rate=AUDIO_RATE)
-    total = 0
-    for frame in container.decode(stream):
-        for out in resampler.resample(frame):
-            chunk = out.to_ndarray().ravel()
-            total += len(chunk)
-            yield chunk
-        if total > max_seconds * AUDIO_RATE:
-            return
-    for out in resampler.resample(None):
-        yield out.to_ndarray().ravel()
 
 
 # --- matching -------------------------------------------------------------------------------

@@ -10,5 +10,7 @@ class VerifyForm(forms.Form):
         if upload.size == 0:
             raise forms.ValidationError("That file is empty.")
         if upload.size > settings.VERIFY_MAX_BYTES:
-            raise forms.ValidationError(f"That file is too large ({settings.VERIFY_MAX_BYTES // 1_000_000} MB at most).")
+            raise forms.ValidationError(
+                f"That file is too large ({settings.VERIFY_MAX_BYTES // 1_000_000} MB at most)."
+            )
         return upload

@@ -13,7 +13,9 @@ class Export(models.Model):
     which stays private to its owner and staff.
     """
 
-    generation = models.OneToOneField("generation.Generation", on_delete=models.CASCADE, related_name="export")
+    generation = models.OneToOneField(
+        "generation.Generation", on_delete=models.CASCADE, related_name="export"
+    )
     # 63 random bits: unguessable, and fits PostgreSQL's signed bigint.
     tracking_id = models.BigIntegerField(unique=True)
     file = models.FileField(upload_to=export_upload_path)

@@ -17,10 +17,19 @@ Design (our own; numbers from the synthetic clips in tests/provenance):
   so the detector sees the right sign with a margin ("informed embedding"): bits the content
   already pushes the right way get a small amplitude, the others more, up to a cap. This is what
   keeps the amplitude (and the H.264 size growth a static pattern causes under motion) low.
-- Detection is blind: average luma, band-pass, correlate the pilots over every crop of 0-10% per
-  side (separable, so ~0.2 M hypotheses cost one matrix product) and a horizontal flip, decode
-  the best alignments and accept only when the keyed CRC matches. A video without our mark passes
-  with probability ~ (decodes tried) × 2^-32, so unrelated videos do not yield ids.
+- Detection is blind: average luma, band-pass, correlate the pilots with every crop of 0-10% per
+  side, in both orientations of a horizontal flip (separable sums: ~15 k hypotheses on a 2×
+  decimated residual in ~0.1 s, then the best three are refined), decode them and accept only
+  when the keyed CRC matches. A video without our mark passes with probability
+  ~ (decodes tried) × 2^-32, so unrelated videos do not yield ids. Black bars are trimmed first;
+  vertical video runs the grid along its long side.
+
+Measured (6 s synthetic clips, default strength): ids read back after CRF 28, 480p, 5% crops and
+remuxing on 8/8 clips each, after all three at once on 6/8; unmarked clips never gave an id.
+Size growth at CRF 23 is ~0-3% with a still camera but 15-40% for smooth, slowly panning
+content: a static pattern under a moving scene is new residual in every P-frame, and what an
+encoder does not pay for, it drags along with the motion (that is also what a re-encode does to
+the mark on panning clips). The fingerprint covers those cases.
 
 Without the key nobody can read, forge or precisely subtract the mark, so the site should pass a
 secret key (derive it from its SECRET_KEY); `DEFAULT_KEY` exists for tests and tools.
@@ -35,6 +44,8 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+
+from .frames import luma_plane
 
 DEFAULT_KEY = b"sora_site tracking mark v1"
 GRID_X, GRID_Y = 96, 54
@@ -202,7 +213,8 @@ def _sample(residual: np.ndarray, crop: tuple[float, float, float, float]) -> np
 
 @dataclass(frozen=True)
 class MeanLuma:
-    """Mean luma over `frames` frames, scaled to WORK_WIDTH, with black bars removed."""
+    """Mean luma over `frames` frames, scaled so the long side is WORK_WIDTH, black bars removed
+    unless asked not to."""
 
     luma: np.ndarray
     frames: int
@@ -223,9 +235,7 @@ def mean_luma(path: str | Path, *, max_frames: int = 600, trim_bars: bool = True
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         for frame in container.decode(stream):
-            if frame.format.name not in _Y_FIRST_FORMATS:
-                frame = frame.reformat(format="yuv420p")
-            luma = _luma(frame)
+            luma = luma_plane(frame)
             if acc is None:
                 acc = np.zeros(luma.shape, np.uint32)
             elif acc.shape != luma.shape:
@@ -239,28 +249,25 @@ def mean_luma(path: str | Path, *, max_frames: int = 600, trim_bars: bool = True
     return MeanLuma(_to_work(acc.astype(np.float32) / count, trim_bars=trim_bars), count)
 
 
-# Pixel formats whose first plane is 8-bit luma.
-_Y_FIRST_FORMATS = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "nv12", "gray"}
-
-
-def _luma(frame) -> np.ndarray:
-    plane = frame.planes[0]
-    data = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)
-    return data[:, : frame.width]
-
-
 def _to_work(luma: np.ndarray, *, trim_bars: bool) -> np.ndarray:
     from PIL import Image
 
     if trim_bars:
         luma = _trim_bars(luma)
     h, w = luma.shape
-    work_h = max(8, round(WORK_WIDTH * h / w))
-    return np.asarray(Image.fromarray(luma, mode="F").resize((WORK_WIDTH, work_h), Image.Resampling.BOX))
+    scale = WORK_WIDTH / max(h, w)
+    size = (max(8, round(w * scale)), max(8, round(h * scale)))
+    return np.asarray(Image.fromarray(luma, mode="F").resize(size, Image.Resampling.BOX))
+
+
+def _oriented(image: np.ndarray) -> np.ndarray:
+    """Portrait images transposed to landscape: the grid always runs GRID_X cells along the
+    long side, so cells stay square for vertical video."""
+    return np.ascontiguousarray(image.T) if image.shape[0] > image.shape[1] else image
 
 
 def _trim_bars(luma: np.ndarray, level: float = 22.0) -> np.ndarray:
-    """Remove uniform black rows/columns at the edges (letterbox, pillarbox): at most 25%."""
+    """Remove black rows/columns at the edges (letterbox, pillarbox), keeping at least half."""
     rows = np.nonzero(luma.max(axis=1) > level)[0]
     cols = np.nonzero(luma.max(axis=0) > level)[0]
     h, w = luma.shape
@@ -274,7 +281,7 @@ def _trim_bars(luma: np.ndarray, level: float = 22.0) -> np.ndarray:
 
 def host_chips(mean: MeanLuma) -> np.ndarray:
     """What the detector would read at each cell of the unmarked video: (cells,) float32."""
-    return _sample(_bandpass(mean.luma), (0.0, 0.0, 0.0, 0.0))
+    return _sample(_bandpass(_oriented(mean.luma)), (0.0, 0.0, 0.0, 0.0))
 
 
 def chip_amplitudes(
@@ -330,7 +337,8 @@ class TrackingMark:
         # dither breaks them up into noise the encoder quantises away (measured: about a third
         # less size growth).
         dither = np.random.default_rng(0).uniform(-0.5, 0.5, (height, width)).astype(np.float32)
-        pattern = np.rint(_render(chips, width, height) + dither)
+        smooth = _render(chips, height, width).T if height > width else _render(chips, width, height)
+        pattern = np.rint(smooth + dither)
         self.limit = int(np.abs(pattern).max())
         self.height = height
         self.delta = pattern.astype(np.int16).astype(np.uint8)  # two's complement: wraps back
@@ -348,7 +356,7 @@ class TrackingMark:
     ) -> TrackingMark:
         """The mark for `tracking_id`, informed by the video's `mean_luma` when given."""
         host = host_chips(mean) if mean is not None else None
-        shape = mean.luma.shape if mean is not None else None
+        shape = _oriented(mean.luma).shape if mean is not None else None
         chips = chip_amplitudes(tracking_id, key=key, host=host, strength=strength, work_shape=shape)
         return cls(chips, width, height)
 
@@ -373,7 +381,8 @@ class TrackingReading:
     tracking_id: int | None
     confidence: float
     sync: float
-    crop: tuple[float, float, float, float]  # left, right, top, bottom fractions removed
+    crop: tuple[float, float, float, float]  # left, right, top, bottom fractions removed (of the
+    # frame as seen, i.e. after un-mirroring when `flipped`)
     flipped: bool
     frames: int
 
@@ -442,25 +451,28 @@ def read_tracking_from_luma(
     the best `candidates` alignments (over both flips) are refined at full resolution, decoded,
     and the first whose CRC matches wins."""
     layout = _layout(key)
-    residual = _bandpass(mean.luma)
-    # The band-passed residual has nothing above ~1/3 of the cell frequency, so decimating by
-    # two (cells still ~2.7 px) keeps the sync peak while quartering the search cost.
-    coarse_res = residual[::2, ::2]
+    portrait = mean.luma.shape[0] > mean.luma.shape[1]
+    residual = _bandpass(_oriented(mean.luma))
+    # A horizontal flip of a portrait video flips the rows of its transposed residual.
+    flips = {False: residual, True: np.ascontiguousarray(np.flip(residual, axis=0 if portrait else 1))}
     pairs = _crop_pairs(step=COARSE_STEP)
     found = []
-    for flipped in (False, True):
-        res = coarse_res[:, ::-1] if flipped else coarse_res
-        scores = _sync_scores(res, pairs, pairs, layout)
+    for flipped, res in flips.items():
+        # The band-passed residual has nothing above ~1/3 of the cell frequency, so decimating
+        # by two (cells still ~2.7 px) keeps the sync peak while quartering the search cost.
+        scores = _sync_scores(res[::2, ::2], pairs, pairs, layout)
         for iy, ix in _local_maxima(scores, candidates):
             crop = (*pairs[ix], *pairs[iy])
             found.append((float(scores[iy, ix]), flipped, tuple(float(c) for c in crop)))
     found.sort(key=lambda item: -item[0])
     readings = []
     for tried, (_, flipped, crop) in enumerate(found[:candidates], start=1):
-        res = np.ascontiguousarray(residual[:, ::-1]) if flipped else residual
+        res = flips[flipped]
         sync, crop = _refine(res, crop, layout)
         soft = _sample(res, crop) @ layout.spread
         tracking_id = _decode_payload(_viterbi(soft), layout)
+        if portrait:
+            crop = (crop[2], crop[3], crop[0], crop[1])
         if tracking_id is not None:
             return TrackingReading(
                 tracking_id, 1.0 - tried * 2.0**-CRC_BITS, sync, _rounded(crop), flipped, mean.frames

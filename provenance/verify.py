@@ -158,7 +158,12 @@ def verify_file(
     `fingerprint`, `identified`. Raises NotAVideoError / MediaTooLargeError (ValueError
     subclasses) before doing any expensive work. Cost: two decodes plus C2PA hashing."""
     probe = probe_video(path, max_bytes=max_bytes, max_seconds=max_seconds)
-    manifest = read_manifest(path, trust_anchors_pem=trust_anchors_pem)
+    # C2PA defines embedding for ISO BMFF (MP4/MOV) but not for Matroska/WebM.
+    bmff = bool(set(probe.format.split(",")) & {"mov", "mp4", "m4a", "3gp", "3g2", "mj2"})
+    if bmff:
+        manifest = read_manifest(path, trust_anchors_pem=trust_anchors_pem)
+    else:
+        manifest = {"present": False, "supported": False}
     found = identify(
         path, tracking_key=tracking_key, fingerprint_lookup=fingerprint_lookup, max_seconds=max_seconds
     )
@@ -223,10 +228,15 @@ def _summary(report: dict[str, Any]) -> str:
     c2pa, mark, prints = report["c2pa"], report["tracking"], report["fingerprint"]
     parts = []
     if not c2pa.get("present"):
-        parts.append(
-            "This video has no Content Credentials (C2PA). They are lost whenever a video is "
-            "re-encoded, edited or re-uploaded, so their absence proves nothing either way."
-        )
+        if c2pa.get("supported") is False:
+            parts.append("This kind of file (WebM) cannot carry Content Credentials (C2PA).")
+        elif c2pa.get("error"):
+            parts.append("Content Credentials could not be read: the file's structure is damaged.")
+        else:
+            parts.append(
+                "This video has no Content Credentials (C2PA). They are lost whenever a video is "
+                "re-encoded, edited or re-uploaded, so their absence proves nothing either way."
+            )
     elif c2pa.get("tampered") or c2pa.get("validation_state") == "Invalid":
         parts.append(
             "This video has Content Credentials, but the file was changed after they were signed, "

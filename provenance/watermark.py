@@ -41,13 +41,13 @@ class MarkPlanes:
         return self.alpha_y.shape[1]
 
 
-def render_mark(site_name: str, handle: str, frame_height: int) -> Image.Image:
+def render_mark(site_name: str, handle: str, frame_size: int) -> Image.Image:
     """Render the RGBA mark (a play-button glyph, the site name and `@handle`) sized for a
-    frame `frame_height` pixels tall: about 9% of the frame height."""
+    frame whose short side is `frame_size` pixels: about 9% of it tall."""
     handle = handle if handle.startswith("@") else f"@{handle}"
-    big = max(10, round(frame_height * 0.038))
-    small = max(8, round(frame_height * 0.028))
-    stroke = max(1, round(frame_height / 360))
+    big = max(10, round(frame_size * 0.038))
+    small = max(8, round(frame_size * 0.028))
+    stroke = max(1, round(frame_size / 360))
     font_big = ImageFont.load_default(size=big)
     font_small = ImageFont.load_default(size=small)
     glyph = round(big * 1.7)
@@ -125,7 +125,9 @@ class MovingWatermark:
         opacity: float = DEFAULT_OPACITY,
     ):
         self.width, self.height, self.period = width, height, period
-        mark = render_mark(site_name, handle, height)
+        # Sized by the short side, so vertical video gets the same mark as landscape video of
+        # that resolution rather than one spanning its whole width.
+        mark = render_mark(site_name, handle, min(width, height))
         if mark.width > width * 0.9:
             # Long handles on narrow (portrait) videos: shrink rather than overflow the frame.
             scale = width * 0.9 / mark.width

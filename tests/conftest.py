@@ -73,6 +73,20 @@ def _clean_test_media():
         shutil.rmtree(settings.MEDIA_ROOT, ignore_errors=True)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _c2pa_signing(tmp_path_factory):
+    """A local C2PA certificate chain for the whole run (exports are signed with it)."""
+    from django.conf import settings
+
+    from provenance.certs import make_signing_cert
+
+    paths = make_signing_cert(tmp_path_factory.mktemp("c2pa"))
+    settings.C2PA_SIGNING_KEY = str(paths.key)
+    settings.C2PA_CERT_CHAIN = str(paths.chain)
+    settings.C2PA_TRUST_ANCHORS = str(paths.root)
+    return paths
+
+
 @pytest.fixture(scope="session")
 def live_site(django_db_setup, tmp_path_factory):
     """A real daphne serving HTTP and WebSockets on the test database. Yields its base URL.

@@ -38,6 +38,8 @@ def subprocess_env(**extra) -> dict:
     env["MEDIA_ROOT_OVERRIDE"] = str(settings.MEDIA_ROOT)
     env["SORA_TEST_MODEL"] = str(settings.SORA_VIDEO_MODEL)
     env["PYTHONUNBUFFERED"] = "1"
+    for name in ("C2PA_SIGNING_KEY", "C2PA_CERT_CHAIN", "C2PA_TRUST_ANCHORS"):
+        env[name] = str(getattr(settings, name))
     env.update(extra)
     return env
 

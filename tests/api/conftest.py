@@ -105,6 +105,8 @@ def make_generation(db):
         fields.setdefault("seconds", 1)
         fields.setdefault("orientation", "portrait")
         fields.setdefault("seed", 1234)
+        if status == Generation.Status.SUCCEEDED:
+            fields.setdefault("check_status", Generation.Check.PASSED)
         generation = Generation.objects.create(owner=owner, status=status, **fields)
         if status == Generation.Status.SUCCEEDED:
             frames = frames_for(generation.seconds, generation.orientation, shade)

@@ -48,6 +48,7 @@ def test_using_a_token_records_when(user, make_token):
 
 
 def test_too_many_requests_is_a_rate_limit_error_with_retry_after(user, make_token, settings):
+    settings.RATE_LIMIT_ENABLED = True
     settings.RATE_LIMIT_RATES = {**settings.RATE_LIMIT_RATES, "api": "3/m/user"}
     api = client_for(make_token(user))
     for _ in range(3):

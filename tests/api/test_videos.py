@@ -11,6 +11,8 @@ from api.models import Extension
 from generation.actions import ConsentRefused, GenerationRefused, PolicyRefused, QuotaExceeded
 from generation.engine.capabilities import get_capabilities
 from generation.models import Generation
+from provenance.c2pa_manifest import read_manifest
+from provenance.models import Export
 
 CAPS = get_capabilities("tiny")
 
@@ -249,7 +251,11 @@ def test_delete_removes_the_video_and_its_files(api, user, make_generation):
 def test_content_streams_each_variant_of_a_completed_video(api, user, make_generation):
     done = make_generation(user, status="succeeded")
     video = api.videos.download_content("video_" + done.code)
-    assert video.content == done.video.read() and video.response.headers["content-type"] == "video/mp4"
+    assert video.response.headers["content-type"] == "video/mp4"
+    # What leaves the site is the signed, watermarked export, never the unmarked draft.
+    assert video.content != done.video.read()
+    assert video.content == Export.objects.get(generation=done).file.read()
+    assert read_manifest(video.content)["present"]
     for variant in ("thumbnail", "spritesheet"):
         image = api.videos.download_content("video_" + done.code, variant=variant)
         assert image.response.headers["content-type"] == "image/jpeg"
@@ -349,7 +355,7 @@ def test_an_extension_delivers_the_source_and_the_segment_stitched(api, user, ma
     Extension.objects.create(generation=segment, source_seconds=2)
     content = api.videos.download_content("video_" + segment.code).content
     extension = Extension.objects.get(generation=segment)
-    assert extension.video and extension.video.read() == content
+    assert extension.video and Export.objects.get(generation=segment).file.read() == content
     frames, _ = media.read_frames(extension.video.path)
     assert len(frames) == 49 + 25
     assert frames[10, 5, 5, 0] < 60 and frames[-10, 5, 5, 0] > 180  # source first, then the segment
@@ -357,8 +363,10 @@ def test_an_extension_delivers_the_source_and_the_segment_stitched(api, user, ma
     assert abs(info.video_seconds - info.audio_seconds) < 0.05
     # Made once: the second download reuses the stitched file.
     assert api.videos.download_content("video_" + segment.code).content == content
+    export_file = Export.objects.get(generation=segment).file
     api.videos.delete("video_" + segment.code)
     assert not extension.video.storage.exists(extension.video.name)
+    assert not export_file.storage.exists(export_file.name)
 
 
 # --- characters, errors, docs --------------------------------------------------------------

@@ -33,6 +33,8 @@ def make_generation(db, clip_files):
     ):
         fields.setdefault("seconds", 2)
         fields.setdefault("seed", 7)
+        if status == Generation.Status.SUCCEEDED:
+            fields.setdefault("check_status", Generation.Check.PASSED)
         generation = Generation.objects.create(owner=owner, prompt=prompt, status=status, **fields)
         if status == Generation.Status.SUCCEEDED:
             mp4, poster, sprite = clip_files
