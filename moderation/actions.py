@@ -139,7 +139,11 @@ def resolve_case(
     if outcome not in Case.Outcome.values:
         raise OutcomeUnavailable("Unknown outcome.")
     with transaction.atomic():
-        case = Case.objects.select_for_update().select_related("target_type", "target_owner").get(pk=case.pk)
+        case = (
+            Case.objects.select_for_update(of=("self",))
+            .select_related("target_type", "target_owner")
+            .get(pk=case.pk)
+        )
         if case.status != Case.Status.OPEN:
             raise CaseClosed("This case was already resolved.")
         target = case.target

@@ -67,7 +67,7 @@ class PolicyRule(models.Model):
 
     category = models.CharField(max_length=20, choices=[(c.value, c.label) for c in RULE_CATEGORIES])
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.WORD)
-    pattern = models.CharField(max_length=300)
+    pattern = models.CharField(max_length=1000)
     severity = models.CharField(max_length=10, choices=Severity.choices, default=Severity.BLOCK)
     applies_to = models.CharField(max_length=12, choices=AppliesTo.choices, default=AppliesTo.ALL)
     enabled = models.BooleanField(default=True)

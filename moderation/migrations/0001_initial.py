@@ -77,7 +77,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('category', models.CharField(choices=[('minors', 'Sexual content involving minors'), ('sexual', 'Sexual content'), ('violence', 'Graphic violence'), ('self_harm', 'Self-harm'), ('hate', 'Hate'), ('harassment', 'Harassment or degrading content'), ('teen', 'Not available to teen accounts')], max_length=20)),
                 ('kind', models.CharField(choices=[('word', 'Word'), ('phrase', 'Phrase'), ('regex', 'Regular expression')], default='word', max_length=10)),
-                ('pattern', models.CharField(max_length=300)),
+                ('pattern', models.CharField(max_length=1000)),
                 ('severity', models.CharField(choices=[('block', 'Block'), ('review', "Allow, flag for review (blocks for teens and with a real person's cameo)")], default='block', max_length=10)),
                 ('applies_to', models.CharField(choices=[('all', 'Every prompt'), ('real_person', "Prompts using a real person's cameo"), ('teen', 'Prompts by teen accounts')], default='all', max_length=12)),
                 ('enabled', models.BooleanField(default=True)),

@@ -36,19 +36,31 @@ def moderator(make_user):
     return person
 
 
+@pytest.fixture(scope="session")
+def small_clip(tmp_path_factory) -> bytes:
+    """A real 1 s H.264/AAC clip: posting exports it (watermark, tracking mark, C2PA)."""
+    import numpy as np
+
+    from generation import media
+
+    frames = np.zeros((24, 160, 96, 3), np.uint8)
+    frames[..., 0] = np.linspace(0, 255, 24, dtype=np.uint8)[:, None, None]
+    path = tmp_path_factory.mktemp("clip") / "clip.mp4"
+    media.write_mp4(path, frames, 24, np.zeros((2, 24000), np.float32), 24000)
+    return path.read_bytes()
+
+
 @pytest.fixture
-def make_generation(db):
-    """Factory: make_generation(owner, status="succeeded", **fields) -> Generation with small
-    stand-in files in storage (succeeded ones)."""
+def make_generation(db, small_clip):
+    """Factory: make_generation(owner, status="succeeded", **fields) -> Generation with a small
+    real clip and a stand-in poster in storage (succeeded ones)."""
 
     def make(owner, *, status=Generation.Status.SUCCEEDED, prompt="a corgi surfing at sunset", **fields):
         fields.setdefault("seconds", 2)
         fields.setdefault("seed", 7)
         generation = Generation.objects.create(owner=owner, prompt=prompt, status=status, **fields)
         if status == Generation.Status.SUCCEEDED:
-            generation.video.save(
-                "video.mp4", ContentFile(b"mp4 bytes of " + generation.code.encode()), save=False
-            )
+            generation.video.save("video.mp4", ContentFile(small_clip), save=False)
             generation.poster.save("poster.jpg", ContentFile(b"jpeg bytes"), save=False)
             if hasattr(generation, "check_status"):
                 generation.check_status = "passed"
