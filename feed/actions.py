@@ -273,7 +273,12 @@ def unblock(blocker: User, blocked: User) -> bool:
 
 
 def unread_count(user_id: int) -> int:
-    return Notification.objects.filter(recipient_id=user_id, read=False).count()
+    """Unread items behind the bell: feed notifications plus moderation notices, in one query."""
+    from moderation.models import ModerationNotice
+
+    mine = Notification.objects.filter(recipient_id=user_id, read=False).order_by().values_list("pk")
+    notices = ModerationNotice.objects.filter(recipient_id=user_id, read=False).order_by().values_list("pk")
+    return mine.union(notices, all=True).count()
 
 
 def notify(

@@ -18,6 +18,7 @@ from feed.forms import CommentForm, PostForm
 from feed.models import EPOCH, Comment, Follow, Notification, Post
 from generation.models import Generation
 from generation.serving import serve_file
+from moderation.ratelimit import ratelimit
 from provenance.actions import ExportFailed
 
 MEDIA_VARIANTS = ("video", "poster", "sprite")
@@ -211,6 +212,7 @@ def like(request: HttpRequest, code: str) -> HttpResponse:
 
 @login_required
 @require_POST
+@ratelimit("comment")
 def comment(request: HttpRequest, code: str) -> HttpResponse:
     post = get_post(request, code)
     form = CommentForm(request.POST)

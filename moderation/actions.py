@@ -351,7 +351,7 @@ def notify(
     def push() -> None:
         from feed.actions import unread_count
 
-        unread = unread_count(recipient_id) + unread_notice_count(recipient_id)
+        unread = unread_count(recipient_id)  # counts the notices too
         publish(
             recipient_id, {"kind": "notification", "unread": unread, "text": text, "source": "moderation"}
         )

@@ -26,7 +26,7 @@ Design (our own; numbers from the synthetic clips in tests/provenance):
 
 Measured (6 s synthetic clips, default strength): ids read back after CRF 28, 480p, 5% crops and
 remuxing on 8/8 clips each, after all three at once on 6/8; unmarked clips never gave an id.
-Size growth at CRF 23 is ~0-3% with a still camera but 15-40% for smooth, slowly panning
+Size growth at CRF 23 is -3 to +3% with a still camera but +4 to +37% for smooth, slowly panning
 content: a static pattern under a moving scene is new residual in every P-frame, and what an
 encoder does not pay for, it drags along with the motion (that is also what a re-encode does to
 the mark on panning clips). The fingerprint covers those cases.

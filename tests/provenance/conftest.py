@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from provenance.c2pa_manifest import ManifestInfo
+from provenance.c2pa_manifest import ManifestInfo, read_manifest
 from provenance.certs import SignerConfig, make_signing_cert
 from provenance.export import ExportResult, export_rendition
 
@@ -55,7 +55,7 @@ def make_clip(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def export(tmp_path_factory, signer):
+def export(tmp_path_factory, signer, certs):
     """export(src, tracking_id, **manifest_fields) -> ExportResult, cached per (src, id)."""
     directory = tmp_path_factory.mktemp("exports")
     cache: dict[tuple, ExportResult] = {}
@@ -75,6 +75,11 @@ def export(tmp_path_factory, signer):
                 manifest=info,
                 signer=signer,
             )
+            # Every export the suite makes must validate against our root.
+            state = read_manifest(cache[key].path, trust_anchors_pem=certs.root.read_text())[
+                "validation_state"
+            ]
+            assert state == "Trusted", state
         return cache[key]
 
     return run

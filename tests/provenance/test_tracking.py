@@ -60,3 +60,10 @@ def test_mark_is_faint():
     delta = mark.delta.view(np.int8).astype(float)
     assert np.sqrt((delta**2).mean()) < 2.0  # > 42 dB PSNR
     assert np.abs(delta).max() <= 4
+
+
+def test_vertical_video_mark_survives_a_mirrored_reencode(make_clip, export, tmp_path):
+    result = export(make_clip(6, seconds=3.0, width=540, height=960), BASE_ID + 6)
+    reading = tracking.read_tracking(transform(result.path, tmp_path / "mirror.mp4", crf=26, flip=True))
+    assert reading.tracking_id == BASE_ID + 6
+    assert reading.flipped
