@@ -11,4 +11,5 @@ urlpatterns = [
     path("g/<str:code>/retry", views.retry, name="retry"),
     path("g/<str:code>/delete", views.delete, name="delete"),
     path("g/<str:code>/media/<str:variant>", views.media, name="media"),
+    path("g/<str:code>/download", views.download, name="download"),
 ]

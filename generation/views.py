@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
@@ -151,3 +152,17 @@ def media(request: HttpRequest, code: str, variant: str) -> HttpResponse:
     if not field:
         raise Http404()
     return serve_file(request, field)
+
+
+@login_required
+def download(request: HttpRequest, code: str) -> HttpResponse:
+    """The watermarked, signed export rendition as a download (the unmarked draft never leaves)."""
+    from provenance.actions import ExportFailed, ensure_export
+
+    generation = get_generation(request, code)
+    try:
+        export = ensure_export(generation)
+    except ExportFailed as exc:
+        messages.error(request, str(exc))
+        return redirect(generation)
+    return serve_file(request, export.file, download_name=f"{settings.SITE_NAME}-{generation.code}.mp4")

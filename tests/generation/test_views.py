@@ -189,3 +189,36 @@ def test_drafts_show_only_my_generations(user_client, user, other_user):
     theirs = queued_generation(other_user)
     body = user_client.get(reverse("generation:drafts")).content.decode()
     assert mine.code in body and theirs.code not in body
+
+
+@pytest.mark.django_db
+def test_download_gives_the_signed_export_and_never_the_draft(client, user, other_user, tmp_path):
+    import numpy as np
+    from django.core.files import File
+
+    from generation import media
+    from provenance.c2pa_manifest import read_manifest
+
+    generation = queued_generation(user, status="succeeded", check_status="passed")
+    frames = np.zeros((24, 320, 192, 3), np.uint8)
+    frames[..., 2] = np.linspace(0, 255, 24, dtype=np.uint8)[:, None, None]
+    media.write_mp4(tmp_path / "v.mp4", frames, 24, np.zeros((2, 24000), np.float32), 24000)
+    with open(tmp_path / "v.mp4", "rb") as fh:
+        generation.video.save("video.mp4", File(fh), save=True)
+    url = reverse("generation:download", args=[generation.code])
+
+    client.force_login(other_user)
+    assert client.get(url).status_code == 404
+    client.force_login(user)
+    response = client.get(url)
+    assert response.status_code == 200 and "attachment" in response["Content-Disposition"]
+    data = b"".join(response.streaming_content)
+    assert data != generation.video.read()
+    assert read_manifest(data)["present"]
+
+    # A video the output check blocked never leaves the site, not even for its owner.
+    generation.check_status = "blocked"
+    generation.save()
+    generation.export.delete()
+    response = client.get(url, follow=True)
+    assert "content check" in response.content.decode()
