@@ -1,0 +1,145 @@
+"""RQ entry points for cameos (run on `settings.CPU_QUEUE`). Jobs take ids, re-fetch rows and
+claim them with a conditional UPDATE, so each recording is judged once."""
+
+import logging
+import shutil
+import tempfile
+import traceback
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.utils import timezone
+
+from cameos.actions import FRESHNESS_SLACK_SECONDS, erase_media, reject_cameo, save_media
+from cameos.ledger import append_entry
+from cameos.models import Cameo, CameoMedia, LedgerEntry
+from generation.events import publish
+
+log = logging.getLogger(__name__)
+
+ERROR_REASON = "We could not check your upload because of a problem on our side. Please try again."
+HUMAN_FACE_REASON = (
+    "A person's face is in these pictures. People make a cameo of themselves with a live recording, "
+    "so we can check it's really them."
+)
+
+
+@contextmanager
+def local_paths(fields):
+    """Storage files as local paths (storage may be remote in production)."""
+    with ExitStack() as stack:
+        paths = []
+        for field in fields:
+            try:
+                paths.append(field.path)
+                continue
+            except NotImplementedError:
+                pass
+            tmp = stack.enter_context(tempfile.NamedTemporaryFile(suffix=Path(field.name).suffix))
+            with field.open("rb") as fh:
+                shutil.copyfileobj(fh, tmp)
+            tmp.flush()
+            paths.append(tmp.name)
+        yield paths
+
+
+def claim(cameo_id: int) -> bool:
+    return bool(
+        Cameo.objects.filter(pk=cameo_id, status=Cameo.Status.PENDING).update(status=Cameo.Status.CHECKING)
+    )
+
+
+def analyse_cameo(cameo_id: int) -> str:
+    """Judge one uploaded cameo: liveness for a person, vetting for a character.
+
+    Verified: reference images, voice sample and embeddings are stored, the ledger starts.
+    Rejected: the reasons are stored for the owner and every file is erased. Either way the
+    verdict is pushed to the owner's pages. CPU-bound, a few seconds per clip.
+    """
+    from cameos.liveness import RecordingError
+
+    if not claim(cameo_id):
+        return "not claimed"
+    cameo = Cameo.objects.select_related("owner", "challenge").get(pk=cameo_id)
+    publish(cameo.owner_id, cameo.event())
+    try:
+        if cameo.kind == Cameo.Kind.PERSON:
+            return _analyse_person(cameo)
+        return _analyse_character(cameo)
+    except RecordingError as exc:
+        reject_cameo(cameo, [str(exc)])
+        return "rejected"
+    except Exception:
+        log.exception("checking cameo %s failed", cameo.code)
+        reject_cameo(cameo, [ERROR_REASON], checks={"error": traceback.format_exc()[-4000:]})
+        return "failed"
+
+
+def _analyse_person(cameo: Cameo) -> str:
+    from cameos.liveness import analyse_recording
+
+    recording = CameoMedia.objects.get(cameo=cameo, role=CameoMedia.Role.RECORDING)
+    challenge = cameo.challenge
+    with local_paths([recording.file]) as (path,):
+        result = analyse_recording(
+            path,
+            challenge.as_liveness(),
+            min_seconds=settings.CAMEO_MIN_SECONDS,
+            max_seconds=settings.CAMEO_MAX_SECONDS,
+            max_bytes=settings.CAMEO_MAX_UPLOAD_BYTES,
+        )
+    reasons = list(result.reasons)
+    # Fresh: a clip can't be longer than the time between issuing its challenge and its upload.
+    window = (cameo.created - challenge.created).total_seconds()
+    result.checks["freshness"] = {"window_s": round(window, 2), "duration_s": result.checks["duration"]}
+    if result.checks["duration"] > window + FRESHNESS_SLACK_SECONDS:
+        reasons.append(
+            "The recording is longer than the time since the challenge was shown, so it wasn't made "
+            "for this challenge. Please record again."
+        )
+    if reasons:
+        reject_cameo(cameo, reasons, checks=result.checks)
+        return "rejected"
+    for position, jpeg in enumerate(result.reference_faces):
+        save_media(cameo, CameoMedia.Role.REFERENCE, position, "face.jpg", ContentFile(jpeg))
+    if result.voice_sample_wav:
+        save_media(cameo, CameoMedia.Role.VOICE, 0, "voice.wav", ContentFile(result.voice_sample_wav))
+    return _activate(
+        cameo,
+        checks=result.checks,
+        voice_embedding=result.voice_embedding,
+        face_embedding=result.face_embedding,
+    )
+
+
+def _analyse_character(cameo: Cameo) -> str:
+    from cameos.liveness import analyse_character
+
+    sources = list(CameoMedia.objects.filter(cameo=cameo, role=CameoMedia.Role.SOURCE).order_by("position"))
+    with local_paths([m.file for m in sources]) as paths:
+        result = analyse_character(
+            paths, max_bytes=settings.CAMEO_MAX_UPLOAD_BYTES, max_seconds=settings.CAMEO_MAX_SECONDS
+        )
+    if result.human_face:
+        reject_cameo(cameo, [HUMAN_FACE_REASON], checks=result.checks)
+        return "rejected"
+    for position, jpeg in enumerate(result.reference_images):
+        save_media(cameo, CameoMedia.Role.REFERENCE, position, "reference.jpg", ContentFile(jpeg))
+    return _activate(cameo, checks=result.checks)
+
+
+def _activate(cameo: Cameo, *, checks: dict, **fields) -> str:
+    now = timezone.now()
+    changed = Cameo.objects.filter(pk=cameo.pk, status=Cameo.Status.CHECKING).update(
+        status=Cameo.Status.ACTIVE, verified=now, reasons=[], checks={**cameo.checks, **checks}, **fields
+    )
+    if not changed:
+        # Deleted while being checked: what was just stored must not outlive it.
+        erase_media(cameo)
+        return "deleted"
+    cameo.refresh_from_db()
+    append_entry(cameo, LedgerEntry.Kind.CREATED, actor=cameo.owner, permission=cameo.permission)
+    publish(cameo.owner_id, cameo.event())
+    return "verified"

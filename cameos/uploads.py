@@ -1,0 +1,102 @@
+"""Cheap checks on cameo uploads in the web request, before anything is stored.
+
+They catch what can be told from a file's size and header (empty, too large, not a video, no
+camera or microphone track, a picture renamed .webm) in milliseconds. Damage deeper in a file only
+shows when it is decoded: the analysis job finds it and rejects the cameo with the reason, erasing
+the file. Messages are for the person who uploaded.
+"""
+
+import av
+from django.conf import settings
+from PIL import Image, UnidentifiedImageError
+
+from cameos.liveness import RecordingError
+from cameos.liveness.analysis import MAX_CHARACTER_FILES
+from cameos.liveness.media import VIDEO_FORMATS
+
+# FFmpeg names a container by its family ("matroska,webm", "mov,mp4,m4a,..."): the first of
+# these that it names gives the stored file's extension.
+EXTENSIONS = {"webm": ".webm", "mp4": ".mp4", "mov": ".mov", "matroska": ".mkv"}
+
+
+def megabytes(n: int) -> str:
+    return f"{n / 1_000_000:.0f} MB"
+
+
+def check_size(upload, what: str = "The file") -> int:
+    size = upload.size or 0
+    if size == 0:
+        raise RecordingError(f"{what} is empty. Please record or choose it again.")
+    if size > settings.CAMEO_MAX_UPLOAD_BYTES:
+        raise RecordingError(
+            f"{what} is too large ({megabytes(size)}); the limit is "
+            f"{megabytes(settings.CAMEO_MAX_UPLOAD_BYTES)}. Please record a shorter clip."
+        )
+    return size
+
+
+def _container(upload) -> tuple[set[str], bool, bool] | None:
+    """(container formats, has video, has sound) from the file's header, or None if unreadable."""
+    upload.seek(0)
+    try:
+        with av.open(upload, metadata_errors="ignore") as container:
+            formats = set(container.format.name.split(","))
+            return formats, bool(container.streams.video), bool(container.streams.audio)
+    except (av.error.FFmpegError, UnicodeDecodeError, ValueError, OSError):
+        return None
+    finally:
+        upload.seek(0)
+
+
+def probe_recording(upload) -> dict:
+    """Check a liveness recording's size and header; returns facts about it for `checks`.
+
+    Raises RecordingError with a message for the person otherwise.
+    """
+    size = check_size(upload)
+    found = _container(upload)
+    if found is None:
+        raise RecordingError("We could not read this file as a video. Please record again.")
+    formats, has_video, has_sound = found
+    if not formats & VIDEO_FORMATS:
+        raise RecordingError("This file is not a video recording. Please upload a WebM or MP4 video.")
+    if not has_video:
+        raise RecordingError("The file has no video. Please allow camera access and record again.")
+    if not has_sound:
+        raise RecordingError("The recording has no sound. Please allow microphone access and record again.")
+    container = next(name for name in EXTENSIONS if name in formats)
+    return {"container": container, "size_bytes": size, "extension": EXTENSIONS[container]}
+
+
+def _is_picture(upload) -> bool:
+    upload.seek(0)
+    try:
+        with Image.open(upload) as image:
+            image.verify()
+        return True
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        return False
+    finally:
+        upload.seek(0)
+
+
+def check_character_files(uploads: list) -> list[str]:
+    """Check a character's pictures and clips; returns each file's kind ("image" or "video").
+
+    Raises RecordingError naming the file by position when one is unusable.
+    """
+    if not uploads:
+        raise RecordingError("Please upload at least one picture or clip.")
+    if len(uploads) > MAX_CHARACTER_FILES:
+        raise RecordingError(f"Please upload at most {MAX_CHARACTER_FILES} files.")
+    kinds = []
+    for number, upload in enumerate(uploads, start=1):
+        check_size(upload, f"File {number}")
+        if _is_picture(upload):
+            kinds.append("image")
+            continue
+        found = _container(upload)
+        if found is None or not found[0] & VIDEO_FORMATS or not found[1]:
+            raise RecordingError(f"File {number} is not a picture or video we can read.")
+        kinds.append("video")
+    return kinds
