@@ -59,7 +59,14 @@ def publish_post(
         )
     if visibility not in Post.Visibility.values:
         raise PostRefused("Choose who can see this post.")
+    from cameos.actions import check_post_allowed
+    from generation.errors import ConsentRefused
     from provenance.actions import ExportFailed, ensure_export
+
+    try:
+        check_post_allowed(generation)  # a cameo in it may have been revoked since it was made
+    except ConsentRefused as exc:
+        raise PostRefused(str(exc)) from exc
 
     try:
         # Posting publishes the watermarked, signed rendition; make it before the post exists.
@@ -243,7 +250,13 @@ def follow(follower: User, followee: User) -> bool:
 
 
 def unfollow(follower: User, followee: User) -> bool:
-    return Follow.objects.filter(follower=follower, followee=followee).delete()[0] > 0
+    """Stop following; cameos shared with "mutuals" stop being usable between the two."""
+    from cameos.actions import enforce_consent_between
+
+    removed = Follow.objects.filter(follower=follower, followee=followee).delete()[0] > 0
+    if removed:
+        enforce_consent_between(follower, followee)
+    return removed
 
 
 @transaction.atomic
@@ -262,6 +275,10 @@ def block_user(blocker: User, blocked: User) -> bool:
     Notification.objects.filter(
         Q(recipient=blocker, actor=blocked) | Q(recipient=blocked, actor=blocker)
     ).delete()
+    from cameos.actions import enforce_consent_between
+
+    # Blocked users never qualify for a cameo: stop their queued jobs and posts that use one.
+    enforce_consent_between(blocker, blocked)
     return created
 
 

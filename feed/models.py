@@ -324,6 +324,7 @@ class Notification(models.Model):
         REMIX = "remix", "Remix"
         GENERATION_SUCCEEDED = "generation_succeeded", "Video ready"
         GENERATION_FAILED = "generation_failed", "Video failed"
+        CAMEO_USE = "cameo_use", "Cameo used"
 
     # db_index off: both named indexes lead with recipient.
     recipient = models.ForeignKey(
@@ -370,6 +371,8 @@ class Notification(models.Model):
                 return f"{who} started following you."
             case self.Kind.REMIX:
                 return f"{who} remixed your video."
+            case self.Kind.CAMEO_USE:
+                return f"{who} used your cameo."
             case self.Kind.GENERATION_SUCCEEDED:
                 return "Your video is ready."
             case self.Kind.GENERATION_FAILED:
@@ -377,6 +380,9 @@ class Notification(models.Model):
         return "Something happened."
 
     def target_url(self) -> str:
+        if self.kind == self.Kind.CAMEO_USE:
+            # The draft is someone else's; the owner sees and controls it from their cameo page.
+            return reverse("cameos:list")
         if self.comment_id and self.post_id:
             return reverse("feed:post", args=[self.post.code]) + f"#c-{self.comment.code}"
         if self.post_id:

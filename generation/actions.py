@@ -133,6 +133,8 @@ def retry_generation(generation: Generation) -> Generation:
     """A new job with the same inputs (seed included) as a failed or cancelled one."""
     if generation.status not in (Generation.Status.FAILED, Generation.Status.CANCELLED):
         raise GenerationRefused("Only failed or cancelled videos can be retried.")
+    from cameos.actions import cameo_codes_for
+
     source_image = None
     if generation.source_image:
         source_image = File(generation.source_image.open("rb"))
@@ -146,6 +148,7 @@ def retry_generation(generation: Generation) -> Generation:
             storyboard=generation.storyboard,
             source=generation.source,
             source_image=source_image,
+            cameo_codes=cameo_codes_for(generation),
         )
     finally:
         if source_image is not None:

@@ -226,10 +226,21 @@ def output_check_context(generation) -> dict:
             return exc.category, str(exc)
         return None
 
+    from cameos.actions import cameo_check_context
+
+    cameos = cameo_check_context(generation)
+    # Each comma- or line-separated item of a cameo owner's restrictions is a phrase the audio
+    # must not say (e.g. "politics, the word banana").
+    phrases = [
+        item.strip()
+        for text in cameos["cameo_restrictions"]
+        for item in text.replace("\n", ",").split(",")
+        if item.strip()
+    ]
     return {
         "teen": generation.owner.is_teen,
-        "real_person": False,
-        "spoken_phrases": [],
-        "forbidden_faces": [],
+        "real_person": cameos["real_person"],
+        "spoken_phrases": phrases,
+        "forbidden_faces": cameos["forbidden_faces"],
         "text_policy": text_policy,
     }
