@@ -263,20 +263,35 @@ def only_id_reference(upload: UploadedFile | None) -> None:
 # would otherwise swallow `/videos/extensions`.
 
 
+def character_object(cameo) -> dict:
+    return {"id": f"char_{cameo.code}", "created_at": int(cameo.created.timestamp()), "name": cameo.name}
+
+
 @router.post("/videos/characters", response={200: CharacterOut, **ERROR_RESPONSES})
 def create_character(request: HttpRequest, name: Form[str], video: File[UploadedFile]):
-    """Make a character (a cameo of a pet or object) from a video. Not offered by this site yet."""
-    raise bad_request(
-        "Characters (cameos of pets and objects) aren't available on this site yet.",
-        code="characters_unavailable",
-    )
+    """Make a character (a cameo of a pet or object) from a clip. Calling this attests that the
+    character is yours to use and is not a person; clips showing a human face are rejected when
+    the clip is analysed. The character is usable once its analysis verifies it."""
+    from cameos.actions import CameoRefused
+    from cameos.actions import create_character as make_character
+    from cameos.liveness import RecordingError
+
+    try:
+        cameo = make_character(request.auth, name=name, uploads=[video], attested=True)
+    except (CameoRefused, RecordingError) as exc:
+        raise bad_request(str(exc), param="video", code="invalid_character") from None
+    return character_object(cameo)
 
 
 @router.get("/videos/characters/{character_id}", response={200: CharacterOut, **ERROR_RESPONSES})
 def get_character(request: HttpRequest, character_id: str):
-    raise not_found(
-        f"No character found with id '{character_id[:80]}': characters aren't available on this site yet."
-    )
+    from cameos.models import Cameo
+
+    code = character_id.removeprefix("char_")
+    cameo = Cameo.objects.filter(owner=request.auth, kind=Cameo.Kind.CHARACTER, code=code).first()
+    if cameo is None:
+        raise not_found(f"No character found with id '{character_id[:80]}'.")
+    return character_object(cameo)
 
 
 @router.post("/videos/extensions", response=CREATE_RESPONSES)

@@ -372,13 +372,29 @@ def test_an_extension_delivers_the_source_and_the_segment_stitched(api, user, ma
 # --- characters, errors, docs --------------------------------------------------------------
 
 
-def test_characters_are_a_clear_error_until_cameos_offer_them(api):
+def test_characters_are_character_cameos_of_their_owner(api, make_api, other_user, tmp_path):
+    import numpy as np
+
+    from cameos.models import Cameo
+    from generation import media
+    from tests.api.conftest import frames_for
+
+    frames = frames_for(2, "landscape", 90)
+    media.write_mp4(tmp_path / "rex.mp4", frames, 24, np.zeros((2, 48000), np.float32), 24000)
+    created = api.videos.create_character(
+        name="Rex", video=("rex.mp4", (tmp_path / "rex.mp4").read_bytes(), "video/mp4")
+    )
+    assert created.id.startswith("char_") and created.name == "Rex"
+    cameo = Cameo.objects.get(code=created.id.removeprefix("char_"))
+    assert cameo.kind == Cameo.Kind.CHARACTER and cameo.owner.handle == "alice"
+    assert api.videos.get_character(created.id).name == "Rex"
+
+    with pytest.raises(openai.NotFoundError):
+        make_api(other_user).videos.get_character(created.id)
     with pytest.raises(openai.BadRequestError) as caught:
-        api.videos.create_character(name="Rex", video=("rex.mp4", b"\x00" * 10, "video/mp4"))
-    assert caught.value.code == "characters_unavailable"
-    with pytest.raises(openai.NotFoundError) as caught:
-        api.videos.get_character("char_123")
-    assert "aren't available" in caught.value.message
+        api.videos.create_character(name="Junk", video=("rex.mp4", b"\x00" * 10, "video/mp4"))
+    assert caught.value.code == "invalid_character"
+    assert not Cameo.objects.filter(name="Junk").exists()
 
 
 def test_errors_have_the_openai_shape(client, user, make_token):
