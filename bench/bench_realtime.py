@@ -26,7 +26,10 @@ sys.path.insert(0, str(ROOT))
 
 def setup_env(tmp: Path) -> None:
     os.environ.update(
-        VAR_DIR=str(tmp), DJANGO_SETTINGS_MODULE="sora_site.settings", CHANNELS_PREFIX="bench-rt", DEBUG="true"
+        VAR_DIR=str(tmp),
+        DJANGO_SETTINGS_MODULE="sora_site.settings",
+        CHANNELS_PREFIX="bench-rt",
+        DEBUG="true",
     )
 
 
@@ -130,7 +133,9 @@ def main() -> None:
             for m in range(args.messages):
                 expected[m % n] += 1
             ready = multiprocessing.Event()
-            pub = multiprocessing.Process(target=publisher, args=(str(tmp), ids, args.messages, args.rate, ready))
+            pub = multiprocessing.Process(
+                target=publisher, args=(str(tmp), ids, args.messages, args.rate, ready)
+            )
             pub.start()
             latencies, total = asyncio.run(
                 run_clients(

@@ -9,6 +9,7 @@ import threading
 import time
 import traceback
 from pathlib import Path
+from types import SimpleNamespace
 
 from django.conf import settings
 from django.core.files.base import ContentFile, File
@@ -374,3 +375,33 @@ def sweep_stuck_generations() -> int:
             publish(generation.owner_id, generation.event())
             generation_finished(generation)
     return failed
+
+
+def recheck_output(generation_id: int) -> str:
+    """Run the output check again on a stored video with today's rules (after a report).
+
+    A video that no longer passes is taken out of circulation: its post is hidden and its
+    export no longer served until a moderator decides.
+    """
+    from generation import media
+
+    generation = Generation.objects.select_related("owner").filter(pk=generation_id).first()
+    if generation is None or not generation.video:
+        return "gone"
+    frames, fps = media.read_frames(generation.video.path)
+    audio, sample_rate = media.read_audio(generation.video.path)
+
+    stored = SimpleNamespace(frames=frames, fps=fps, audio=audio, sample_rate=sample_rate)
+    check_output(generation, stored)
+    Generation.objects.filter(pk=generation.pk).update(
+        check_status=generation.check_status,
+        check_category=generation.check_category,
+        check_reason=generation.check_reason,
+        check_scores=generation.check_scores,
+        check_frames=generation.check_frames.name,
+    )
+    if generation.check_status in (Generation.Check.BLOCKED, Generation.Check.REVIEW):
+        from feed.models import Post
+
+        Post.objects.filter(generation=generation).update(hidden=True)
+    return generation.check_status

@@ -89,7 +89,21 @@ def file_report(reporter: User, target: Model, reason: str, note: str = "") -> R
         except IntegrityError:
             raise ReportRefused("You've already reported this. A moderator will look at it.") from None
         Case.objects.filter(pk=case.pk).update(last_reported=report.created)
+        generation_id = getattr(target, "generation_id", None)
+        if generation_id is not None and targets.kind_of(target) == "post":
+            # A reported post is checked again with today's rules and thresholds.
+            transaction.on_commit(lambda: enqueue_output_recheck(generation_id))
     return report
+
+
+def enqueue_output_recheck(generation_id: int) -> None:
+    import django_rq
+    from redis.exceptions import RedisError
+
+    try:
+        django_rq.get_queue(settings.CPU_QUEUE).enqueue("generation.jobs.recheck_output", generation_id)
+    except (RedisError, OSError):
+        log.warning("could not queue the output re-check of generation %s", generation_id)
 
 
 def open_case(target: Model) -> Case:

@@ -89,3 +89,38 @@ def test_every_job_is_checked_and_records_the_outcome(tiny_model, user):
     assert generation.is_shareable
     assert generation.timings["check_s"] > 0
     assert "nudity" in generation.check_scores and "audio" in generation.check_scores
+
+
+@pytest.mark.django_db
+def test_a_report_rechecks_the_post_with_current_rules(
+    user, other_user, settings, tmp_path, django_capture_on_commit_callbacks
+):
+    import django_rq
+    from django.core.files import File
+
+    from feed.models import Post
+    from generation import media
+    from generation.jobs import recheck_output
+    from moderation.actions import file_report
+
+    generation = queued_generation(user, status="succeeded", check_status="passed")
+    frames = photo_frames(1.0)
+    media.write_mp4(tmp_path / "v.mp4", frames, FPS, np.zeros((2, 24000), np.float32), 24000)
+    with open(tmp_path / "v.mp4", "rb") as fh:
+        generation.video.save("video.mp4", File(fh), save=True)
+    post = Post.objects.create(author=user, generation=generation)
+
+    queue = django_rq.get_queue(settings.CPU_QUEUE)
+    queue.empty()
+    with django_capture_on_commit_callbacks(execute=True):
+        file_report(other_user, post, "sexual", "not ok")
+    assert [job.func_name for job in queue.jobs] == ["generation.jobs.recheck_output"]
+    queue.empty()
+
+    # Rules tightened since the video was made: the re-check sends it to review and hides it.
+    settings.OUTPUT_NUDITY_REVIEW = 0.002
+    assert recheck_output(generation.pk) == "review"
+    post.refresh_from_db()
+    generation.refresh_from_db()
+    assert post.hidden and generation.check_status == "review"
+    assert not generation.is_shareable
