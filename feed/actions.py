@@ -6,6 +6,7 @@ the row they count. Notifications are written in that transaction and pushed to 
 browsers only once it commits.
 """
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Greatest
@@ -68,11 +69,6 @@ def publish_post(
     except ConsentRefused as exc:
         raise PostRefused(str(exc)) from exc
 
-    try:
-        # Posting publishes the watermarked, signed rendition; make it before the post exists.
-        ensure_export(generation)
-    except ExportFailed as exc:
-        raise PostRefused(str(exc)) from exc
     source_post = None
     if generation.source_id:
         source_post = Post.objects.filter(generation_id=generation.source_id).first()
@@ -86,11 +82,19 @@ def publish_post(
                 visibility=visibility,
                 source_post=source_post,
             )
+            # Posting publishes the watermarked, signed rendition, whose manifest names the
+            # post's public URL; if it can't be made, the post isn't either.
+            public_url = ""
+            if visibility == Post.Visibility.PUBLIC:
+                public_url = settings.SITE_URL + post.get_absolute_url()
+            ensure_export(generation, public_url=public_url)
             if source_post is not None:
                 Post.objects.filter(pk=source_post.pk).update(remix_count=F("remix_count") + 1)
                 notify(source_post.author_id, Notification.Kind.REMIX, actor=generation.owner, post=post)
     except IntegrityError:
         raise PostRefused("This video is already posted.") from None
+    except ExportFailed as exc:
+        raise PostRefused(str(exc)) from exc
     return post
 
 

@@ -140,3 +140,13 @@ def test_make_signing_cert_command(tmp_path):
         call_command("make_signing_cert", "--dir", str(tmp_path), stdout=io.StringIO())
     call_command("make_signing_cert", "--dir", str(tmp_path), "--force", stdout=io.StringIO())
     shutil.rmtree(tmp_path)
+
+
+@pytest.mark.django_db
+def test_a_public_post_publishes_an_export_whose_manifest_names_the_post(signing, finished, settings):
+    from feed.actions import publish_post
+
+    post = publish_post(finished, caption="valley", visibility="public")
+    manifest = read_manifest(finished.export.file.path, trust_anchors_pem=signing.root.read_bytes())
+    assert manifest["post"]["url"] == settings.SITE_URL + post.get_absolute_url()
+    assert manifest["validation_state"] == "Trusted"
