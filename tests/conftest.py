@@ -100,8 +100,10 @@ def live_site(django_db_setup, tmp_path_factory):
     proc.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium():
+    """Chromium for one test module. Module-scoped because Playwright's sync API keeps an event
+    loop running in this thread while it's open, which async tests in later modules can't share."""
     import os
 
     if not os.path.exists(CHROMIUM):

@@ -83,7 +83,11 @@ def test_post_follow_like_comment_and_remix(live_site, page, chromium, make_user
 
         # The worker's part, done here: the remix finishes with real media.
         Generation.objects.filter(pk=remix_draft.pk).update(
-            status="succeeded", video=draft.video.name, poster=draft.poster.name, sprite=draft.sprite.name
+            status="succeeded",
+            check_status="passed",
+            video=draft.video.name,
+            poster=draft.poster.name,
+            sprite=draft.sprite.name,
         )
         bob_page.reload()
         expect(bob_page.locator(".remix-of")).to_contain_text("@alice")
