@@ -92,12 +92,16 @@ def nudity_scores(frames: np.ndarray, indices: list[int]) -> list[float]:
     return scores
 
 
-def to_pcm16k(audio: np.ndarray, sample_rate: int) -> bytes:
+def to_mono16k(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     mono = audio.mean(axis=0) if audio.ndim == 2 else audio
     if sample_rate != 16000 and len(mono):
         positions = np.linspace(0, len(mono) - 1, int(len(mono) * 16000 / sample_rate))
         mono = np.interp(positions, np.arange(len(mono)), mono)
-    return (np.clip(mono, -1, 1) * 32767).astype("<i2").tobytes()
+    return np.clip(mono, -1, 1).astype(np.float32)
+
+
+def to_pcm(mono16k: np.ndarray) -> bytes:
+    return (mono16k * 32767).astype("<i2").tobytes()
 
 
 def _decode(pcm: bytes, **config) -> str:
@@ -124,9 +128,20 @@ def known_phrases(phrases: list[str]) -> list[str]:
     return sorted(set(kept))
 
 
-def listen(audio: np.ndarray, sample_rate: int, phrases: list[str]) -> tuple[str, list[str]]:
-    """(transcript, phrases spotted) for the audio track."""
-    pcm = to_pcm16k(audio, sample_rate)
+def listen(audio: np.ndarray, sample_rate: int, phrases: list[str]) -> tuple[str, list[str], float]:
+    """(transcript, phrases spotted, seconds of speech) for the audio track.
+
+    Only the stretches silero-vad calls speech are transcribed: music, effects and noise cost
+    one cheap VAD pass instead of two recogniser passes.
+    """
+    from cameos.liveness.speech import speech_audio, speech_segments
+
+    mono = to_mono16k(audio, sample_rate)
+    segments = speech_segments(mono)
+    speech_seconds = sum(b - a for a, b in segments)
+    if not segments:
+        return "", [], 0.0
+    pcm = to_pcm(speech_audio(mono, segments))
     transcript = _decode(pcm)
     spotted: list[str] = []
     phrases = known_phrases(phrases)
@@ -137,7 +152,7 @@ def listen(audio: np.ndarray, sample_rate: int, phrases: list[str]) -> tuple[str
             kws.flush()
             hits = _decode(pcm, kws=kws.name)
         spotted = sorted({p for p in phrases if p in hits})
-    return transcript, spotted
+    return transcript, spotted, speech_seconds
 
 
 def jpeg(rgb: np.ndarray) -> bytes:
@@ -183,8 +198,14 @@ def check_output(
         result.escalate(REVIEW, "sexual", "A moderator will look at this video before it can be shared.")
 
     if audio is not None and sample_rate:
-        transcript, spotted = listen(audio, sample_rate, [*DEFAULT_SPOKEN_PHRASES, *spoken_phrases])
-        result.scores["audio"] = {"transcript": transcript, "spotted": spotted}
+        transcript, spotted, speech_seconds = listen(
+            audio, sample_rate, [*DEFAULT_SPOKEN_PHRASES, *spoken_phrases]
+        )
+        result.scores["audio"] = {
+            "transcript": transcript,
+            "spotted": spotted,
+            "speech_seconds": round(speech_seconds, 2),
+        }
         if spotted:
             result.escalate(
                 BLOCKED, "speech", f"The audio says something that isn't allowed (“{spotted[0]}”)."
