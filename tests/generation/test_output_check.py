@@ -124,3 +124,33 @@ def test_a_report_rechecks_the_post_with_current_rules(
     generation.refresh_from_db()
     assert post.hidden and generation.check_status == "review"
     assert not generation.is_shareable
+
+
+@pytest.mark.django_db
+def test_a_blocked_draft_cannot_be_posted_shared_or_fetched(client, user, other_user, tmp_path):
+    from django.core.files import File
+    from django.urls import reverse
+
+    from accounts.models import ApiToken
+    from feed.actions import PostRefused, publish_post
+    from generation import media
+
+    generation = queued_generation(
+        user, status="succeeded", check_status="blocked", check_category="speech", check_reason="Threat."
+    )
+    media.write_mp4(tmp_path / "v.mp4", plain_frames(1), FPS, np.zeros((2, 24000), np.float32), 24000)
+    with open(tmp_path / "v.mp4", "rb") as fh:
+        generation.video.save("video.mp4", File(fh), save=True)
+
+    with pytest.raises(PostRefused, match="Threat"):
+        publish_post(generation)
+    client.force_login(other_user)
+    for variant in ("video", "poster"):
+        assert client.get(reverse("generation:media", args=[generation.code, variant])).status_code == 404
+    client.force_login(user)
+    assert client.get(reverse("generation:download", args=[generation.code])).status_code == 302
+    token = ApiToken.issue(user, "t")[1]
+    response = client.get(
+        f"/v1/videos/video_{generation.code}/content", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert response.status_code == 409 and "content check" in response.json()["error"]["message"]
