@@ -184,6 +184,18 @@ SORA_DEVICE = os.environ.get("SORA_DEVICE", "auto")
 SORA_DTYPE = os.environ.get("SORA_DTYPE", "auto")
 SORA_CPU_OFFLOAD = env_bool("SORA_CPU_OFFLOAD", False)
 SORA_VAE_TILING = env_bool("SORA_VAE_TILING", False)
+# Cameo voice. Route 1 (in the generator): an ID-LoRA checkpoint for reference-audio conditioning,
+# used whenever a cameo with a voice sample conditions a video. Route 2 (after generation):
+# VOICE_ROUTE=knnvc separates speech (Demucs), converts it to the cameo's voice (WavLM kNN-VC +
+# HiFi-GAN) and lays it back over the untouched background. Every path is local: nothing is ever
+# downloaded, and a configured path that doesn't exist stops the site at startup (system check).
+VOICE_ID_LORA = os.environ.get("VOICE_ID_LORA", "")
+VOICE_IDENTITY_SCALE = float(os.environ.get("VOICE_IDENTITY_SCALE", "3.0"))
+VOICE_ROUTE = os.environ.get("VOICE_ROUTE", "none")
+VOICE_DEMUCS_DIR = os.environ.get("VOICE_DEMUCS_DIR", "")
+VOICE_DEMUCS_MODEL = os.environ.get("VOICE_DEMUCS_MODEL", "htdemucs")
+VOICE_WAVLM_DIR = os.environ.get("VOICE_WAVLM_DIR", "")
+VOICE_VOCODER_PATH = os.environ.get("VOICE_VOCODER_PATH", "")
 GENERATION_MAX_ACTIVE_PER_USER = env_int("GENERATION_MAX_ACTIVE_PER_USER", 3)
 # A running job whose worker hasn't touched its row for this long is declared dead by the sweeper.
 GENERATION_HEARTBEAT_TIMEOUT = env_int("GENERATION_HEARTBEAT_TIMEOUT", 45)
