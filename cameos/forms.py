@@ -44,6 +44,14 @@ class RecordingForm(forms.Form):
     recording = forms.FileField(allow_empty_file=True)
 
 
+class VoiceForm(forms.Form):
+    recording = forms.FileField(
+        allow_empty_file=True,
+        label="Or upload a recording of you reading it",
+        widget=forms.ClearableFileInput(attrs={"accept": "audio/*,video/webm,video/mp4"}),
+    )
+
+
 class MultipleFileInput(forms.ClearableFileInput):
     allow_multiple_selected = True
 

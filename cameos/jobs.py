@@ -143,3 +143,112 @@ def _activate(cameo: Cameo, *, checks: dict, **fields) -> str:
     append_entry(cameo, LedgerEntry.Kind.CREATED, actor=cameo.owner, permission=cameo.permission)
     publish(cameo.owner_id, cameo.event())
     return "verified"
+
+
+def claim_voice(cameo_id: int) -> bool:
+    """Claim a reading for checking: the first job to mark it started runs, any copy stops."""
+    from django.db.models import Q
+
+    rows = Cameo.objects.filter(pk=cameo_id, voice_status=Cameo.VoiceStatus.CHECKING).filter(
+        ~Q(voice_checks__has_key="started")
+    )
+    cameo = rows.first()
+    if cameo is None:
+        return False
+    return bool(rows.filter(pk=cameo.pk).update(voice_checks={**cameo.voice_checks, "started": True}))
+
+
+def analyse_voice(cameo_id: int) -> str:
+    """Judge an owner's reading of their voice passage.
+
+    Accepted when it is 30-60 s long (settings), mostly speech, and sounds like the voice of the
+    verified liveness recording (Resemblyzer cosine to the cameo's `voice_embedding`): only the
+    cameo's own voice may become its voice. Then the speech is stored as a 16 kHz WAV and, when the
+    kNN-VC route is configured, its matching set is computed once and stored beside it. CPU-bound:
+    about a second per minute of reading without kNN-VC.
+    """
+    from cameos.actions import accept_voice, reject_voice
+    from cameos.liveness import RecordingError
+
+    if not claim_voice(cameo_id):
+        return "not claimed"
+    cameo = Cameo.objects.select_related("owner").get(pk=cameo_id)
+    publish(cameo.owner_id, cameo.event())
+    try:
+        accepted, reasons, checks, speech = _judge_reading(cameo)
+    except RecordingError as exc:
+        reject_voice(cameo, [str(exc)])
+        return "rejected"
+    except Exception:
+        log.exception("checking the voice of cameo %s failed", cameo.code)
+        reject_voice(cameo, [ERROR_REASON], checks={"error": traceback.format_exc()[-4000:]})
+        return "failed"
+    if not accepted:
+        reject_voice(cameo, reasons, checks=checks)
+        return "rejected"
+    from cameos.liveness.voice import wav_bytes
+
+    features = voice_features_bytes(speech)
+    checks["features"] = features is not None
+    return (
+        "accepted"
+        if accept_voice(cameo, speech_wav=wav_bytes(speech), features=features, checks=checks)
+        else "stale"
+    )
+
+
+def _judge_reading(cameo: Cameo):
+    import numpy as np
+
+    from cameos.liveness import speech as vad
+    from cameos.liveness.media import SPEECH_RATE, decode_audio
+    from cameos.liveness.voice import voice_embedding
+
+    upload = CameoMedia.objects.get(cameo=cameo, role=CameoMedia.Role.PASSAGE, position=0)
+    with local_paths([upload.file]) as (path,):
+        audio, info = decode_audio(
+            path,
+            min_seconds=settings.CAMEO_VOICE_MIN_SECONDS,
+            max_seconds=settings.CAMEO_VOICE_MAX_SECONDS,
+            max_bytes=settings.CAMEO_VOICE_MAX_UPLOAD_BYTES,
+        )
+    segments = vad.speech_segments(audio)
+    speech = vad.speech_audio(audio, segments)
+    speech_seconds = speech.size / SPEECH_RATE
+    checks = {"decoded": info, "speech_seconds": round(speech_seconds, 2)}
+    reasons = []
+    if speech_seconds < settings.CAMEO_VOICE_MIN_SPEECH_SECONDS:
+        reasons.append(
+            f"We heard only {speech_seconds:.0f} s of speech; please read the whole passage aloud "
+            f"in a quiet place (at least {settings.CAMEO_VOICE_MIN_SPEECH_SECONDS} s of speech)."
+        )
+        return False, reasons, checks, speech
+    reference = np.asarray(cameo.voice_embedding or [], dtype=np.float32)
+    similarity = (
+        float(np.dot(reference, np.asarray(voice_embedding(speech), np.float32))) if reference.size else 0.0
+    )
+    checks["similarity"] = round(similarity, 3)
+    if similarity < settings.CAMEO_VOICE_MIN_SIMILARITY:
+        reasons.append(
+            "This doesn't sound like the voice in your verified recording. Only your own voice can "
+            "be used: please read the passage yourself."
+        )
+    return not reasons, reasons, checks, speech
+
+
+def voice_features_bytes(speech) -> bytes | None:
+    """The kNN-VC matching set of `speech` as .npy bytes, or None when that route is off."""
+    if settings.VOICE_ROUTE == "none":
+        return None  # without loading anything
+    import io
+
+    import numpy as np
+
+    from generation.voice.stage import get_voice_stage
+
+    stage = get_voice_stage()
+    if stage is None:
+        return None
+    out = io.BytesIO()
+    np.save(out, stage.enrol(speech), allow_pickle=False)
+    return out.getvalue()

@@ -22,8 +22,8 @@ GENESIS_HASH = "0" * 64
 
 
 def new_code() -> str:
-    # 16 URL-safe characters (96 bits): cameos, uses and challenges can't be guessed or enumerated.
-    return secrets.token_urlsafe(12)
+    # 22 URL-safe characters (128 bits): cameos, uses and challenges can't be guessed or enumerated.
+    return secrets.token_urlsafe(16)
 
 
 def challenge_expiry():
@@ -128,6 +128,12 @@ class Cameo(models.Model):
         REJECTED = "rejected", "Rejected"
         DELETED = "deleted", "Deleted"
 
+    class VoiceStatus(models.TextChoices):
+        NONE = "none", "Not recorded"
+        CHECKING = "checking", "Checking your reading"
+        READY = "ready", "Ready"
+        REJECTED = "rejected", "Not accepted"
+
     class Permission(models.TextChoices):
         ONLY_ME = "only_me", "Only me"
         APPROVED = "approved", "People I approve"
@@ -157,6 +163,17 @@ class Cameo(models.Model):
         null=True, blank=True, help_text="When the owner attested that a character is theirs to use."
     )
     voice_embedding = models.JSONField(null=True, blank=True)
+    # Voice use is opt-in twice over: the owner reads a 30-60 s passage (checked against the voice of
+    # the verified recording), and can switch use off (and back on) at any time afterwards.
+    voice_use = models.BooleanField(
+        default=False, help_text="Videos of this cameo may speak in the owner's voice."
+    )
+    voice_status = models.CharField(max_length=10, choices=VoiceStatus.choices, default=VoiceStatus.NONE)
+    voice_passage = models.TextField(blank=True, help_text="The passage the owner was asked to read.")
+    voice_reasons = models.JSONField(default=list, blank=True, help_text="Why the reading was refused.")
+    voice_checks = models.JSONField(
+        default=dict, blank=True, help_text="Voice sample measurements, for staff."
+    )
     face_embedding = models.JSONField(null=True, blank=True)
     reasons = models.JSONField(default=list, blank=True, help_text="Why it was rejected, for the owner.")
     checks = models.JSONField(default=dict, blank=True, help_text="Liveness measurements, for staff.")
@@ -207,6 +224,16 @@ class Cameo(models.Model):
         return self.status == self.Status.ACTIVE
 
     @property
+    def speaks_in_own_voice(self) -> bool:
+        """Videos of this cameo get its owner's voice: verified, a passage accepted, use switched on."""
+        return (
+            self.kind == self.Kind.PERSON
+            and self.is_active
+            and self.voice_use
+            and self.voice_status == self.VoiceStatus.READY
+        )
+
+    @property
     def is_final(self) -> bool:
         return self.status not in (self.Status.PENDING, self.Status.CHECKING)
 
@@ -222,6 +249,8 @@ class Cameo(models.Model):
             "status": self.status,
             "status_label": self.get_status_display(),
             "reasons": list(self.reasons),
+            "voice_status": self.voice_status,
+            "voice_reasons": list(self.voice_reasons),
             "url": self.get_absolute_url(),
             "status_url": reverse("cameos:status", args=[self.code]),
         }
@@ -241,6 +270,10 @@ class CameoMedia(models.Model):
         SOURCE = "source", "Uploaded file"
         REFERENCE = "reference", "Reference image"
         VOICE = "voice", "Voice sample"
+        # The voice passage: position 0 as uploaded, 1 its speech as mono 16 kHz WAV (what the voice
+        # routes use). FEATURES: the kNN-VC matching set computed once from it (a .npy file).
+        PASSAGE = "passage", "Voice passage"
+        FEATURES = "features", "Voice features"
 
     cameo = models.ForeignKey(Cameo, on_delete=models.CASCADE, related_name="media")
     role = models.CharField(max_length=10, choices=Role.choices)

@@ -12,7 +12,7 @@ from PIL import Image, UnidentifiedImageError
 
 from cameos.liveness import RecordingError
 from cameos.liveness.analysis import MAX_CHARACTER_FILES
-from cameos.liveness.media import VIDEO_FORMATS
+from cameos.liveness.media import AUDIO_FORMATS, VIDEO_FORMATS
 
 # FFmpeg names a container by its family ("matroska,webm", "mov,mp4,m4a,..."): the first of
 # these that it names gives the stored file's extension.
@@ -23,14 +23,15 @@ def megabytes(n: int) -> str:
     return f"{n / 1_000_000:.0f} MB"
 
 
-def check_size(upload, what: str = "The file") -> int:
+def check_size(upload, what: str = "The file", limit: int | None = None) -> int:
     size = upload.size or 0
+    limit = limit or settings.CAMEO_MAX_UPLOAD_BYTES
     if size == 0:
         raise RecordingError(f"{what} is empty. Please record or choose it again.")
-    if size > settings.CAMEO_MAX_UPLOAD_BYTES:
+    if size > limit:
         raise RecordingError(
             f"{what} is too large ({megabytes(size)}); the limit is "
-            f"{megabytes(settings.CAMEO_MAX_UPLOAD_BYTES)}. Please record a shorter clip."
+            f"{megabytes(limit)}. Please record a shorter clip."
         )
     return size
 
@@ -64,8 +65,55 @@ def probe_recording(upload) -> dict:
         raise RecordingError("The file has no video. Please allow camera access and record again.")
     if not has_sound:
         raise RecordingError("The recording has no sound. Please allow microphone access and record again.")
+    check_declared_size(upload)
     container = next(name for name in EXTENSIONS if name in formats)
     return {"container": container, "size_bytes": size, "extension": EXTENSIONS[container]}
+
+
+def check_declared_size(upload) -> None:
+    """Refuse what the header already says is too big to analyse: a few KB can declare frames far
+    beyond a webcam's or hours of video, and would otherwise be stored and queued."""
+    from cameos.liveness.media import MAX_PIXELS
+
+    upload.seek(0)
+    try:
+        with av.open(upload, metadata_errors="ignore") as container:
+            stream = container.streams.video[0]
+            width, height = stream.width or 0, stream.height or 0
+            seconds = container.duration / av.time_base if container.duration else 0.0
+    except (av.error.FFmpegError, UnicodeDecodeError, ValueError, OSError, IndexError):
+        return  # unreadable headers were refused by the caller already
+    finally:
+        upload.seek(0)
+    if width * height > MAX_PIXELS:
+        raise RecordingError(
+            f"The video's picture is too big ({width}×{height}). Please record with your camera as it is."
+        )
+    if seconds > settings.CAMEO_MAX_SECONDS + 1:
+        raise RecordingError(
+            f"The recording is too long; it must be at most {settings.CAMEO_MAX_SECONDS} seconds."
+        )
+
+
+SOUND_EXTENSIONS = {**EXTENSIONS, "ogg": ".ogg", "wav": ".wav", "mp3": ".mp3", "flac": ".flac"}
+
+
+def probe_sound(upload) -> dict:
+    """Check a voice passage's size and header (any common sound file, or a video with sound).
+
+    Raises RecordingError with a message for the person otherwise.
+    """
+    size = check_size(upload, limit=settings.CAMEO_VOICE_MAX_UPLOAD_BYTES)
+    found = _container(upload)
+    if found is None:
+        raise RecordingError("We could not read this file as a sound recording. Please record again.")
+    formats, _, has_sound = found
+    if not formats & AUDIO_FORMATS:
+        raise RecordingError("This file is not a sound recording. Please upload WebM, Ogg, MP4, WAV or MP3.")
+    if not has_sound:
+        raise RecordingError("The file has no sound. Please allow microphone access and record again.")
+    container = next(name for name in SOUND_EXTENSIONS if name in formats)
+    return {"container": container, "size_bytes": size, "extension": SOUND_EXTENSIONS[container]}
 
 
 def _is_picture(upload) -> bool:

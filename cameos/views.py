@@ -9,8 +9,16 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import User
 from cameos import actions, ledger
-from cameos.forms import ApprovalForm, CameoSettingsForm, CharacterForm, DeleteCameoForm, RecordingForm
+from cameos.forms import (
+    ApprovalForm,
+    CameoSettingsForm,
+    CharacterForm,
+    DeleteCameoForm,
+    RecordingForm,
+    VoiceForm,
+)
 from cameos.liveness import RecordingError
+from cameos.liveness.passages import passage_for
 from cameos.models import Cameo, CameoMedia, CameoUse, Challenge, LedgerEntry
 from generation.serving import serve_file
 
@@ -184,6 +192,13 @@ def _detail_context(request: HttpRequest, cameo: Cameo, **forms) -> dict:
         "references": [m for m in media if m.role == CameoMedia.Role.REFERENCE],
         "originals": [m for m in media if m.role in (CameoMedia.Role.RECORDING, CameoMedia.Role.SOURCE)],
         "voice": next((m for m in media if m.role == CameoMedia.Role.VOICE), None),
+        "voice_speech": next(
+            (m for m in media if m.role == CameoMedia.Role.PASSAGE and m.position == 1), None
+        ),
+        "passage": cameo.voice_passage or passage_for(cameo.code, cameo.voice_checks.get("attempt", 0)),
+        "voice_form": forms.get("voice_form") or VoiceForm(),
+        "voice_min_seconds": settings.CAMEO_VOICE_MIN_SECONDS,
+        "voice_max_seconds": settings.CAMEO_VOICE_MAX_SECONDS,
         "approvals": list(cameo.approvals.select_related("user")),
         "uses": uses,
         "entries": entries,
@@ -205,6 +220,63 @@ def detail(request: HttpRequest, code: str) -> HttpResponse:
     if cameo.owner_id == request.user.pk:
         actions.mark_uses_seen(cameo)
     return render(request, "cameos/detail.html", _detail_context(request, cameo))
+
+
+@login_required
+@require_POST
+def voice_upload(request: HttpRequest, code: str) -> HttpResponse:
+    """Receive the owner's reading of their passage: 202 (JSON) or a redirect to the cameo page while
+    it's checked; a clear 4xx with nothing stored when it is refused."""
+    cameo = get_cameo(request, code, manage=True)
+    length = int(request.META.get("CONTENT_LENGTH") or 0)
+    if length > settings.CAMEO_VOICE_MAX_UPLOAD_BYTES + 1_000_000:
+        return _voice_refused(
+            request, cameo, VoiceForm(), "The file is too large. Please record a shorter reading.", 413
+        )
+    form = VoiceForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return _voice_refused(
+            request, cameo, form, "Please choose a recording of the passage to upload.", 400
+        )
+    try:
+        actions.submit_voice_passage(cameo, form.cleaned_data["recording"], actor=request.user)
+    except (actions.CameoRefused, RecordingError) as exc:
+        status = 413 if "too large" in str(exc) else 400
+        return _voice_refused(request, cameo, form, str(exc), status)
+    if wants_json(request):
+        return JsonResponse(cameo.event(), status=202)
+    messages.success(request, "Reading received: checking it now.")
+    return redirect(f"{cameo.get_absolute_url()}#voice")
+
+
+def _voice_refused(request, cameo: Cameo, form, error: str, status: int) -> HttpResponse:
+    if wants_json(request):
+        return JsonResponse({"error": error}, status=status)
+    form.add_error(None, error)
+    return render(
+        request, "cameos/detail.html", _detail_context(request, cameo, voice_form=form), status=status
+    )
+
+
+@login_required
+@require_POST
+def voice_use(request: HttpRequest, code: str) -> HttpResponse:
+    """The owner's switch: may videos of this cameo speak in their voice."""
+    cameo = get_cameo(request, code, manage=True)
+    on = request.POST.get("use") == "on"
+    try:
+        changed = actions.set_voice_use(cameo, on, actor=request.user)
+    except actions.CameoRefused as exc:
+        messages.error(request, str(exc))
+        return redirect(f"{cameo.get_absolute_url()}#voice")
+    if changed:
+        messages.success(
+            request,
+            "Videos of your cameo will speak in your voice."
+            if on
+            else "Your voice won't be used in new videos.",
+        )
+    return redirect(f"{cameo.get_absolute_url()}#voice")
 
 
 @login_required

@@ -11,6 +11,9 @@ from generation.models import Generation
 MAX_PROMPT = 1000
 MAX_SOURCE_IMAGE_BYTES = 10 * 1024 * 1024
 CAMEO_CODE_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+# What Django decodes bytes that aren't UTF-8 (a lone surrogate among them) into: a prompt holding
+# it was mangled on the way, and the model would be given the replacement characters.
+BROKEN_TEXT = "\ufffd"
 
 
 def seconds_choices(values) -> list[tuple[int, str]]:
@@ -60,7 +63,18 @@ class CreateForm(forms.Form):
         offered = usable_cameos_for_picker(user) if user is not None and user.is_authenticated else []
         cameos = self.fields["cameos"]
         cameos.choices = [(cameo.code, cameo.label) for cameo in offered]
-        cameos.help_text = f"At most {settings.CAMEO_MAX_PER_VIDEO} per video, @mentions included. Their owners see the video."
+        cameos.help_text = (
+            f"At most {settings.CAMEO_MAX_PER_VIDEO} per video, @mentions included. Their owners see the video. "
+            "A cameo speaks in its owner's voice (when they allow it) only when it is the one person in the video."
+        )
+
+    def clean_prompt(self) -> str:
+        prompt = self.cleaned_data["prompt"]
+        if BROKEN_TEXT in prompt:
+            raise ValidationError(
+                "The prompt isn't valid text (it has bytes that aren't UTF-8). Please type it again."
+            )
+        return prompt
 
     def clean(self):
         data = super().clean()

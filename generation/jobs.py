@@ -16,7 +16,8 @@ from django.core.files.base import ContentFile, File
 from django.db import close_old_connections
 from django.utils import timezone
 
-from cameos.actions import check_consent_before_generating
+from cameos.actions import check_consent_before_generating, voice_cameo_for
+from cameos.models import CameoMedia
 from generation.actions import generation_finished
 from generation.errors import GenerationRefused
 from generation.events import publish
@@ -156,6 +157,12 @@ def get_worker_engine():
         dtype=settings.SORA_DTYPE,
         cpu_offload=settings.SORA_CPU_OFFLOAD,
         vae_tiling=settings.SORA_VAE_TILING,
+        # Route 1 of cameo voice: the ID-LoRA loads with the model, once per worker.
+        **(
+            {"id_lora": settings.VOICE_ID_LORA, "identity_scale": settings.VOICE_IDENTITY_SCALE}
+            if settings.VOICE_ID_LORA
+            else {}
+        ),
     )
 
 
@@ -240,7 +247,13 @@ def run_generation(generation_id: int) -> str:
             engine.load()
             load_seconds = time.monotonic() - started_load
             request = build_request(generation)
+            voice_cameo = voice_cameo_for(generation)
+            if voice_cameo is not None and settings.VOICE_ID_LORA and request.condition_image is not None:
+                request.reference_voice = reference_voice(voice_cameo)
             output = engine.generate(request, on_progress=reporter, should_cancel=reporter.should_cancel)
+            if voice_cameo is not None:
+                reporter.update(stage=Generation.Stage.VOICE)
+                give_cameo_voice(generation, output, voice_cameo)
             reporter.update(stage=Generation.Stage.ENCODING)
             store_outputs(generation, output)
             reporter.update(stage=Generation.Stage.CHECKING)
@@ -270,6 +283,61 @@ def run_generation(generation_id: int) -> str:
         finish(generation, Generation.Status.FAILED, error=user_error(exc), detail=traceback.format_exc())
         return "failed"
     return "succeeded"
+
+
+def reference_voice(cameo):
+    """The first seconds of the cameo's accepted reading (mono 16 kHz) for ID-LoRA conditioning."""
+    speech = cameo_speech(cameo)
+    return speech[: int(settings.VOICE_REFERENCE_SECONDS * 16_000)]
+
+
+def cameo_speech(cameo):
+    """The speech of the cameo's accepted reading: mono float32 at 16 kHz."""
+    from generation import media
+
+    stored = CameoMedia.objects.get(cameo=cameo, role=CameoMedia.Role.PASSAGE, position=1)
+    with _local_copy(stored.file) as path:
+        audio, _ = media.read_audio(path, sample_rate=16_000)
+    return audio.mean(axis=0).astype("float32")
+
+
+def give_cameo_voice(generation: Generation, output, cameo) -> None:
+    """Record which voice the speech got, converting it first when route 2 (kNN-VC) is on.
+
+    Route 1 already ran inside the engine when `output.voice` says so. Otherwise, with
+    `VOICE_ROUTE=knnvc`, the speech regions are converted to the cameo's voice over the untouched
+    background and the clip keeps its exact length. The cameo's matching set is computed once
+    (at the reading's check, or here on first use after the route was switched on) and stored.
+    """
+    import numpy as np
+
+    if getattr(output, "voice", None):
+        generation.voice = {**output.voice, "cameo": cameo.code, "owner": cameo.owner.handle}
+        return
+    from generation.voice.stage import get_voice_stage
+
+    stage = get_voice_stage()
+    if stage is None:
+        return
+    features = CameoMedia.objects.filter(cameo=cameo, role=CameoMedia.Role.FEATURES, position=0).first()
+    if features is None:
+        from cameos.actions import save_media
+        from cameos.jobs import voice_features_bytes
+
+        features = save_media(
+            cameo,
+            CameoMedia.Role.FEATURES,
+            0,
+            "features.npy",
+            ContentFile(voice_features_bytes(cameo_speech(cameo))),
+        )
+    with features.file.open("rb") as fh:
+        matching_set = np.load(io.BytesIO(fh.read()), allow_pickle=False)
+    result = stage.convert(
+        output.audio, output.sample_rate, matching_set, np.asarray(cameo.voice_embedding, np.float32)
+    )
+    output.audio = result.audio
+    generation.voice = {**result.report, "cameo": cameo.code, "owner": cameo.owner.handle}
 
 
 def store_outputs(generation: Generation, output) -> None:
@@ -327,11 +395,8 @@ def finish(generation: Generation, status: str, *, timings=None, error: str = ""
             width=generation.width,
             height=generation.height,
             duration=generation.duration,
-            check_status=generation.check_status,
-            check_category=generation.check_category,
-            check_reason=generation.check_reason,
-            check_scores=generation.check_scores,
-            check_frames=generation.check_frames.name,
+            voice=generation.voice,
+            **generation.output_fields(),
         )
     changed = Generation.objects.filter(pk=generation.pk, status=Generation.Status.RUNNING).update(**fields)
     if not changed:
@@ -388,18 +453,13 @@ def recheck_output(generation_id: int) -> str:
     generation = Generation.objects.select_related("owner").filter(pk=generation_id).first()
     if generation is None or not generation.video:
         return "gone"
-    frames, fps = media.read_frames(generation.video.path)
-    audio, sample_rate = media.read_audio(generation.video.path)
+    with _local_copy(generation.video) as path:
+        frames, fps = media.read_frames(path)
+        audio, sample_rate = media.read_audio(path)
 
     stored = SimpleNamespace(frames=frames, fps=fps, audio=audio, sample_rate=sample_rate)
     check_output(generation, stored)
-    Generation.objects.filter(pk=generation.pk).update(
-        check_status=generation.check_status,
-        check_category=generation.check_category,
-        check_reason=generation.check_reason,
-        check_scores=generation.check_scores,
-        check_frames=generation.check_frames.name,
-    )
+    Generation.objects.filter(pk=generation.pk).update(**generation.output_fields())
     if generation.check_status in (Generation.Check.BLOCKED, Generation.Check.REVIEW):
         from feed.models import Post
 

@@ -9,7 +9,8 @@ FINAL_STATUSES = ("succeeded", "failed", "cancelled")
 
 
 def new_generation_code() -> str:
-    return secrets.token_hex(12)
+    # 32 hex digits (128 bits): a draft's pages and media can't be guessed.
+    return secrets.token_hex(16)
 
 
 def generation_upload_path(instance: "Generation", filename: str) -> str:
@@ -48,6 +49,7 @@ class Generation(models.Model):
         LOADING = "loading", "Loading model"
         GENERATING = "generating", "Generating"
         DECODING = "decoding", "Decoding"
+        VOICE = "voice", "Matching the cameo's voice"
         ENCODING = "encoding", "Encoding"
         CHECKING = "checking", "Checking"
         FINISHING = "finishing", "Finishing"
@@ -104,6 +106,11 @@ class Generation(models.Model):
     check_reason = models.CharField(max_length=300, blank=True)
     check_scores = models.JSONField(default=dict, blank=True)
     check_frames = models.ImageField(upload_to=generation_upload_path, blank=True)
+
+    # Which voice the speech has, when a cameo's voice was used: route ("idlora" in the generator,
+    # "knnvc" after it), checkpoints with their sha256, the cameo's code, and the stage's report.
+    # Empty when the voice is the model's own. Copied into the export's C2PA manifest.
+    voice = models.JSONField(default=dict, blank=True)
 
     width = models.PositiveSmallIntegerField(null=True, blank=True)
     height = models.PositiveSmallIntegerField(null=True, blank=True)
@@ -164,6 +171,17 @@ class Generation(models.Model):
         if self.status != self.Status.QUEUED:
             return None
         return Generation.objects.filter(status=self.Status.QUEUED, created__lt=self.created).count() + 1
+
+    def output_fields(self) -> dict:
+        """What a finished job writes back to the row besides its status: the stored files and
+        what the output check found (also rewritten alone by a re-check)."""
+        return {
+            "check_status": self.check_status,
+            "check_category": self.check_category,
+            "check_reason": self.check_reason,
+            "check_scores": self.check_scores,
+            "check_frames": self.check_frames.name,
+        }
 
     def stage_text(self, position: int | None = None) -> str:
         if self.status == self.Status.QUEUED:

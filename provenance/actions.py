@@ -52,6 +52,7 @@ def ensure_export(generation: Generation, *, public_url: str = "", source=None) 
         public_url=public_url or None,
         consent_ids=tuple(consent_entry_ids(generation)),
         created=generation.finished,
+        voice=generation.voice,
     )
     try:
         signer = signing.signer_config()

@@ -22,6 +22,7 @@ from .certs import SignerConfig
 TRAINED_ALGORITHMIC_MEDIA = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
 SOFT_BINDING_ALG = "org.sorasite.tracking.v1"
 POST_ASSERTION = "org.sorasite.post"
+VOICE_ASSERTION = "org.sorasite.voice"
 MIME = "video/mp4"
 # Validation codes that mean the bytes or the claim were changed after signing.
 TAMPER_CODES = (
@@ -46,6 +47,9 @@ class ManifestInfo:
     public_url: str | None = None
     consent_ids: Sequence[str] = field(default_factory=tuple)
     created: dt.datetime | None = None
+    # Whose voice the speech was converted to, how, and with which checkpoint (hashes): the
+    # generation's `voice` record. Empty when the voice is the model's own.
+    voice: dict[str, Any] = field(default_factory=dict)
 
 
 def build_manifest(
@@ -62,7 +66,7 @@ def build_manifest(
     agent = {"name": info.model}
     if info.model_version:
         agent["version"] = info.model_version
-    return {
+    manifest = {
         "claim_generator_info": [{"name": site_name, "version": site_version}],
         "title": info.title,
         "format": MIME,
@@ -114,6 +118,15 @@ def build_manifest(
             },
         ],
     }
+    if info.voice:
+        manifest["assertions"].append({"label": VOICE_ASSERTION, "data": voice_assertion(info.voice)})
+    return manifest
+
+
+def voice_assertion(voice: dict[str, Any]) -> dict[str, Any]:
+    """The manifest's record of a cameo voice: route, cameo and checkpoints, not the whole report."""
+    keys = ("route", "cameo", "checkpoint", "checkpoint_sha256", "checkpoints", "identity_scale")
+    return {key: voice[key] for key in keys if key in voice}
 
 
 def sign_file(src: str | Path, dst: str | Path, manifest: dict[str, Any], signer: SignerConfig) -> bytes:
@@ -212,6 +225,7 @@ def read_manifest(
         "digital_source_type": created.get("digitalSourceType"),
         "soft_binding": _soft_binding(assertions.get("c2pa.soft-binding")),
         "post": assertions.get(POST_ASSERTION),
+        "voice": assertions.get(VOICE_ASSERTION),
     }
 
 

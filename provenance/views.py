@@ -12,7 +12,9 @@ from provenance.verify import UnsupportedMediaError
 
 def verify(request: HttpRequest) -> HttpResponse:
     """Public: upload a video, learn whether it carries our manifest, our mark or a known fingerprint."""
-    form = VerifyForm(request.POST or None, request.FILES or None)
+    # Bound on every POST, so one without a file is told so rather than shown a blank form.
+    bound = request.method == "POST"
+    form = VerifyForm(request.POST if bound else None, request.FILES if bound else None)
     report = None
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["video"]

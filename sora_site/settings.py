@@ -110,9 +110,16 @@ if os.environ.get("DATABASE_TEST_NAME"):
     # Lets several test runs share one PostgreSQL server without fighting over test_<name>.
     DATABASES["default"]["TEST"] = {"NAME": os.environ["DATABASE_TEST_NAME"]}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # WAL and a busy timeout let the web process and RQ workers share the file.
+    # WAL and a busy timeout let the web process and RQ workers share the file. IMMEDIATE takes
+    # the write lock when a transaction starts: a deferred one that reads and then writes fails at
+    # once with "database is locked" (no waiting) when another process wrote meanwhile, which gave
+    # 500s on likes under load (tests/reliability/test_load.py).
     DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
+        {
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "transaction_mode": "IMMEDIATE",
+        }
     )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -191,6 +198,7 @@ SORA_VAE_TILING = env_bool("SORA_VAE_TILING", False)
 # downloaded, and a configured path that doesn't exist stops the site at startup (system check).
 VOICE_ID_LORA = os.environ.get("VOICE_ID_LORA", "")
 VOICE_IDENTITY_SCALE = float(os.environ.get("VOICE_IDENTITY_SCALE", "3.0"))
+VOICE_REFERENCE_SECONDS = float(os.environ.get("VOICE_REFERENCE_SECONDS", "5"))  # ID-LoRA's ~5 s
 VOICE_ROUTE = os.environ.get("VOICE_ROUTE", "none")
 VOICE_DEMUCS_DIR = os.environ.get("VOICE_DEMUCS_DIR", "")
 VOICE_DEMUCS_MODEL = os.environ.get("VOICE_DEMUCS_MODEL", "htdemucs")
@@ -281,6 +289,13 @@ CAMEO_MAX_SECONDS = env_int("CAMEO_MAX_SECONDS", 30)
 CAMEO_RECORD_SECONDS = env_int("CAMEO_RECORD_SECONDS", 8)  # the recorder page stops by itself then
 CAMEO_COUNTDOWN_SECONDS = env_int("CAMEO_COUNTDOWN_SECONDS", 3)
 CAMEO_ANALYSIS_TIMEOUT = env_int("CAMEO_ANALYSIS_TIMEOUT", 600)
+# The voice passage: 30-60 s of reading (kNN-VC's quality grows with the matching set), at least
+# this much of it speech, and it must sound like the voice of the verified liveness recording.
+CAMEO_VOICE_MIN_SECONDS = env_int("CAMEO_VOICE_MIN_SECONDS", 30)
+CAMEO_VOICE_MAX_SECONDS = env_int("CAMEO_VOICE_MAX_SECONDS", 75)
+CAMEO_VOICE_MIN_SPEECH_SECONDS = env_int("CAMEO_VOICE_MIN_SPEECH_SECONDS", 20)
+CAMEO_VOICE_MIN_SIMILARITY = float(os.environ.get("CAMEO_VOICE_MIN_SIMILARITY", "0.70"))
+CAMEO_VOICE_MAX_UPLOAD_BYTES = env_int("CAMEO_VOICE_MAX_UPLOAD_BYTES", 20_000_000)
 
 # Moderation (moderation/): prompt policy, sanctions, quotas and rate limits.
 # Policy rules and public figures are rows edited in the admin; processes cache them this long.

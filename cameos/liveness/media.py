@@ -208,3 +208,62 @@ def _analysis_frame(decoded, t: float, *, keep_rgb: bool) -> Frame:
     rgb = decoded.to_ndarray(format="rgb24", width=width, height=height)
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
     return Frame(time=t, gray=gray, rgb=rgb if keep_rgb else None)
+
+
+# Containers a voice passage may come in: browser recordings (WebM/Ogg Opus, Safari's MP4/M4A)
+# and files people have at hand (WAV, MP3, FLAC).
+AUDIO_FORMATS = VIDEO_FORMATS | {"ogg", "wav", "mp3", "flac", "m4a"}
+
+
+def decode_audio(path, *, min_seconds: float, max_seconds: float, max_bytes: int) -> tuple[np.ndarray, dict]:
+    """Decode the first audio stream of ``path`` to mono 16 kHz float32; returns (audio, info).
+
+    Raises RecordingError (with a message for the person) for an unreadable file, one without
+    sound, or one shorter than ``min_seconds`` or longer than ``max_seconds`` (decoding stops as
+    soon as it runs past the limit, so a file that lies about its length costs no more than that).
+    """
+    size = check_size(path, max_bytes)
+    try:
+        container = av.open(str(path), metadata_errors="ignore")
+    except (av.error.FFmpegError, UnicodeDecodeError) as exc:
+        raise RecordingError(
+            "We could not read this file as a sound recording. Please record again."
+        ) from exc
+    chunks: list[np.ndarray] = []
+    with container:
+        formats = set(container.format.name.split(","))
+        if not formats & AUDIO_FORMATS:
+            raise RecordingError(
+                "This file is not a sound recording. Please upload WebM, Ogg, MP4, WAV or MP3."
+            )
+        if not container.streams.audio:
+            raise RecordingError("The file has no sound. Please allow microphone access and record again.")
+        stream = container.streams.audio[0]
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=SPEECH_RATE)
+        samples = 0
+        try:
+            for decoded in container.decode(stream):
+                for out in resampler.resample(decoded):
+                    chunk = out.to_ndarray().reshape(-1).copy()
+                    chunks.append(chunk)
+                    samples += chunk.size
+                if samples > (max_seconds + 0.5) * SPEECH_RATE:
+                    raise _too_long(max_seconds)
+            for out in resampler.resample(None):
+                chunks.append(out.to_ndarray().reshape(-1).copy())
+        except av.error.FFmpegError as exc:
+            raise RecordingError(
+                "The recording is damaged and could not be read to the end. Please record again."
+            ) from exc
+        info = {"container": container.format.name, "codec": stream.codec_context.name, "size_bytes": size}
+    audio = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
+    duration = audio.size / SPEECH_RATE
+    info["duration"] = round(duration, 3)
+    if duration > max_seconds + 0.5:
+        raise _too_long(max_seconds)
+    if duration < min_seconds:
+        raise RecordingError(
+            f"The recording is too short ({duration:.1f} s); please read the whole passage "
+            f"(at least {min_seconds:g} seconds)."
+        )
+    return audio, info

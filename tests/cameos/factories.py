@@ -32,6 +32,9 @@ def make_cameo(
     if kind == Cameo.Kind.CHARACTER:
         name = name or "Biscuit"
         fields.setdefault("attested", timezone.now())
+    person = kind == Cameo.Kind.PERSON
+    fields.setdefault("face_embedding", [0.1] * 128 if person else None)
+    fields.setdefault("voice_embedding", [0.05] * 256 if person else None)
     cameo = Cameo.objects.create(
         owner=owner,
         kind=kind,
@@ -39,8 +42,6 @@ def make_cameo(
         permission=permission,
         status=Cameo.Status.ACTIVE,
         verified=timezone.now(),
-        face_embedding=[0.1] * 128 if kind == Cameo.Kind.PERSON else None,
-        voice_embedding=[0.05] * 256 if kind == Cameo.Kind.PERSON else None,
         **fields,
     )
     save_media(cameo, CameoMedia.Role.REFERENCE, 0, "face.jpg", ContentFile(jpeg()))

@@ -44,6 +44,8 @@ def object_views(scene):
         "use_poster": ("get", reverse("cameos:use_poster", args=[use]), {}),
         "remove_use": ("post", reverse("cameos:remove_use", args=[use]), {}),
         "block": ("post", reverse("cameos:block", args=[use]), {}),
+        # No voice passage yet: turning voice on is refused with a message (a redirect back).
+        "voice_use": ("post", reverse("cameos:voice_use", args=[code]), {"use": "on"}),
     }
 
 
@@ -54,7 +56,7 @@ OWNER_STATUS = {"get": 200, "post": 302}
 
 VIEWS = [
     "detail", "status", "ledger", "media", "recording", "settings", "approve", "unapprove",
-    "delete_page", "delete", "use_poster", "remove_use", "block",
+    "delete_page", "delete", "use_poster", "remove_use", "block", "voice_use",
 ]  # fmt: skip
 
 
