@@ -9,17 +9,10 @@ from playwright.sync_api import expect
 
 from cameos.models import Cameo, CameoMedia, Challenge
 from tests import media_factory
+from tests.browser.session import log_in
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-
-def log_in(page, live_site, handle: str, password: str = "pw-secret-123") -> None:
-    page.goto(f"{live_site}/accounts/login/")
-    page.fill("input[name=login]", handle)
-    page.fill("input[name=password]", password)
-    page.click("form button[type=submit]")
-    page.wait_for_url(f"{live_site}/")
 
 
 def test_record_upload_and_see_the_verdict(live_site, chromium, make_user, worker, tmp_path):

@@ -2,17 +2,10 @@ import re
 
 import pytest
 
+from tests.browser.session import log_in
 from tests.conftest import wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-
-def log_in(page, live_site, handle: str, password: str = "pw-secret-123") -> None:
-    page.goto(f"{live_site}/accounts/login/")
-    page.fill("input[name=login]", handle)
-    page.fill("input[name=password]", password)
-    page.click("form button[type=submit]")
-    page.wait_for_url(f"{live_site}/")
 
 
 def test_create_a_video_watch_progress_and_see_the_result(live_site, page, make_user, rq_queue, worker):
