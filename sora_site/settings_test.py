@@ -9,6 +9,9 @@ os.environ.setdefault("GENERATION_QUEUE", f"gpu-test-{os.getpid()}")
 os.environ.setdefault("CPU_QUEUE", f"cpu-test-{os.getpid()}")
 os.environ.setdefault("CHANNELS_PREFIX", f"asgi-test-{os.getpid()}")
 os.environ.setdefault("SORA_VIDEO_PROFILE", "tiny")
+# Synthetic voice readings are a few seconds long, not the 30-60 s a person reads.
+os.environ.setdefault("CAMEO_VOICE_MIN_SECONDS", "5")
+os.environ.setdefault("CAMEO_VOICE_MIN_SPEECH_SECONDS", "4")
 
 from sora_site.settings import *  # noqa: E402,F403
 
@@ -23,3 +26,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}  # noqa: F405
 SORA_VIDEO_MODEL = os.environ.get("SORA_TEST_MODEL", str(VAR_DIR / "models" / "tiny-ltx2-test"))  # noqa: F405
 RATE_LIMIT_ENABLED = False  # the rate-limit tests switch it back on
+
+# Each test sees its own writes in For You at once; tests/feed/test_ranking.py turns it on.
+FEED_RANKING_CACHE_SECONDS = 0
