@@ -9,6 +9,7 @@ the request/progress types. Only :meth:`Engine.load` (called by a worker) pulls 
 """
 
 from .capabilities import PROFILES, Capabilities, get_capabilities
+from .checkpoints import file_sha256
 from .pipeline import (
     Engine,
     GenerationCancelled,
@@ -19,6 +20,7 @@ from .pipeline import (
     get_engine,
 )
 from .tiny import MARKER_FILE, build_tiny_model, is_tiny_model
+from .tiny_voice import build_tiny_id_lora
 
 __all__ = [
     "MARKER_FILE",
@@ -30,7 +32,9 @@ __all__ = [
     "GenerationRequest",
     "Progress",
     "Shot",
+    "build_tiny_id_lora",
     "build_tiny_model",
+    "file_sha256",
     "get_capabilities",
     "get_engine",
     "is_tiny_model",

@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -44,6 +45,11 @@ class GenerationRequest:
 
     ``condition_image`` becomes the first frame (cameo reference, or a remix source's last frame); it
     is centre-cropped to the target aspect ratio, never stretched.
+
+    ``reference_voice`` is the voice the generated speech should have: mono float32 samples at
+    16 kHz (~5 s, as ID-LoRA was trained on). It is used only together with a ``condition_image``
+    and by an engine loaded with an ID-LoRA (route 1 of cameo voice); otherwise it is ignored and
+    :attr:`GenerationOutput.voice` stays ``None``.
     """
 
     shots: list[Shot]
@@ -52,6 +58,7 @@ class GenerationRequest:
     negative_prompt: str = ""
     condition_image: Image.Image | None = None
     steps: int | None = None
+    reference_voice: np.ndarray | None = None
 
 
 @dataclass
@@ -84,6 +91,9 @@ class GenerationOutput:
     sample_rate: int
     fps: int
     timings: dict[str, float] = field(default_factory=dict)
+    # What produced the voice, when route 1 (ID-LoRA reference conditioning) ran: {"route": "idlora",
+    # "checkpoint": file name, "checkpoint_sha256": hex, "identity_scale": s}. None otherwise.
+    voice: dict | None = None
 
     @property
     def seconds(self) -> float:
@@ -146,6 +156,12 @@ class Engine:
     ``model`` is a hub id or a local directory in diffusers format (the tiny model is one such
     directory). ``cpu_offload`` keeps idle components in CPU memory (slower, for GPUs under ~48 GB);
     ``vae_tiling`` decodes in tiles to bound VAE memory at large sizes.
+
+    ``id_lora`` is the path of an ID-LoRA checkpoint (safetensors, LTX-2 key format). With it, the
+    engine also builds :class:`~generation.engine.reference_audio.LTX2ReferenceAudioPipeline` at
+    load time (sharing every weight, LoRA loaded once), and image-conditioned requests that carry a
+    ``reference_voice`` run through it with identity-guidance scale ``identity_scale``. The LoRA is
+    disabled for every other request, whose output is the same as without it.
     """
 
     def __init__(
@@ -156,19 +172,29 @@ class Engine:
         dtype: str = "auto",
         cpu_offload: bool = False,
         vae_tiling: bool = False,
+        id_lora: str | None = None,
+        identity_scale: float = 0.0,
     ):
+        if identity_scale < 0:
+            raise ValueError("identity_scale must be >= 0")
         self.model = str(model)
         self.capabilities = capabilities
         self.device = device
         self.dtype = dtype
         self.cpu_offload = cpu_offload
         self.vae_tiling = vae_tiling
+        self.id_lora = str(id_lora) if id_lora else None
+        self.identity_scale = float(identity_scale)
+        # Linears the ID-LoRA wraps and the record of it put on outputs; set by load().
+        self.id_lora_layers: int | None = None
+        self._voice_record: dict | None = None
         self.load_seconds: float | None = None
         # What "auto" resolved to; set by load().
         self.resolved_device: str | None = None
         self.resolved_dtype: torch.dtype | None = None
         self._pipe = None
         self._image_pipe = None
+        self._reference_pipe = None
         self._lock = threading.RLock()
 
     @property
@@ -187,6 +213,19 @@ class Engine:
             torch_dtype = _resolve_dtype(self.dtype, device)
             pipe = LTX2Pipeline.from_pretrained(self.model, dtype=torch_dtype)
             pipe.set_progress_bar_config(disable=True)
+            voice_record = None
+            if self.id_lora:
+                from .checkpoints import file_sha256
+                from .reference_audio import load_id_lora
+
+                # Into the shared transformer, before offload hooks or a device move, so the LoRA
+                # weights follow the model wherever it goes. load_id_lora leaves it disabled.
+                self.id_lora_layers = load_id_lora(pipe, self.id_lora)
+                voice_record = {
+                    "route": "idlora",
+                    "checkpoint": Path(self.id_lora).name,
+                    "checkpoint_sha256": file_sha256(self.id_lora),
+                }
             if self.cpu_offload and device != "cpu":
                 pipe.enable_model_cpu_offload(device=device)
             elif device != "cpu":  # from_pretrained already put everything on the CPU
@@ -197,8 +236,15 @@ class Engine:
             # modules, so they apply to this pipeline too.
             image_pipe = LTX2ImageToVideoPipeline.from_pipe(pipe)
             image_pipe.set_progress_bar_config(disable=True)
+            reference_pipe = None
+            if self.id_lora:
+                from .reference_audio import LTX2ReferenceAudioPipeline
+
+                reference_pipe = LTX2ReferenceAudioPipeline.from_pipe(pipe)
+                reference_pipe.set_progress_bar_config(disable=True)
             self.resolved_device, self.resolved_dtype = device, torch_dtype
             self._pipe, self._image_pipe = pipe, image_pipe
+            self._reference_pipe, self._voice_record = reference_pipe, voice_record
             self.load_seconds = time.perf_counter() - started
 
     def _sampler_kwargs(self) -> dict:
@@ -249,7 +295,13 @@ class Engine:
         :class:`GenerationCancelled` is raised at once and nothing is returned.
 
         Same request (seed included) on the same device and dtype gives bit-identical output on
-        CPU. Raises ``ValueError`` for an unknown orientation or an impossible shot list.
+        CPU. Raises ``ValueError`` for an unknown orientation or an impossible shot list, and for a
+        ``reference_voice`` that isn't usable mono audio (checked only when it would be used).
+
+        With an ID-LoRA loaded, a request with both ``condition_image`` and ``reference_voice`` runs
+        every shot through the reference pipeline with that same voice (later shots of a storyboard
+        are conditioned on the previous shot's last frame, and keep the voice), and
+        ``output.voice`` records the checkpoint and scale that made it.
         """
         caps = self.capabilities
         if request.orientation not in caps.sizes:
@@ -262,6 +314,11 @@ class Engine:
         if total_seconds > caps.max_total_seconds:
             raise ValueError(f"at most {caps.max_total_seconds} s in total")
         steps = request.steps or caps.steps
+        reference_voice = None
+        if self.id_lora and request.reference_voice is not None and request.condition_image is not None:
+            from .reference_audio import as_reference_waveform
+
+            reference_voice = as_reference_waveform(request.reference_voice)
 
         def cancelled() -> bool:
             return should_cancel is not None and should_cancel()
@@ -279,9 +336,11 @@ class Engine:
                 report(Progress("loading", 0, len(request.shots), 0, steps))
                 self.load()
                 timings["load_s"] = self.load_seconds
-            return self._generate_locked(request, steps, report, cancelled, timings, started)
+            return self._generate_locked(request, steps, report, cancelled, timings, started, reference_voice)
 
-    def _generate_locked(self, request, steps, report, cancelled, timings, started) -> GenerationOutput:
+    def _generate_locked(
+        self, request, steps, report, cancelled, timings, started, reference_voice=None
+    ) -> GenerationOutput:
         import torch
 
         caps = self.capabilities
@@ -310,6 +369,7 @@ class Engine:
                 height,
                 report,
                 cancelled,
+                reference_voice,
             )
             for key, value in shot_timings.items():
                 timings[f"shot{index}_{key}"] = value
@@ -335,17 +395,47 @@ class Engine:
         timings["pipeline_s"] = timings.get("denoise_s", 0.0) + timings.get("decode_s", 0.0)
         timings["total_s"] = time.perf_counter() - started
         return GenerationOutput(
-            frames=frames, audio=audio, sample_rate=sample_rate, fps=caps.fps, timings=timings
+            frames=frames,
+            audio=audio,
+            sample_rate=sample_rate,
+            fps=caps.fps,
+            timings=timings,
+            voice=(
+                dict(self._voice_record, identity_scale=self.identity_scale)
+                if reference_voice is not None
+                else None
+            ),
         )
 
     def _run_shot(
-        self, index, shots, prompt, request, condition, num_frames, steps, width, height, report, cancelled
+        self,
+        index,
+        shots,
+        prompt,
+        request,
+        condition,
+        num_frames,
+        steps,
+        width,
+        height,
+        report,
+        cancelled,
+        reference_voice=None,
     ):
-        """Run one pipeline pass. Returns (video float [0,1] (T, 3, H, W) on device, audio, timings)."""
+        """Run one pipeline pass. Returns (video float [0,1] (T, 3, H, W) on device, audio, timings).
+
+        ``reference_voice`` (checked mono 16 kHz samples) sends an image-conditioned shot through the
+        ID-LoRA reference pipeline.
+        """
         import torch
 
         caps = self.capabilities
-        pipe = self._pipe if condition is None else self._image_pipe
+        if condition is None:
+            pipe = self._pipe
+        elif reference_voice is not None:
+            pipe = self._reference_pipe
+        else:
+            pipe = self._image_pipe
         latent_shape = (
             (num_frames - 1) // pipe.vae_temporal_compression_ratio + 1,
             height // pipe.vae_spatial_compression_ratio,
@@ -394,6 +484,9 @@ class Engine:
         )
         if condition is not None:
             kwargs["image"] = _fit(condition, (width, height))
+            if reference_voice is not None:
+                kwargs["reference_audio"] = reference_voice
+                kwargs["identity_guidance_scale"] = self.identity_scale
 
         call_started = time.perf_counter()
         output = pipe(**kwargs)
@@ -498,13 +591,25 @@ def get_engine(
     dtype: str = "auto",
     cpu_offload: bool = False,
     vae_tiling: bool = False,
+    id_lora: str | None = None,
+    identity_scale: float = 0.0,
 ) -> Engine:
     """The process-wide engine for these settings, created on first use.
 
     Loading is lazy (first :meth:`Engine.generate` or an explicit :meth:`Engine.load`), and happens
     once per process for each distinct setting, so a worker pays for the weights once, not per job.
+    The ID-LoRA path and identity scale are part of the setting.
     """
-    key = (str(model), profile, device, dtype, cpu_offload, vae_tiling)
+    key = (
+        str(model),
+        profile,
+        device,
+        dtype,
+        cpu_offload,
+        vae_tiling,
+        str(id_lora or ""),
+        float(identity_scale),
+    )
     with _engines_lock:
         engine = _engines.get(key)
         if engine is None:
@@ -515,6 +620,8 @@ def get_engine(
                 dtype=dtype,
                 cpu_offload=cpu_offload,
                 vae_tiling=vae_tiling,
+                id_lora=id_lora,
+                identity_scale=identity_scale,
             )
             _engines[key] = engine
         return engine

@@ -160,3 +160,22 @@ def test_a_missing_checkpoint_path_stops_the_site_at_startup(settings, tmp_path)
 
     settings.VOICE_ID_LORA = ""
     call_command("check")  # the defaults start
+
+
+@pytest.mark.django_db
+def test_route_one_conditions_the_generator_on_the_cameos_reading_and_records_the_lora(
+    tiny_model, settings, tmp_path, voiced_cameo
+):
+    from generation.engine import build_tiny_id_lora, file_sha256
+
+    lora = build_tiny_id_lora(tiny_model, tmp_path / "id-lora.safetensors")
+    settings.VOICE_ROUTE = "none"
+    settings.VOICE_ID_LORA = str(lora)
+    generation = generation_with(voiced_cameo.owner, [voiced_cameo], prompt="@ada says hello")
+
+    assert run_generation(generation.pk) == "succeeded", Generation.objects.get(pk=generation.pk).error_detail
+
+    generation.refresh_from_db()
+    assert generation.voice["route"] == "idlora"
+    assert generation.voice["checkpoint_sha256"] == file_sha256(lora)
+    assert generation.voice["cameo"] == voiced_cameo.code
