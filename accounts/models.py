@@ -96,9 +96,10 @@ class User(AbstractUser):
 
 
 def new_invite_code() -> str:
-    # 10 characters of an unambiguous alphabet: ~50 bits, unguessable and easy to type.
+    # 26 characters of an unambiguous alphabet: 128 bits, so codes can't be guessed; people
+    # follow the /invite/<code> link rather than type it.
     alphabet = "abcdefghjkmnpqrstuvwxyz23456789"
-    return "".join(secrets.choice(alphabet) for _ in range(10))
+    return "".join(secrets.choice(alphabet) for _ in range(26))
 
 
 def default_invite_expiry():

@@ -31,7 +31,7 @@ from generation.actions import (
     capabilities,
     start_generation,
 )
-from generation.forms import MAX_PROMPT, MAX_SOURCE_IMAGE_BYTES
+from generation.forms import BROKEN_TEXT, MAX_PROMPT, MAX_SOURCE_IMAGE_BYTES
 from generation.models import Generation
 from generation.serving import serve_file
 
@@ -164,6 +164,8 @@ def clean_prompt(value: str, param: str = "prompt") -> str:
         raise bad_request("Describe the video you want: 'prompt' is empty.", param=param)
     if "\x00" in prompt:
         raise bad_request("'prompt' can't contain NUL characters.", param=param)
+    if BROKEN_TEXT in prompt:
+        raise bad_request("'prompt' isn't valid text (it has bytes that aren't UTF-8).", param=param)
     if len(prompt) > MAX_PROMPT:
         raise bad_request(f"'prompt' is {len(prompt)} characters; the most is {MAX_PROMPT}.", param=param)
     return prompt
