@@ -442,6 +442,32 @@ def sweep_stuck_generations() -> int:
     return failed
 
 
+def requeue_lost_generations(older_than: float = 60.0) -> int:
+    """Put queued jobs back on the queue when Redis lost them (restarted empty, flushed).
+
+    The row is the truth: a generation still "queued" whose RQ job no longer exists would
+    otherwise wait forever and hold one of its owner's active slots. Returns how many were
+    re-enqueued; does nothing while Redis is down (the next sweep tries again).
+    """
+    from generation import queue
+
+    cutoff = timezone.now() - timezone.timedelta(seconds=older_than)
+    requeued = 0
+    try:
+        for generation in Generation.objects.filter(status=Generation.Status.QUEUED, created__lt=cutoff):
+            if queue.job_exists(generation.rq_job_id):
+                continue
+            job_id = queue.enqueue_generation(generation.pk)
+            # Only if it is still queued: a claim by a worker meanwhile wins (its copy won't run twice).
+            Generation.objects.filter(pk=generation.pk, status=Generation.Status.QUEUED).update(
+                rq_job_id=job_id
+            )
+            requeued += 1
+    except queue.GenerationUnavailable:
+        log.warning("the job queue is unreachable; lost jobs will be re-enqueued later")
+    return requeued
+
+
 def recheck_output(generation_id: int) -> str:
     """Run the output check again on a stored video with today's rules (after a report).
 

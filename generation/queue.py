@@ -48,3 +48,13 @@ def cancel_queued_job(job_id: str) -> None:
         Job.fetch(job_id, connection=gpu_queue().connection).cancel()
     except Exception:  # noqa: BLE001 - the job may be gone already; the worker's claim would fail anyway
         pass
+
+
+def job_exists(job_id: str) -> bool:
+    """Whether Redis still holds this job. Raises GenerationUnavailable when Redis is down."""
+    from rq.job import Job
+
+    try:
+        return bool(job_id) and Job.exists(job_id, connection=gpu_queue().connection)
+    except (RedisError, OSError) as exc:
+        raise GenerationUnavailable("The job queue is unreachable.") from exc

@@ -7,6 +7,7 @@
   const url = body.dataset.eventsUrl;
   let retry = 0;
   let socket = null;
+  let opened = false;
 
   function setText(root, selector, text) {
     root.querySelectorAll(selector).forEach((el) => { el.textContent = text; });
@@ -45,12 +46,27 @@
     });
   }
 
+  // On the first open only fragments that were still changing when the page rendered can be stale.
+  function refreshRunningFragments() {
+    if (!window.htmx) return;
+    const settled = ["succeeded", "failed", "cancelled", "blocked", "active", "rejected", "deleted"];
+    document.querySelectorAll("[data-refresh][data-status]").forEach((el) => {
+      if (!settled.includes(el.dataset.status)) {
+        window.htmx.ajax("GET", el.dataset.refresh, { target: el, swap: "outerHTML" });
+      }
+    });
+  }
+
   function connect() {
     const scheme = location.protocol === "https:" ? "wss://" : "ws://";
     socket = new WebSocket(scheme + location.host + url);
     socket.onopen = () => {
       body.dataset.socket = "open";
-      if (retry > 0) refreshLiveFragments();
+      // Events sent between the page's render and this moment (or while we were disconnected)
+      // reached no one: re-read the live parts from the database once we are listening.
+      if (retry > 0 || opened) refreshLiveFragments();
+      else refreshRunningFragments();
+      opened = true;
       retry = 0;
     };
     socket.onmessage = (message) => {

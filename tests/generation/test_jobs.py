@@ -1,5 +1,6 @@
 """The job function run in-process on the tiny model: outputs, determinism, storyboard, cancel, faults."""
 
+import io
 import threading
 
 import numpy as np
@@ -116,3 +117,30 @@ def test_sweeper_fails_running_jobs_whose_worker_went_silent(user, settings):
     alive.refresh_from_db()
     assert stale.status == "failed" and "stopped unexpectedly" in stale.error
     assert alive.status == "running"
+
+
+@pytest.mark.django_db
+def test_queued_jobs_that_redis_lost_are_put_back_on_the_queue(user, rq_queue):
+    from django.core.management import call_command
+    from django.utils import timezone
+    from rq.job import Job
+
+    from generation import queue
+
+    minutes_ago = timezone.now() - timezone.timedelta(minutes=2)
+    lost = queued_generation(user, created=minutes_ago, rq_job_id="wiped-by-a-redis-restart")
+    kept = queued_generation(user, created=minutes_ago)
+    kept.rq_job_id = queue.enqueue_generation(kept.pk)
+    kept.save(update_fields=["rq_job_id"])
+    fresh = queued_generation(user, rq_job_id="not-enqueued-yet")  # still inside its commit window
+
+    out = io.StringIO()
+    call_command("sweep_generations", stdout=out)
+
+    assert "re-enqueued 1 lost one(s)" in out.getvalue()
+    lost.refresh_from_db()
+    assert lost.rq_job_id != "wiped-by-a-redis-restart"
+    job = Job.fetch(lost.rq_job_id, connection=rq_queue.connection)
+    assert job.args == (lost.pk,) and job.origin == rq_queue.name
+    assert Generation.objects.get(pk=kept.pk).rq_job_id == kept.rq_job_id
+    assert Generation.objects.get(pk=fresh.pk).rq_job_id == "not-enqueued-yet"

@@ -3,11 +3,14 @@ import time
 from django.core.management.base import BaseCommand
 from django.db import close_old_connections
 
-from generation.jobs import sweep_stuck_generations
+from generation.jobs import requeue_lost_generations, sweep_stuck_generations
 
 
 class Command(BaseCommand):
-    help = "Fail generations whose worker died mid-job (no heartbeat). --loop keeps sweeping."
+    help = (
+        "Fail generations whose worker died mid-job (no heartbeat) and re-enqueue queued ones that "
+        "Redis lost. --loop keeps sweeping."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--loop", action="store_true", help="sweep forever")
@@ -16,8 +19,9 @@ class Command(BaseCommand):
     def handle(self, *args, loop: bool, interval: float, **options):
         while True:
             failed = sweep_stuck_generations()
-            if failed or options["verbosity"] > 1:
-                self.stdout.write(f"failed {failed} stuck generation(s)")
+            requeued = requeue_lost_generations()
+            if failed or requeued or options["verbosity"] > 1:
+                self.stdout.write(f"failed {failed} stuck generation(s), re-enqueued {requeued} lost one(s)")
             if not loop:
                 return
             close_old_connections()
