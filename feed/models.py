@@ -20,12 +20,12 @@ CAPTION_MAX_LENGTH = 300
 
 
 def new_post_code() -> str:
-    # 12 URL-safe characters (72 bits): unguessable, so only-me and followers posts can't be found.
-    return secrets.token_urlsafe(9)
+    # 22 URL-safe characters (128 bits): unguessable, so only-me and followers posts can't be found.
+    return secrets.token_urlsafe(16)
 
 
 def new_comment_code() -> str:
-    return secrets.token_urlsafe(9)
+    return secrets.token_urlsafe(16)
 
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -104,7 +104,7 @@ class Post(models.Model):
         FOLLOWERS = "followers", "Followers"
         ONLY_ME = "only_me", "Only me"
 
-    code = models.CharField(max_length=16, unique=True, default=new_post_code, editable=False)
+    code = models.CharField(max_length=32, unique=True, default=new_post_code, editable=False)
     # db_index off: feed_post_author_created_idx leads with author.
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="posts", db_index=False
@@ -215,7 +215,7 @@ class CommentQuerySet(models.QuerySet):
 
 
 class Comment(models.Model):
-    code = models.CharField(max_length=16, unique=True, default=new_comment_code, editable=False)
+    code = models.CharField(max_length=32, unique=True, default=new_comment_code, editable=False)
     # db_index off: feed_comment_post_idx leads with post.
     post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="comments", db_index=False)
     # db_index off: feed_comment_author_idx leads with author.

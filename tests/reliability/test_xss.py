@@ -315,7 +315,6 @@ def test_secrets_carry_at_least_128_bits(world, name):
     assert entropy_bits(values) >= 128, name
 
 
-@pytest.mark.xfail(strict=True, reason="post and comment codes are 72 bits; 128 needs a feed migration")
 @pytest.mark.parametrize("name", list(SHORT_CODES))
 def test_post_and_comment_codes_carry_at_least_128_bits(world, name):
     values = sample(lambda: SHORT_CODES[name](world), n=4)
