@@ -1,25 +1,31 @@
 """Feed benchmark: For You and Following under concurrent load through daphne, on PostgreSQL.
 
     .venv/bin/python bench/bench_feed.py --posts 10000
-    .venv/bin/python bench/bench_feed.py --posts 1000000 --users 50000 --reuse
+    .venv/bin/python bench/bench_feed.py --db bench_feed_1m --posts 1000000 --users 50000 --reuse
+    git archive HEAD | tar -x -C /tmp/head   # then --before /tmp/head: the old code side by side
 
 Steps: (re)create the database `--db` on the `--pg` server, migrate, `seed_demo`, collect static
-files, then start daphne (DEBUG off, persistent DB connections) on a free loopback port and drive
-each page for `--duration` seconds with `--connections` concurrent keep-alive connections (wrk if
-installed, else a thread-per-connection urllib loader), after a short warm-up. A trivial view
-(`/healthz`, no database) is measured in the same run as the baseline for the server itself.
-Queries per page are counted in-process with Django's test client on the same database.
+files, then start two daphne processes (DEBUG off), the second with the For You ranking cache off
+(bench/settings_feed_uncached.py), on free loopback ports. Each page is driven by `--connections`
+simulated users on raw HTTP/1.1 keep-alive connections (one asyncio process), once per `--think`
+value: 0 is saturation (each user sends its next request as soon as the last one is answered:
+maximum throughput, and latency = users / throughput by Little's law); 1 makes each user wait
+0.5-1.5 s between requests, like a person scrolling. Pages take turns (`--rounds`) so load from
+elsewhere on a shared machine hits all of them alike. A trivial view (`/healthz`, no database) is
+the baseline for the server itself, in the same run. Queries per page are counted in-process with
+Django's test client on the same database. `--before DIR` adds a daphne serving another copy of
+the code (same settings and database), `--pooled` one with pooled database connections.
 
-Prints a Markdown table: p50, p99 latency (ms), requests/s, errors, queries per page.
-Everything stays on 127.0.0.1.
+Prints Markdown tables: p50, p99 latency (ms), requests/s and its share of the trivial view's,
+the server's CPU time per request, errors, queries per page. Everything stays on 127.0.0.1.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
-import re
-import shutil
+import random
 import socket
 import statistics
 import subprocess
@@ -27,6 +33,7 @@ import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -121,29 +128,39 @@ def viewer_and_cookie() -> tuple[str, str, int]:
     return viewer.handle, client.cookies["sessionid"].value, viewer.n
 
 
-def count_queries(paths: dict[str, str], cookie: str) -> dict[str, int]:
+def count_queries(pages: list[tuple[str, str, bool, str]], cookie: str) -> dict[str, str]:
+    """Queries per page, counted in this process: "hit (miss)" where the ranking cache matters."""
+    from django.core.cache import cache
     from django.db import connection
-    from django.test import Client
+    from django.test import Client, override_settings
     from django.test.utils import CaptureQueriesContext
 
     counts = {}
-    for name, path in paths.items():
+    for name, path, logged_in, server in pages:
+        if server == "before":  # other code: its own tests pin its counts
+            counts[name] = "-"
+            continue
+        cache.clear()
         client = Client(HTTP_HOST="127.0.0.1")
-        if cookie and not name.endswith("anonymous"):
+        if logged_in:
             client.cookies["sessionid"] = cookie
-        with CaptureQueriesContext(connection) as ctx:
-            response = client.get(path)
-        assert response.status_code == 200, (name, response.status_code)
-        counts[name] = len(ctx.captured_queries)
+        seen = []
+        ttl = 0 if server == "uncached" else 30  # (the pool doesn't change the count)
+        for _ in range(2):  # a cold ranking cache, then a warm one
+            with override_settings(FEED_RANKING_CACHE_SECONDS=ttl), CaptureQueriesContext(connection) as ctx:
+                response = client.get(path)
+            assert response.status_code == 200, (name, response.status_code)
+            seen.append(len(ctx.captured_queries))
+        counts[name] = str(seen[0]) if seen[0] == seen[1] else f"{seen[1]} ({seen[0]} on a miss)"
     return counts
 
 
-def start_daphne(env: dict, log: Path) -> tuple[subprocess.Popen, str]:
+def start_daphne(env: dict, log: Path, cwd: Path = ROOT) -> tuple[subprocess.Popen, str]:
     port = free_port()
     fh = open(log, "wb")
     proc = subprocess.Popen(
         [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "sora_site.asgi:application"],
-        env=env, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT,
+        env=env, cwd=cwd, stdout=fh, stderr=subprocess.STDOUT,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -162,29 +179,11 @@ def start_daphne(env: dict, log: Path) -> tuple[subprocess.Popen, str]:
 # --- load generators ------------------------------------------------------------------------
 
 
-def parse_wrk_time(text: str) -> float:
-    """'12.34ms' / '1.2s' / '850us' -> milliseconds."""
-    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text).groups()
-    return float(value) * {"us": 0.001, "ms": 1, "s": 1000, "m": 60_000}[unit]
+def load_threads(url: str, cookie: str, seconds: int, connections: int, think: float = 0.0) -> dict:
+    """Old fallback loader: one thread per connection, urllib (new connection per request).
 
-
-def load_wrk(url: str, cookie: str, seconds: int, connections: int) -> dict:
-    cmd = ["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "--latency", "--timeout", "10s"]
-    if cookie:
-        cmd += ["-H", f"Cookie: sessionid={cookie}"]
-    out = subprocess.run(cmd + [url], capture_output=True, text=True, check=True).stdout
-    p50 = parse_wrk_time(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))
-    p99 = parse_wrk_time(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    total = int(re.search(r"(\d+) requests in", out).group(1))
-    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-    failed = (int(bad.group(1)) if bad else 0) + (sum(map(int, errors.groups())) if errors else 0)
-    return {"p50": p50, "p99": p99, "rps": rps, "requests": total, "errors": failed}
-
-
-def load_threads(url: str, cookie: str, seconds: int, connections: int) -> dict:
-    """Fallback loader: one thread per connection, urllib (new connection per request)."""
+    At 50 connections it spends more CPU than the server it measures (50 threads fighting over
+    the GIL, a TCP handshake per request): kept only to compare with earlier rounds."""
     latencies: list[float] = []
     errors = [0]
     lock = threading.Lock()
@@ -202,6 +201,8 @@ def load_threads(url: str, cookie: str, seconds: int, connections: int) -> dict:
             except OSError:
                 with lock:
                     errors[0] += 1
+            if think:
+                time.sleep(random.uniform(0.5, 1.5) * think)
         with lock:
             latencies.extend(mine)
 
@@ -210,6 +211,10 @@ def load_threads(url: str, cookie: str, seconds: int, connections: int) -> dict:
         t.start()
     for t in threads:
         t.join()
+    return summarize(latencies, errors[0], seconds)
+
+
+def summarize(latencies: list[float], errors: int, seconds: float) -> dict:
     latencies.sort()
     q = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [0.0] * 99
     return {
@@ -217,8 +222,90 @@ def load_threads(url: str, cookie: str, seconds: int, connections: int) -> dict:
         "p99": q[98],
         "rps": len(latencies) / seconds,
         "requests": len(latencies),
-        "errors": errors[0],
+        "errors": errors,
+        "seconds": seconds,
+        "raw": latencies,
     }
+
+
+async def _read_response(reader: asyncio.StreamReader) -> int:
+    """Read one HTTP/1.1 response (Content-Length or chunked body); returns the status code."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ", 2)[1])
+    headers = {}
+    for line in lines[1:]:
+        if ":" in line:
+            name, value = line.split(":", 1)
+            headers[name.strip().lower()] = value.strip()
+    if "content-length" in headers:
+        await reader.readexactly(int(headers["content-length"]))
+    elif headers.get("transfer-encoding", "").lower() == "chunked":
+        while True:
+            size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
+            await reader.readexactly(size + 2)  # the chunk and its CRLF
+            if size == 0:
+                break
+    if headers.get("connection", "").lower() == "close":
+        raise ConnectionResetError("server closed the connection")
+    return status
+
+
+async def _load_async(url: str, cookie: str, seconds: float, connections: int, think: float) -> dict:
+    parts = urllib.parse.urlsplit(url)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    request = f"GET {target} HTTP/1.1\r\nHost: {parts.hostname}\r\nUser-Agent: bench-feed\r\n"
+    if cookie:
+        request += f"Cookie: sessionid={cookie}\r\n"
+    request = (request + "\r\n").encode()
+    latencies: list[float] = []
+    errors = 0
+    stop = time.monotonic() + seconds
+
+    async def user(index: int) -> None:
+        nonlocal errors
+        reader = writer = None
+        if think:  # spread the users' first requests over one think time
+            await asyncio.sleep(think * index / connections)
+        while time.monotonic() < stop:
+            try:
+                if writer is None:
+                    reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+                started = time.perf_counter()
+                writer.write(request)
+                status = await asyncio.wait_for(_read_response(reader), timeout=10)
+                latencies.append((time.perf_counter() - started) * 1000)
+                if status >= 400:
+                    errors += 1
+            except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError):
+                errors += 1
+                if writer is not None:
+                    writer.close()
+                reader = writer = None
+            if think:
+                await asyncio.sleep(random.uniform(0.5, 1.5) * think)
+        if writer is not None:
+            writer.close()
+
+    started = time.monotonic()
+    await asyncio.gather(*(user(i) for i in range(connections)))
+    return summarize(latencies, errors, time.monotonic() - started)
+
+
+def load_async(url: str, cookie: str, seconds: int, connections: int, think: float = 0.0) -> dict:
+    """Default loader: one asyncio task per user on a raw HTTP/1.1 keep-alive connection.
+
+    One process, a few percent of a core at a few hundred requests/s, so on a two-core machine
+    it leaves the CPU to the server it measures. `think` > 0 makes each user wait
+    uniform(0.5, 1.5) x `think` seconds between requests (a person scrolling) instead of firing
+    the next request at once (saturation)."""
+    return asyncio.run(_load_async(url, cookie, seconds, connections, think))
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:
@@ -230,11 +317,24 @@ def main() -> None:
     parser.add_argument("--db", default="bench_feed")
     parser.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432")
     parser.add_argument("--redis", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/3"))
-    parser.add_argument("--duration", type=int, default=15, help="seconds of load per page")
-    parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--duration", type=int, default=15, help="seconds of load per page and mode")
+    parser.add_argument("--rounds", type=int, default=3, help="split --duration into this many turns")
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--connections", type=int, default=50, help="concurrent users")
+    parser.add_argument(
+        "--think", default="0,1", help="seconds each user waits between requests, one run per value "
+        "(0: saturation, the next request at once)",
+    )  # fmt: skip
     parser.add_argument("--reuse", action="store_true", help="keep an already seeded database")
-    parser.add_argument("--loader", choices=["auto", "wrk", "threads"], default="auto")
+    parser.add_argument(
+        "--before", default="", help="also serve the pages from this other checkout (a copy of the "
+        "code before a change: `git archive HEAD | tar -x -C DIR`), side by side",
+    )  # fmt: skip
+    parser.add_argument(
+        "--pooled", action="store_true", help="also measure a third daphne with pooled connections "
+        "(bench/settings_feed_pooled.py; needs psycopg-pool)",
+    )  # fmt: skip
+    parser.add_argument("--loader", choices=["async", "threads"], default="async")
     args = parser.parse_args()
 
     env = bench_env(args)
@@ -244,47 +344,115 @@ def main() -> None:
 
     posts = Post.objects.count()
     handle, cookie, follows = viewer_and_cookie()
-    paths = {
-        "healthz (baseline)": "/healthz",
-        "For You": "/",
-        "Following": "/following/",
-        "For You, anonymous": "/",
-    }
-    queries = count_queries(paths, cookie)
+    # (name, path, logged in, server): the second server ranks For You on every request.
+    pages = [
+        ("healthz (baseline)", "/healthz", False, "main"),
+        ("For You", "/", True, "main"),
+        ("For You, ranked every request", "/", True, "uncached"),
+        ("Following", "/following/", True, "main"),
+        ("For You, anonymous", "/", False, "main"),
+        ("For You, anonymous, ranked every request", "/", False, "uncached"),
+    ]
+    if args.before:
+        pages += [
+            ("For You, before (code in --before)", "/", True, "before"),
+            ("Following, before (code in --before)", "/following/", True, "before"),
+        ]
+    if args.pooled:
+        pages += [
+            ("For You, pooled DB connections", "/", True, "pooled"),
+            ("Following, pooled DB connections", "/following/", True, "pooled"),
+        ]
+    queries = count_queries(pages, cookie)
 
-    use_wrk = args.loader == "wrk" or (args.loader == "auto" and shutil.which("wrk"))
-    load = load_wrk if use_wrk else load_threads
-    log = ROOT / "var" / "bench-daphne.log"
-    proc, base = start_daphne(env, log)
-    results = {}
+    loader = args.loader
+    load = {"async": load_async, "threads": load_threads}[loader]
+    servers = {
+        "main": start_daphne(env, ROOT / "var" / "bench-daphne.log"),
+        "uncached": start_daphne(
+            dict(env, DJANGO_SETTINGS_MODULE="bench.settings_feed_uncached"),
+            ROOT / "var" / "bench-daphne-uncached.log",
+        ),
+    }
+    if args.before:
+        # Same settings and database, another copy of the code (e.g. `git archive HEAD`).
+        servers["before"] = start_daphne(env, ROOT / "var" / "bench-daphne-before.log", cwd=Path(args.before))
+    if args.pooled:
+        servers["pooled"] = start_daphne(
+            dict(env, DJANGO_SETTINGS_MODULE="bench.settings_feed_pooled"),
+            ROOT / "var" / "bench-daphne-pooled.log",
+        )
+    thinks = [float(t) for t in args.think.split(",")]
+    results: dict[tuple[str, float], dict] = {}
+    loads = []
     try:
-        for name, path in paths.items():
-            jar = "" if name.endswith("anonymous") or name.startswith("healthz") else cookie
-            load(base + path, jar, args.warmup, args.connections)
-            results[name] = load(base + path, jar, args.duration, args.connections)
-            print(name, results[name], flush=True)
+        for think in thinks:
+            for _, path, logged_in, server in pages:
+                load(
+                    servers[server][1] + path,
+                    cookie if logged_in else "",
+                    args.warmup,
+                    args.connections,
+                    think,
+                )
+            # Pages take turns (`--rounds`), so a burst of load from elsewhere on a shared machine
+            # hits all of them rather than one.
+            for _ in range(args.rounds):
+                for name, path, logged_in, server in pages:
+                    proc, base = servers[server]
+                    cpu = cpu_seconds(proc.pid)
+                    seconds = args.duration / args.rounds
+                    r = load(base + path, cookie if logged_in else "", seconds, args.connections, think)
+                    r["server_cpu"] = cpu_seconds(proc.pid) - cpu
+                    loads.append(os.getloadavg()[0])
+                    empty = {"raw": [], "errors": 0, "seconds": 0.0, "cpu": 0.0}
+                    merge(results.setdefault((name, think), empty), r)
+                    print(name, think, {k: round(v, 1) for k, v in r.items() if k != "raw"}, flush=True)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:  # daphne waits for in-flight requests; don't
-            proc.kill()
-            proc.wait()
+        for proc, _ in servers.values():
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:  # daphne waits for in-flight requests; don't
+                proc.kill()
+                proc.wait()
 
     print()
     print(
-        f"{posts} posts, viewer @{handle} follows {follows}; {args.connections} connections, "
-        f"{args.duration} s per page, loader {'wrk' if use_wrk else 'threads'}, daphne (1 process), "
-        f"PostgreSQL; seeding took {timings.get('seed_s', 0):.0f} s"
+        f"{posts} posts, viewer @{handle} follows {follows}; {args.connections} users, "
+        f"{args.duration} s per page in {args.rounds} turns, loader {loader}, daphne (1 process), "
+        f"PostgreSQL; seeding took {timings.get('seed_s', 0):.0f} s; {os.cpu_count()} cores, "
+        f"load average during the runs {min(loads):.1f}-{max(loads):.1f}"
     )
-    print()
-    print("| page | p50 ms | p99 ms | req/s | requests | errors | queries/page |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    for name, r in results.items():
-        print(
-            f"| {name} | {r['p50']:.1f} | {r['p99']:.1f} | {r['rps']:.0f} | {r['requests']} | "
-            f"{r['errors']} | {queries[name]} |"
-        )
+    for think in thinks:
+        print()
+        mode = "saturation (no think time)" if not think else f"think time {think:g} s (0.5-1.5x)"
+        print(f"{args.connections} users, {mode}")
+        print()
+        print("| page | p50 ms | p99 ms | req/s | vs healthz | server CPU ms/req | errors | queries/page |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|")
+        base_rps = None
+        for name, *_ in pages:
+            r = summarize(
+                results[(name, think)]["raw"],
+                results[(name, think)]["errors"],
+                results[(name, think)]["seconds"],
+            )
+            base_rps = base_rps or r["rps"]
+            cpu_ms = 1000 * results[(name, think)]["cpu"] / max(1, r["requests"])
+            # With think time the users, not the server, set the pace: a share would mean nothing.
+            share = f"{100 * r['rps'] / base_rps:.0f} %" if not think else "-"
+            print(
+                f"| {name} | {r['p50']:.1f} | {r['p99']:.1f} | {r['rps']:.0f} | {share} | "
+                f"{cpu_ms:.1f} | {r['errors']} | {queries[name]} |"
+            )
+
+
+def merge(total: dict, r: dict) -> None:
+    total["raw"].extend(r["raw"])
+    total["errors"] += r["errors"]
+    total["seconds"] += r["seconds"]
+    total["cpu"] += r["server_cpu"]
 
 
 if __name__ == "__main__":

@@ -4,7 +4,10 @@
 
 Measures, per job: queue pickup latency (created → claimed), whole-job overhead (claimed → done
 minus the pipeline's own denoise+decode time), time to first step, and, for the scale-out
-figure, how long one vs two worker processes take to drain the same N queued jobs.
+figure, how long one vs two worker processes take to drain the same N queued jobs. The overhead
+is split using the job's own timings (engine time outside denoise+decode, output check, the rest:
+encode, poster, sprite, storage, DB, events), and the draft encode is timed side by side with the
+old preset (veryfast) vs media.DRAFT_PRESET on one clip from the same engine, in this process.
 """
 
 import argparse
@@ -113,6 +116,7 @@ def main() -> None:
     results = {}
     for workers in [int(w) for w in args.workers.split(",")]:
         results[workers] = run_batch(workers)
+    encode = compare_encodes(args.seconds)
 
     one = results[min(results)]
     rows = one["rows"]
@@ -128,8 +132,22 @@ def main() -> None:
     print(f"pipeline (denoise+decode) median     {statistics.median(pipeline):.3f} s")
     print(f"job on worker (claim→done) median     {statistics.median(job):.3f} s")
     print(
-        f"overhead (encode, store, DB, events)  {statistics.median(overhead):.3f} s "
+        f"overhead (all but denoise+decode)     {statistics.median(overhead):.3f} s "
         f"= {100 * statistics.median(overhead) / statistics.median(pipeline):.0f}% of pipeline"
+    )
+    engine_rest = [r.timings["total_s"] - r.timings["pipeline_s"] for r in rows]
+    check = [r.timings.get("check_s", 0.0) for r in rows]
+    rest = [r.timings["job_s"] - r.timings["total_s"] - r.timings.get("check_s", 0.0) for r in rows]
+    print(
+        f"  of which: engine outside denoise+decode (prompt encoding, postprocess) "
+        f"{statistics.median(engine_rest):.3f} s, output check {statistics.median(check):.3f} s, "
+        f"encode + poster + sprite + storage + DB + events {statistics.median(rest):.3f} s"
+    )
+    print(
+        f"draft encode of one clip, median of {encode['runs']}, same frames side by side: veryfast "
+        f"{encode['veryfast']:.3f} s ({encode['veryfast_kb']:.0f} kB), {encode['preset']} (now) "
+        f"{encode['draft']:.3f} s ({encode['draft_kb']:.0f} kB) = {encode['veryfast'] / encode['draft']:.1f}x "
+        f"faster; poster {encode['poster']:.3f} s, sprite {encode['sprite']:.3f} s"
     )
     print(f"submit→done (one worker, queued) med  {statistics.median(submit_to_done):.3f} s")
     print(f"queue pickup of the first batch job   {min(pickup):.3f} s")
@@ -142,7 +160,43 @@ def main() -> None:
     if len(results) > 1:
         a, b = (results[k]["drain_s"] for k in sorted(results)[:2])
         print(f"scale-out speed-up: {a / b:.2f}x")
+    print(f"load average at the end {os.getloadavg()[0]:.1f}")
     redis_proc.terminate()
+
+
+def compare_encodes(seconds: int, runs: int = 5) -> dict:
+    """Encode one tiny-model clip with the old draft preset (veryfast) and the current one
+    (media.DRAFT_PRESET), taking turns, in this process; also time the poster and sprite."""
+    from generation import media
+    from generation.engine.pipeline import GenerationRequest, Shot
+    from generation.jobs import get_worker_engine
+
+    engine = get_worker_engine()  # the worker's engine and settings, loaded in this process
+    engine.load()
+    request = GenerationRequest(
+        shots=[Shot(prompt="encode me", seconds=float(seconds))], orientation="portrait", seed=5
+    )
+    out = engine.generate(request)
+    times: dict[str, list[float]] = {"veryfast": [], "draft": [], "poster": [], "sprite": []}
+    sizes = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for _ in range(runs):
+            for name, preset in [("veryfast", "veryfast"), ("draft", media.DRAFT_PRESET)]:
+                path = Path(tmp) / f"{name}.mp4"
+                started = time.perf_counter()
+                media.write_mp4(path, out.frames, out.fps, out.audio, out.sample_rate, preset=preset)
+                times[name].append(time.perf_counter() - started)
+                sizes[name] = path.stat().st_size / 1000
+            started = time.perf_counter()
+            media.poster_jpeg(out.frames)
+            times["poster"].append(time.perf_counter() - started)
+            started = time.perf_counter()
+            media.sprite_sheet_jpeg(out.frames)
+            times["sprite"].append(time.perf_counter() - started)
+    result = {name: statistics.median(values) for name, values in times.items()}
+    return dict(
+        result, runs=runs, preset=media.DRAFT_PRESET, veryfast_kb=sizes["veryfast"], draft_kb=sizes["draft"]
+    )
 
 
 if __name__ == "__main__":

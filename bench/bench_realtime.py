@@ -13,6 +13,8 @@ import asyncio
 import json
 import multiprocessing
 import os
+import resource
+import socket
 import statistics
 import subprocess
 import sys
@@ -29,18 +31,24 @@ def setup_env(tmp: Path) -> None:
         VAR_DIR=str(tmp),
         DJANGO_SETTINGS_MODULE="sora_site.settings",
         CHANNELS_PREFIX="bench-rt",
-        DEBUG="true",
+        # As in production: DEBUG off (DEBUG keeps every query of the process in memory).
+        DEBUG="false",
+        SECRET_KEY="bench-realtime-not-a-secret-" + "x" * 32,
+        SECURE_SSL_REDIRECT="false",
+        LOG_LEVEL="WARNING",
     )
 
 
-def publisher(tmp: str, user_ids: list[int], messages: int, rate: float, ready) -> None:
+def publisher(tmp: str, messages: int, rate: float, targets) -> None:
+    """Publish `messages` events round-robin to the users whose ids arrive on `targets` (sent once
+    every client is connected), at `rate` per second, as a worker process does."""
     setup_env(Path(tmp))
     import django
 
     django.setup()
     from generation.events import publish
 
-    ready.wait()
+    user_ids = targets.get()
     interval = 1.0 / rate
     for i in range(messages):
         user_id = user_ids[i % len(user_ids)]
@@ -48,42 +56,59 @@ def publisher(tmp: str, user_ids: list[int], messages: int, rate: float, ready) 
         time.sleep(interval)
 
 
-async def run_clients(url: str, cookies: list[str], expected: dict[int, int], settle: float, connected_cb):
+async def open_sockets(url: str, cookies: list[str], batch: int) -> tuple[list, float]:
+    """Connect one socket per cookie, `batch` handshakes at a time; returns (sockets, seconds),
+    with None for a socket that could not be opened (after three tries).
+
+    Batches keep each handshake well inside daphne's 5 s `--websocket_connect_timeout` on a busy
+    machine (every connect runs its session and user lookups through Channels' one database
+    thread); opening all 1000 at once also worked on this machine, in about the same time."""
     import websockets
 
+    headers = {"Origin": "http://127.0.0.1"}
+
+    async def connect(cookie: str):
+        for attempt in range(3):
+            try:
+                return await websockets.connect(
+                    url, additional_headers=dict(headers, Cookie=f"sessionid={cookie}"),
+                    open_timeout=30, max_queue=None, ping_interval=None,
+                )  # fmt: skip
+            except (OSError, TimeoutError, websockets.exceptions.WebSocketException):
+                await asyncio.sleep(0.2 * (attempt + 1))
+        return None
+
+    started = time.monotonic()
+    sockets = []
+    for first in range(0, len(cookies), batch):
+        sockets += await asyncio.gather(*(connect(c) for c in cookies[first : first + batch]))
+    return sockets, time.monotonic() - started
+
+
+async def run_clients(url: str, cookies: list[str], total: int, settle: float, batch: int, connected_cb):
+    """Open the sockets, call `connected_cb(indices of the open ones)`, collect latencies until
+    `total` events arrived or `settle` seconds passed. Returns (latencies, failed, connect_s)."""
     latencies: list[float] = []
-    received: dict[int, int] = {}
+    opened, connect_s = await open_sockets(url, cookies, batch)
+    sockets = [ws for ws in opened if ws is not None]
 
-    async def client(cookie: str, index: int):
-        async with websockets.connect(
-            url, additional_headers={"Cookie": f"sessionid={cookie}", "Origin": "http://127.0.0.1"},
-            open_timeout=60, max_queue=None,
-        ) as ws:  # fmt: skip
-            await connected.put(1)
-            while True:
-                raw = await ws.recv()
-                now = time.time()
-                event = json.loads(raw)
-                if event.get("kind") == "bench":
-                    latencies.append(now - event["sent"])
-                    received[index] = received.get(index, 0) + 1
+    async def listen(ws) -> None:
+        async for raw in ws:
+            now = time.time()
+            event = json.loads(raw)
+            if event.get("kind") == "bench":
+                latencies.append(now - event["sent"])
 
-    connected: asyncio.Queue = asyncio.Queue()
-    tasks = []
-    for i, cookie in enumerate(cookies):
-        tasks.append(asyncio.create_task(client(cookie, i)))
-        if i % 50 == 49:
-            await asyncio.sleep(0.05)  # don't stampede the accept loop
-    for _ in cookies:
-        await connected.get()
-    connected_cb()
-    total = sum(expected.values())
+    tasks = [asyncio.create_task(listen(ws)) for ws in sockets]
+    connected_cb([i for i, ws in enumerate(opened) if ws is not None])
     deadline = time.monotonic() + settle
     while time.monotonic() < deadline and len(latencies) < total:
         await asyncio.sleep(0.1)
+    await asyncio.sleep(0.5)  # anything still in flight (and duplicates, were there any)
     for t in tasks:
         t.cancel()
-    return latencies, total
+    await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
+    return latencies, len(opened) - len(sockets), connect_s
 
 
 def main() -> None:
@@ -91,8 +116,11 @@ def main() -> None:
     parser.add_argument("--clients", default="1,100,1000")
     parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument("--rate", type=float, default=200.0, help="events per second")
+    parser.add_argument("--batch", type=int, default=50, help="WebSocket handshakes in flight at once")
     args = parser.parse_args()
 
+    counts = [int(c) for c in args.clients.split(",")]
+    raise_open_files_limit(max(counts) + 256)
     tmp = Path(tempfile.mkdtemp(prefix="bench-rt-"))
     setup_env(tmp)
     from sora_site import embedded_redis
@@ -109,7 +137,6 @@ def main() -> None:
     from accounts.models import User
 
     call_command("migrate", verbosity=0)
-    counts = [int(c) for c in args.clients.split(",")]
     users = [User(handle=f"rt{i}", email=f"rt{i}@example.com") for i in range(max(counts))]
     User.objects.bulk_create(users)
     users = list(User.objects.order_by("pk"))
@@ -119,39 +146,75 @@ def main() -> None:
         c.force_login(u)
         cookies.append(c.cookies["sessionid"].value)
 
-    port = 8765
+    port = free_port()
     daphne = subprocess.Popen(
         [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "sora_site.asgi:application"],
         cwd=ROOT, env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
-    time.sleep(4)
-    print(f"one daphne process, {os.cpu_count()} cores, {args.messages} events at {args.rate:.0f}/s per run")
+    wait_for_port(port)
+    print(
+        f"one daphne process, {os.cpu_count()} cores, {args.messages} events at {args.rate:.0f}/s per run, "
+        f"handshakes {args.batch} at a time; load average {os.getloadavg()[0]:.1f}"
+    )
     try:
         for n in counts:
-            ids = [u.pk for u in users[:n]]
-            expected = {i: 0 for i in range(n)}
-            for m in range(args.messages):
-                expected[m % n] += 1
-            ready = multiprocessing.Event()
+            targets = multiprocessing.Queue()
             pub = multiprocessing.Process(
-                target=publisher, args=(str(tmp), ids, args.messages, args.rate, ready)
+                target=publisher, args=(str(tmp), args.messages, args.rate, targets)
             )
             pub.start()
-            latencies, total = asyncio.run(
+
+            def connected(indices, n=n, targets=targets):
+                targets.put([users[i].pk for i in indices] or [users[0].pk])
+
+            latencies, failed, connect_s = asyncio.run(
                 run_clients(
-                    f"ws://127.0.0.1:{port}/ws/events/", cookies[:n], expected,
-                    settle=args.messages / args.rate + 20, connected_cb=ready.set,
+                    f"ws://127.0.0.1:{port}/ws/events/", cookies[:n], args.messages,
+                    settle=args.messages / args.rate + 30, batch=args.batch, connected_cb=connected,
                 )
             )  # fmt: skip
             pub.join()
             q = statistics.quantiles([x * 1000 for x in latencies], n=100) if len(latencies) > 1 else [0] * 99
             print(
-                f"{n:5d} clients: received {len(latencies)}/{total}, lost {total - len(latencies)}, "
-                f"p50 {q[49]:.1f} ms, p95 {q[94]:.1f} ms, p99 {q[98]:.1f} ms"
+                f"{n:5d} clients ({n - failed} connected in {connect_s:.1f} s, {failed} failed): "
+                f"received {len(latencies)}/{args.messages}, lost {args.messages - len(latencies)}, "
+                f"p50 {q[49]:.1f} ms, p95 {q[94]:.1f} ms, p99 {q[98]:.1f} ms; "
+                f"load average {os.getloadavg()[0]:.1f}",
+                flush=True,
             )
     finally:
         daphne.terminate()
         redis_proc.terminate()
+
+
+def raise_open_files_limit(needed: int) -> None:
+    """Each socket is a file descriptor, in this process and in daphne (which inherits the limit).
+    With the common soft limit of 1024, connects past ~950 fail with EMFILE: that is what stopped
+    the previous round's 1000-client run (and the old script then waited forever for the sockets
+    that never opened). Raise the soft limit up to the hard one; failures are reported, not hung on."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        target = needed if hard == resource.RLIM_INFINITY else min(hard, needed)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        if target < needed:
+            print(f"open files limited to {target} (hard limit): expect failed connections")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("daphne did not start")
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ class CommentForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2, "placeholder": "Add a comment"}),
         error_messages={"required": "Write something first."},
     )
-    parent = forms.CharField(required=False, max_length=16, widget=forms.HiddenInput())
+    parent = forms.CharField(required=False, max_length=32, widget=forms.HiddenInput())  # Comment.code
 
     def clean_body(self) -> str:
         try:

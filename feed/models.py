@@ -97,6 +97,19 @@ class PostQuerySet(KeysetQuerySet):
         """What a feed card or grid tile reads, in the same query."""
         return self.select_related("author", "generation")
 
+    def for_feed(self) -> "PostQuerySet":
+        """`for_cards` reading only the columns a feed card shows (feed/_card.html).
+
+        A generation row also carries tracebacks, timings, check scores and voice metadata (JSON
+        that psycopg would parse for every card); the feeds skip them. A card that starts showing
+        another column must add it here, or it costs a query per card (tests/feed/test_queries.py
+        notices)."""
+        return self.for_cards().only(
+            *["code", "author", "generation", "caption", "hide_prompt", "visibility", "created"],
+            *["like_count", "comment_count", "remix_count"],
+            *["author__handle", "author__avatar", "generation__prompt", "generation__orientation"],
+        )
+
 
 class Post(models.Model):
     class Visibility(models.TextChoices):

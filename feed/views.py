@@ -91,13 +91,15 @@ def parse_as_of(value: str) -> datetime:
 
 def home(request: HttpRequest) -> HttpResponse:
     """For You: ranked (feed.ranking). Pages share one `as_of`, so later ones don't reshuffle."""
-    as_of = parse_as_of(request.GET.get("as_of", ""))
+    requested = request.GET.get("as_of", "")
     try:
         offset = min(max(int(request.GET.get("offset", 0)), 0), 10_000)
     except ValueError:
         offset = 0
     size = page_size("FEED_PAGE_SIZE", 5)
-    posts, more = ranking.for_you_page(request.user, as_of, offset, size)
+    # A first page may reuse the viewer's recent ranking (and its as_of); see feed.ranking.
+    as_of, entries = ranking.ranked_entries(request.user, parse_as_of(requested) if requested else None)
+    posts, more = ranking.page_of(request.user, entries, offset, size)
     next_url = None
     if more:
         stamp = (as_of - EPOCH) // timedelta(microseconds=1)
@@ -113,14 +115,18 @@ def following(request: HttpRequest) -> HttpResponse:
     """Following: posts of people I follow, newest first, keyset-paged."""
     size = page_size("FEED_PAGE_SIZE", 5)
     followees = Follow.objects.filter(follower=request.user).values("followee")
-    rows = (
+    # Still one query, in two steps: pick the page's post ids (PostgreSQL walks each followee's
+    # slice of feed_post_author_created_idx and sorts the union), then join authors and
+    # generations for those rows only. Joining first made it join every followee's every post
+    # before sorting: 9.7 ms instead of 4.0 ms for someone following 135 people at 1M posts.
+    page = (
         Post.objects.visible_to(request.user)
         .filter(author__in=followees)
-        .for_cards()
-        .with_viewer_state(request.user)
         .newest_first(request.GET.get("before", ""))
+        .values("pk")[: size + 1]
     )
-    posts = list(rows[: size + 1])
+    rows = Post.objects.filter(pk__in=page).for_feed().with_viewer_state(request.user)
+    posts = list(rows.order_by("-created", "-id"))
     next_url = None
     if len(posts) > size:
         posts = posts[:size]
@@ -262,6 +268,7 @@ def publish(request: HttpRequest, code: str) -> HttpResponse:
     except actions.PostRefused as exc:
         messages.error(request, str(exc))
         return redirect(generation)
+    ranking.forget(request.user)  # the author's next For You shows the new post
     messages.success(request, "Posted.")
     return redirect(post)
 
@@ -363,6 +370,7 @@ def follow(request: HttpRequest, handle: str) -> HttpResponse:
             following_now = True
         except actions.FollowRefused as exc:
             error, following_now = str(exc), False
+    ranking.forget(request.user)  # the follow boost changes the next For You
     if request.htmx:
         context = {"person": person, "following": following_now, "error": error}
         return render(request, "feed/_follow.html", context)
@@ -389,6 +397,7 @@ def block(request: HttpRequest, handle: str) -> HttpResponse:
             messages.error(request, str(exc))
         else:
             messages.success(request, f"Blocked @{person.handle}. You won't see each other's videos.")
+    ranking.forget(request.user)
     return redirect(person)
 
 

@@ -166,3 +166,62 @@ def test_following_feed_is_newest_first_and_pages_by_cursor(
         seen += [p.pk for p in response.context["posts"]]
         url = response.context["next_url"]
     assert seen == [p.pk for p in posts]
+
+
+@pytest.fixture
+def ranking_cache(settings):
+    """For You with its ranking cache on, as in production (the test settings turn it off)."""
+    from django.core.cache import cache
+
+    settings.FEED_RANKING_CACHE_SECONDS = 30
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def feed_codes(response) -> list[str]:
+    return [p.code for p in response.context["posts"]]
+
+
+def test_a_reloaded_for_you_reuses_its_ranking_for_a_while(
+    ranking_cache, user, user_client, make_user, make_post, django_assert_num_queries
+):
+    first = make_post(make_user("a"), created=ago(1))
+    shown = feed_codes(user_client.get(reverse("feed:home")))
+    later = make_post(make_user("b"))
+    with django_assert_num_queries(4):  # session, user, page rows, bell: no ranking
+        again = user_client.get(reverse("feed:home"))
+    assert feed_codes(again) == shown == [first.code]
+    ranking.forget(user)
+    assert feed_codes(user_client.get(reverse("feed:home"))) == [later.code, first.code]
+
+
+def test_later_pages_page_through_the_cached_ranking(
+    ranking_cache, user_client, make_user, make_post, settings, django_assert_num_queries
+):
+    settings.FEED_PAGE_SIZE = 2
+    posts = [make_post(make_user(f"a{i}"), created=ago(i + 1)) for i in range(4)]
+    first = user_client.get(reverse("feed:home"))
+    with django_assert_num_queries(3):  # session, user, page rows
+        second = user_client.get(first.context["next_url"], HTTP_HX_REQUEST="true")
+    assert feed_codes(first) + feed_codes(second) == [p.code for p in posts]
+
+
+def test_a_cached_ranking_never_shows_what_the_viewer_may_no_longer_see(
+    ranking_cache, user, user_client, make_user, make_post
+):
+    rude, removed = make_user("rude"), make_post(make_user("c"), created=ago(2))
+    rude_post = make_post(rude, created=ago(1))
+    assert feed_codes(user_client.get(reverse("feed:home"))) == [rude_post.code, removed.code]
+    actions.block_user(rude, user)
+    Post.objects.filter(pk=removed.pk).update(hidden=True)
+    assert feed_codes(user_client.get(reverse("feed:home"))) == []
+
+
+def test_following_someone_reranks_for_you_at_once(ranking_cache, user, user_client, make_user, make_post):
+    friend = make_user("friend")
+    public = make_post(make_user("z"), created=ago(1))
+    private = make_post(friend, created=ago(2), visibility=Post.Visibility.FOLLOWERS)
+    assert feed_codes(user_client.get(reverse("feed:home"))) == [public.code]
+    user_client.post(reverse("feed:follow", args=["friend"]))
+    assert feed_codes(user_client.get(reverse("feed:home"))) == [private.code, public.code]
