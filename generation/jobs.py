@@ -8,6 +8,7 @@ import tempfile
 import threading
 import time
 import traceback
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -255,11 +256,15 @@ def run_generation(generation_id: int) -> str:
                 reporter.update(stage=Generation.Stage.VOICE)
                 give_cameo_voice(generation, output, voice_cameo)
             reporter.update(stage=Generation.Stage.ENCODING)
-            store_outputs(generation, output)
-            reporter.update(stage=Generation.Stage.CHECKING)
-            started_check = time.monotonic()
-            check_output(generation, output)
-            check_seconds = time.monotonic() - started_check
+            with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(1) as pool:
+                # Encoding touches no database, so it runs beside the output check (which reads
+                # the policy and cameo rows, and so stays on this thread's connection).
+                encoding = pool.submit(encode_outputs, output, Path(tmp))
+                reporter.update(stage=Generation.Stage.CHECKING)
+                started_check = time.monotonic()
+                check_output(generation, output)
+                check_seconds = time.monotonic() - started_check
+                store_outputs(generation, output, encoding.result())
             reporter.update(stage=Generation.Stage.FINISHING)
             timings = dict(
                 output.timings,
@@ -340,16 +345,25 @@ def give_cameo_voice(generation: Generation, output, cameo) -> None:
     generation.voice = {**result.report, "cameo": cameo.code, "owner": cameo.owner.handle}
 
 
-def store_outputs(generation: Generation, output) -> None:
+def encode_outputs(output, directory: Path) -> dict:
+    """The MP4 (a file in ``directory``), poster and sprite sheet of an engine output. Pure CPU
+    work on the frames and audio in memory: no database, no storage, safe on another thread."""
     from generation import media
 
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "video.mp4"
-        media.write_mp4(path, output.frames, output.fps, output.audio, output.sample_rate)
-        with open(path, "rb") as fh:
-            generation.video.save("video.mp4", File(fh), save=False)
-    generation.poster.save("poster.jpg", ContentFile(media.poster_jpeg(output.frames)), save=False)
-    generation.sprite.save("sprite.jpg", ContentFile(media.sprite_sheet_jpeg(output.frames)), save=False)
+    path = directory / "video.mp4"
+    media.write_mp4(path, output.frames, output.fps, output.audio, output.sample_rate)
+    return {
+        "video": path,
+        "poster": media.poster_jpeg(output.frames),
+        "sprite": media.sprite_sheet_jpeg(output.frames),
+    }
+
+
+def store_outputs(generation: Generation, output, encoded: dict) -> None:
+    with open(encoded["video"], "rb") as fh:
+        generation.video.save("video.mp4", File(fh), save=False)
+    generation.poster.save("poster.jpg", ContentFile(encoded["poster"]), save=False)
+    generation.sprite.save("sprite.jpg", ContentFile(encoded["sprite"]), save=False)
     generation.height, generation.width = output.frames.shape[1:3]
     generation.duration = len(output.frames) / output.fps
 
