@@ -48,6 +48,12 @@ def upload(client, cameo, data: bytes, name="passage.wav", content_type="audio/w
     return client.post(reverse("cameos:voice", args=[cameo.code]), {"recording": file}, **headers)
 
 
+def test_recording_a_cameo_tells_that_the_voice_passage_comes_next(client, user):
+    client.force_login(user)
+    page = client.get(reverse("cameos:record")).content.decode()
+    assert 'data-testid="voice-step"' in page and "30–60 seconds" in page
+
+
 def test_the_cameo_page_asks_the_owner_to_read_a_passage(client, cameo):
     client.force_login(cameo.owner)
     page = client.get(cameo.get_absolute_url()).content.decode()
