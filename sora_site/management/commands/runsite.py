@@ -16,7 +16,7 @@ class Command(BaseCommand):
     help = (
         "Start the whole site: embedded Redis (unless REDIS_URL is set), migrations, the first-run "
         "staff account, the tiny model if none is configured, one RQ worker, the job sweeper and daphne. "
-        "Ctrl-C stops everything."
+        "Workers and the sweeper are restarted if they die. Ctrl-C stops everything."
     )
 
     def add_arguments(self, parser):
@@ -48,30 +48,33 @@ class Command(BaseCommand):
                 *manage, "rqworker", settings.GENERATION_QUEUE, settings.CPU_QUEUE,
                 "--worker-class", "rq.worker.SimpleWorker",
             ]  # fmt: skip
-            for _ in range(workers):
-                children.append(subprocess.Popen(worker, env=env))
-            children.append(subprocess.Popen([*manage, "sweep_generations", "--loop"], env=env))
-            children.append(
-                subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "daphne",
-                        "-b",
-                        host,
-                        "-p",
-                        str(port),
-                        "sora_site.asgi:application",
-                    ],
-                    env=env,
-                    cwd=settings.BASE_DIR,
-                )
-            )
+            daphne = [
+                sys.executable,
+                "-m",
+                "daphne",
+                "-b",
+                host,
+                "-p",
+                str(port),
+                "sora_site.asgi:application",
+            ]
+            supervised = [Supervised(f"worker {n + 1}", worker, env) for n in range(workers)]
+            supervised.append(Supervised("sweeper", [*manage, "sweep_generations", "--loop"], env))
+            for child in supervised:
+                child.start()
+                children.append(child)
+            children.append(subprocess.Popen(daphne, env=env, cwd=settings.BASE_DIR))
             self.stdout.write(self.style.SUCCESS(f"Serving on http://{host}:{port}/ (Ctrl-C to stop)"))
             signal.signal(signal.SIGTERM, lambda *a: (_ for _ in ()).throw(KeyboardInterrupt()))
-            while all(child.poll() is None for child in children):
+            # Workers and the sweeper are restarted when they die (a crash, an OOM kill, a worker
+            # that started while Redis was down); Redis or daphne exiting stops the site.
+            while all(child.poll() is None for child in children if not isinstance(child, Supervised)):
+                for child in supervised:
+                    message = child.restart_if_exited()
+                    if message:
+                        self.stderr.write(message)
                 time.sleep(0.5)
-            self.stderr.write("A child process exited; stopping the site.")
+            self.stderr.write("Redis or daphne exited; stopping the site.")
         except KeyboardInterrupt:
             self.stdout.write("Stopping…")
         finally:
@@ -84,3 +87,52 @@ class Command(BaseCommand):
                     child.wait(timeout=max(0.1, deadline - time.monotonic()))
                 except subprocess.TimeoutExpired:
                     child.kill()
+
+
+class Supervised:
+    """A child process that is started again when it exits, after a back-off that doubles up to
+    30 s while it keeps failing (and resets once it has stayed up for a minute)."""
+
+    MAX_DELAY = 30.0
+
+    def __init__(self, name: str, argv: list[str], env: dict):
+        self.name, self.argv, self.env = name, argv, env
+        self.proc: subprocess.Popen | None = None
+        self.started = 0.0
+        self.delay = 1.0
+        self.restart_at: float | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(self.argv, env=self.env)
+        self.started = time.monotonic()
+        self.restart_at = None
+
+    def restart_if_exited(self) -> str | None:
+        """Start the process again when its back-off has passed; returns a line for the log."""
+        now = time.monotonic()
+        if self.restart_at is not None:
+            if now >= self.restart_at:
+                self.start()
+                return f"{self.name} started again (pid {self.proc.pid})."
+            return None
+        code = self.proc.poll()
+        if code is None:
+            return None
+        self.delay = 1.0 if now - self.started > 60 else min(self.MAX_DELAY, self.delay * 2)
+        self.restart_at = now + self.delay
+        return f"{self.name} exited with status {code}; restarting in {self.delay:g} s."
+
+    # The shutdown code treats every child like a Popen.
+    def poll(self):
+        return self.proc.poll() if self.proc is not None else 0
+
+    def terminate(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+
+    def kill(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+
+    def wait(self, timeout: float | None = None):
+        return self.proc.wait(timeout=timeout) if self.proc is not None else 0

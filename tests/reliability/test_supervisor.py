@@ -1,0 +1,96 @@
+"""`make run` (manage.py runsite) keeps the site up: a worker that dies is started again, and
+Ctrl-C / SIGTERM stops every process it started."""
+
+import os
+import signal
+import subprocess
+import sys
+import urllib.request
+
+import pytest
+from django.conf import settings
+
+from tests.conftest import wait_for
+from tests.live import free_port
+
+pytestmark = pytest.mark.slow
+
+
+def children_of(pid: int) -> dict[int, str]:
+    out = subprocess.run(
+        ["ps", "-o", "pid=,args=", "--ppid", str(pid)], capture_output=True, text=True
+    ).stdout
+    return {int(line.split(None, 1)[0]): line.split(None, 1)[1] for line in out.strip().splitlines()}
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return subprocess.run(
+        ["ps", "-o", "stat=", "-p", str(pid)], capture_output=True, text=True
+    ).stdout.strip()[:1] not in ("Z", "")
+
+
+def healthy(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def test_a_killed_worker_is_started_again_and_sigterm_stops_everything(tiny_model, tmp_path):
+    port = free_port()
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in ("DATABASE_URL", "REDIS_URL", "MEDIA_ROOT_OVERRIDE", "DJANGO_SETTINGS_MODULE")
+    }
+    env.update(
+        DJANGO_SETTINGS_MODULE="sora_site.settings",
+        DEBUG="true",
+        VAR_DIR=str(tmp_path / "var"),
+        SORA_VIDEO_MODEL=str(tiny_model),
+        SORA_VIDEO_PROFILE="tiny",
+        PYTHONUNBUFFERED="1",
+    )
+    log = tmp_path / "runsite.log"
+    with open(log, "wb") as out:
+        site = subprocess.Popen(
+            [sys.executable, "manage.py", "runsite", "--port", str(port)],
+            cwd=settings.BASE_DIR,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_for(
+            lambda: healthy(port), timeout=240, interval=0.5, message=f"the site ({log.read_text()[-2000:]})"
+        )
+        workers = [pid for pid, args in children_of(site.pid).items() if "rqworker" in args]
+        assert len(workers) == 1, children_of(site.pid)
+        first = workers[0]
+
+        os.kill(first, signal.SIGKILL)
+
+        wait_for(
+            lambda: "worker 1 exited with status -9" in log.read_text(),
+            timeout=30,
+            message="the exit noticed",
+        )
+        wait_for(
+            lambda: any("rqworker" in a and p != first for p, a in children_of(site.pid).items()),
+            timeout=30,
+            message="a new worker",
+        )
+        assert site.poll() is None and healthy(port)
+        started = list(children_of(site.pid))
+
+        site.send_signal(signal.SIGTERM)
+        site.wait(timeout=30)
+        wait_for(lambda: not any(alive(pid) for pid in started), timeout=20, message="every child stopped")
+    finally:
+        if site.poll() is None:
+            site.kill()
