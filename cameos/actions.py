@@ -547,32 +547,42 @@ def create_character(owner: User, *, name: str, uploads: list, attested: bool) -
     return cameo
 
 
-def enqueue_analysis(cameo_id: int) -> None:
-    """Queue `cameos.jobs.analyse_cameo` on the CPU queue; if Redis refuses, reject the cameo
-    (erasing its files) so the owner can try again instead of waiting forever."""
+QUEUE_DOWN_REASON = "Checking recordings is unavailable right now. Please try again shortly."
+
+
+def _enqueue_check(job: str, cameo_id: int) -> bool:
+    """Queue a cameo check job on the CPU queue; False (logged) when Redis refuses it."""
     import django_rq
     from redis.exceptions import RedisError
 
     try:
         django_rq.get_queue(settings.CPU_QUEUE).enqueue(
-            "cameos.jobs.analyse_cameo",
-            cameo_id,
-            job_timeout=settings.CAMEO_ANALYSIS_TIMEOUT,
-            result_ttl=3600,
-            failure_ttl=86400,
+            job, cameo_id, job_timeout=settings.CAMEO_ANALYSIS_TIMEOUT, result_ttl=3600, failure_ttl=86400
         )
     except (RedisError, OSError):
-        log.warning("could not queue the check of cameo %s", cameo_id, exc_info=True)
-        cameo = Cameo.objects.get(pk=cameo_id)
-        reject_cameo(cameo, ["Checking recordings is unavailable right now. Please try again shortly."])
+        log.warning("could not queue %s for cameo %s", job, cameo_id, exc_info=True)
+        return False
+    return True
+
+
+def enqueue_analysis(cameo_id: int) -> None:
+    """Queue `cameos.jobs.analyse_cameo`; if Redis refuses, reject the cameo (erasing its files)
+    so the owner can try again instead of waiting forever."""
+    if not _enqueue_check("cameos.jobs.analyse_cameo", cameo_id):
+        reject_cameo(Cameo.objects.get(pk=cameo_id), [QUEUE_DOWN_REASON])
+
+
+def _delete_media(rows) -> None:
+    """Delete these CameoMedia rows and their files in storage."""
+    for media in rows:
+        if media.file:
+            media.file.delete(save=False)
+        media.delete()
 
 
 def erase_media(cameo: Cameo) -> None:
     """Delete every file of a cameo from storage, and its embeddings."""
-    for media in CameoMedia.objects.filter(cameo=cameo):
-        if media.file:
-            media.file.delete(save=False)
-        media.delete()
+    _delete_media(CameoMedia.objects.filter(cameo=cameo))
     Cameo.objects.filter(pk=cameo.pk).update(
         voice_embedding=None, face_embedding=None, voice_use=False, voice_status=Cameo.VoiceStatus.NONE
     )
@@ -741,10 +751,7 @@ VOICE_ROLES = (CameoMedia.Role.PASSAGE, CameoMedia.Role.FEATURES)
 
 
 def _erase_voice_media(cameo: Cameo) -> None:
-    for media in CameoMedia.objects.filter(cameo=cameo, role__in=VOICE_ROLES):
-        if media.file:
-            media.file.delete(save=False)
-        media.delete()
+    _delete_media(CameoMedia.objects.filter(cameo=cameo, role__in=VOICE_ROLES))
 
 
 def submit_voice_passage(cameo: Cameo, upload, *, actor: User) -> None:
@@ -786,23 +793,8 @@ def submit_voice_passage(cameo: Cameo, upload, *, actor: User) -> None:
 
 def enqueue_voice_analysis(cameo_id: int) -> None:
     """Queue `cameos.jobs.analyse_voice`; if Redis refuses, refuse the reading so it can be resent."""
-    import django_rq
-    from redis.exceptions import RedisError
-
-    try:
-        django_rq.get_queue(settings.CPU_QUEUE).enqueue(
-            "cameos.jobs.analyse_voice",
-            cameo_id,
-            job_timeout=settings.CAMEO_ANALYSIS_TIMEOUT,
-            result_ttl=3600,
-            failure_ttl=86400,
-        )
-    except (RedisError, OSError):
-        log.warning("could not queue the voice check of cameo %s", cameo_id, exc_info=True)
-        reject_voice(
-            Cameo.objects.get(pk=cameo_id),
-            ["Checking recordings is unavailable right now. Please try again shortly."],
-        )
+    if not _enqueue_check("cameos.jobs.analyse_voice", cameo_id):
+        reject_voice(Cameo.objects.get(pk=cameo_id), [QUEUE_DOWN_REASON])
 
 
 def reject_voice(cameo: Cameo, reasons: list[str], checks: dict | None = None) -> None:

@@ -2,11 +2,8 @@
 claim them with a conditional UPDATE, so each recording is judged once."""
 
 import logging
-import shutil
-import tempfile
 import traceback
 from contextlib import ExitStack, contextmanager
-from pathlib import Path
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -16,6 +13,7 @@ from cameos.actions import FRESHNESS_SLACK_SECONDS, erase_media, reject_cameo, s
 from cameos.ledger import append_entry
 from cameos.models import Cameo, CameoMedia, LedgerEntry
 from generation.events import publish
+from generation.serving import local_path
 
 log = logging.getLogger(__name__)
 
@@ -30,19 +28,7 @@ HUMAN_FACE_REASON = (
 def local_paths(fields):
     """Storage files as local paths (storage may be remote in production)."""
     with ExitStack() as stack:
-        paths = []
-        for field in fields:
-            try:
-                paths.append(field.path)
-                continue
-            except NotImplementedError:
-                pass
-            tmp = stack.enter_context(tempfile.NamedTemporaryFile(suffix=Path(field.name).suffix))
-            with field.open("rb") as fh:
-                shutil.copyfileobj(fh, tmp)
-            tmp.flush()
-            paths.append(tmp.name)
-        yield paths
+        yield [stack.enter_context(local_path(field)) for field in fields]
 
 
 def claim(cameo_id: int) -> bool:
@@ -238,8 +224,6 @@ def _judge_reading(cameo: Cameo):
 
 def voice_features_bytes(speech) -> bytes | None:
     """The kNN-VC matching set of `speech` as .npy bytes, or None when that route is off."""
-    if settings.VOICE_ROUTE == "none":
-        return None  # without loading anything
     import io
 
     import numpy as np

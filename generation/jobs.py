@@ -23,6 +23,7 @@ from generation.actions import generation_finished
 from generation.errors import GenerationRefused
 from generation.events import publish
 from generation.models import Generation
+from generation.serving import local_path
 
 log = logging.getLogger(__name__)
 
@@ -159,11 +160,8 @@ def get_worker_engine():
         cpu_offload=settings.SORA_CPU_OFFLOAD,
         vae_tiling=settings.SORA_VAE_TILING,
         # Route 1 of cameo voice: the ID-LoRA loads with the model, once per worker.
-        **(
-            {"id_lora": settings.VOICE_ID_LORA, "identity_scale": settings.VOICE_IDENTITY_SCALE}
-            if settings.VOICE_ID_LORA
-            else {}
-        ),
+        id_lora=settings.VOICE_ID_LORA or None,
+        identity_scale=settings.VOICE_IDENTITY_SCALE,
     )
 
 
@@ -191,34 +189,11 @@ def build_request(generation: Generation):
         condition_image = cameos.image
     elif generation.source_id and generation.source and generation.source.video:
         # A remix or extension continues from the last frame of its source.
-        with _local_copy(generation.source.video) as path:
+        with local_path(generation.source.video) as path:
             condition_image = media.last_frame(path)
     return GenerationRequest(
         shots=shots, orientation=generation.orientation, seed=generation.seed, condition_image=condition_image
     )
-
-
-class _local_copy:
-    """A storage file as a local path (storage may be remote in production)."""
-
-    def __init__(self, field):
-        self.field = field
-        self.tmp = None
-
-    def __enter__(self) -> str:
-        try:
-            return self.field.path
-        except NotImplementedError:
-            self.tmp = tempfile.NamedTemporaryFile(suffix=Path(self.field.name).suffix)
-            with self.field.open("rb") as fh:
-                for chunk in iter(lambda: fh.read(1 << 20), b""):
-                    self.tmp.write(chunk)
-            self.tmp.flush()
-            return self.tmp.name
-
-    def __exit__(self, *exc):
-        if self.tmp is not None:
-            self.tmp.close()
 
 
 def user_error(exc: BaseException) -> str:
@@ -301,7 +276,7 @@ def cameo_speech(cameo):
     from generation import media
 
     stored = CameoMedia.objects.get(cameo=cameo, role=CameoMedia.Role.PASSAGE, position=1)
-    with _local_copy(stored.file) as path:
+    with local_path(stored.file) as path:
         audio, _ = media.read_audio(path, sample_rate=16_000)
     return audio.mean(axis=0).astype("float32")
 
@@ -493,7 +468,7 @@ def recheck_output(generation_id: int) -> str:
     generation = Generation.objects.select_related("owner").filter(pk=generation_id).first()
     if generation is None or not generation.video:
         return "gone"
-    with _local_copy(generation.video) as path:
+    with local_path(generation.video) as path:
         frames, fps = media.read_frames(path)
         audio, sample_rate = media.read_audio(path)
 

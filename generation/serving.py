@@ -1,4 +1,5 @@
-"""Serve stored media through views that have already checked permission.
+"""Stored media: served through views that have already checked permission, and opened as local
+files by jobs.
 
 Video players seek with HTTP Range requests, which Django's FileResponse doesn't answer, so
 single byte ranges are handled here.
@@ -6,8 +7,32 @@ single byte ranges are handled here.
 
 import mimetypes
 import re
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
+
+
+@contextmanager
+def local_path(field) -> Iterator[str]:
+    """A storage file as a local path for libraries that need one (PyAV, dlib): the file itself on
+    the filesystem storage, else a temporary copy removed on exit (remote storage in production)."""
+    try:
+        path = field.path
+    except NotImplementedError:
+        path = None
+    if path is not None:
+        yield path
+        return
+    with tempfile.NamedTemporaryFile(suffix=Path(field.name).suffix) as tmp:
+        with field.open("rb") as fh:
+            shutil.copyfileobj(fh, tmp)
+        tmp.flush()
+        yield tmp.name
+
 
 RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
 CHUNK = 256 * 1024

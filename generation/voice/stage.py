@@ -29,6 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
+from generation.engine.checkpoints import file_sha256
+
 ROUTES = ("none", "knnvc")
 RATE = 16_000  # WavLM, silero-vad and Resemblyzer all work at 16 kHz
 FADE_SECONDS = 0.01
@@ -90,12 +92,11 @@ def check_voice_settings(settings) -> list[str]:
     return problems
 
 
-def _hash_files(files: list[Path], with_names: bool) -> str:
-    """sha256 of the files' contents (and names), streamed: a 1.2 GB WavLM never sits in memory."""
+def _hash_files(files: list[Path]) -> str:
+    """sha256 of the files' names and contents, streamed: a 1.2 GB WavLM never sits in memory."""
     digest = hashlib.sha256()
     for path in files:
-        if with_names:
-            digest.update(path.name.encode() + b"\0")
+        digest.update(path.name.encode() + b"\0")
         with open(path, "rb") as handle:
             while chunk := handle.read(1 << 20):
                 digest.update(chunk)
@@ -110,10 +111,10 @@ def fingerprint(name: str, path: Path, files: list[Path] | None = None) -> dict:
     the file's bytes.
     """
     if files is None and path.is_file():
-        return {"name": name, "path": str(path), "sha256": _hash_files([path], with_names=False)}
+        return {"name": name, "path": str(path), "sha256": file_sha256(path)}
     if files is None:
         files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix in WEIGHT_SUFFIXES)
-    return {"name": name, "path": str(path), "sha256": _hash_files(files, with_names=True)}
+    return {"name": name, "path": str(path), "sha256": _hash_files(files)}
 
 
 def _resample(audio: np.ndarray, old: int, new: int, length: int | None = None) -> np.ndarray:
