@@ -21,6 +21,7 @@ test: $(VENV_STAMP)
 lint: $(VENV_STAMP)
 	$(PY) -m ruff format --check .
 	$(PY) -m ruff check .
+	$(PY) manage.py makemigrations --check --dry-run
 
 format: $(VENV_STAMP)
 	$(PY) -m ruff format .

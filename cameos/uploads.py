@@ -10,7 +10,7 @@ import av
 from django.conf import settings
 from PIL import Image, UnidentifiedImageError
 
-from cameos.liveness import RecordingError
+from cameos.liveness import RecordingError, RecordingTooLarge
 from cameos.liveness.analysis import MAX_CHARACTER_FILES
 from cameos.liveness.media import AUDIO_FORMATS, VIDEO_FORMATS
 
@@ -29,7 +29,7 @@ def check_size(upload, what: str = "The file", limit: int | None = None) -> int:
     if size == 0:
         raise RecordingError(f"{what} is empty. Please record or choose it again.")
     if size > limit:
-        raise RecordingError(
+        raise RecordingTooLarge(
             f"{what} is too large ({megabytes(size)}); the limit is "
             f"{megabytes(limit)}. Please record a shorter clip."
         )

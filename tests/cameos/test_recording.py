@@ -450,3 +450,20 @@ def test_a_person_cannot_be_a_character(client, user):
     cameo.refresh_from_db()
     assert cameo.reasons == [HUMAN_FACE_REASON]
     assert not CameoMedia.objects.filter(cameo=cameo).exists()
+
+
+def test_only_a_size_refusal_answers_413_whatever_the_wording(client, user, liveness_clip, monkeypatch):
+    """The status comes from the kind of refusal, not from words in its message."""
+    from cameos import actions
+
+    def refuse(*args, **kwargs):
+        raise actions.CameoRefused("Your list of cameos is too large to add another; delete one first.")
+
+    monkeypatch.setattr(actions, "submit_recording", refuse)
+    challenge = make_challenge(user)
+    client.force_login(user)
+
+    response = upload(client, challenge, liveness_clip("good"))
+
+    assert response.status_code == 400
+    assert "delete one first" in response.json()["error"]

@@ -41,8 +41,7 @@ def healthy(port: int) -> bool:
         return False
 
 
-def test_a_killed_worker_is_started_again_and_sigterm_stops_everything(tiny_model, tmp_path):
-    port = free_port()
+def site_env(tmp_path, tiny_model) -> dict:
     env = {
         name: value
         for name, value in os.environ.items()
@@ -56,6 +55,12 @@ def test_a_killed_worker_is_started_again_and_sigterm_stops_everything(tiny_mode
         SORA_VIDEO_PROFILE="tiny",
         PYTHONUNBUFFERED="1",
     )
+    return env
+
+
+def test_a_killed_worker_is_started_again_and_sigterm_stops_everything(tiny_model, tmp_path):
+    port = free_port()
+    env = site_env(tmp_path, tiny_model)
     log = tmp_path / "runsite.log"
     with open(log, "wb") as out:
         site = subprocess.Popen(
@@ -86,11 +91,39 @@ def test_a_killed_worker_is_started_again_and_sigterm_stops_everything(tiny_mode
             message="a new worker",
         )
         assert site.poll() is None and healthy(port)
+        # The first run's invite links name the port actually served (no SITE_URL given).
+        assert f"http://127.0.0.1:{port}/invite/" in log.read_text()
         started = list(children_of(site.pid))
 
         site.send_signal(signal.SIGTERM)
         site.wait(timeout=30)
         wait_for(lambda: not any(alive(pid) for pid in started), timeout=20, message="every child stopped")
+    finally:
+        if site.poll() is None:
+            site.kill()
+
+
+def test_sigterm_during_migrate_stops_the_embedded_redis(tiny_model, tmp_path):
+    """A fresh VAR_DIR: runsite starts Redis, then migrates (seconds); SIGTERM arrives meanwhile."""
+    env = site_env(tmp_path, tiny_model)
+    log = tmp_path / "runsite.log"
+    with open(log, "wb") as out:
+        site = subprocess.Popen(
+            [sys.executable, "manage.py", "runsite", "--port", str(free_port())],
+            cwd=settings.BASE_DIR,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_for(lambda: "Embedded Redis on" in log.read_text(), timeout=120, message="Redis started")
+        redis = [pid for pid, args in children_of(site.pid).items() if "redis" in args]
+        assert len(redis) == 1, children_of(site.pid)
+        assert "Serving on" not in log.read_text()
+
+        site.send_signal(signal.SIGTERM)
+        site.wait(timeout=30)
+        wait_for(lambda: not alive(redis[0]), timeout=20, message="the embedded Redis stopped")
     finally:
         if site.poll() is None:
             site.kill()

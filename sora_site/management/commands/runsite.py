@@ -20,14 +20,22 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
-        parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+        parser.add_argument("--host", default=settings.HOST)
+        parser.add_argument("--port", type=int, default=settings.PORT)
         parser.add_argument("--workers", type=int, default=1, help="RQ worker processes to start")
 
     def handle(self, *args, host: str, port: int, workers: int, **options):
         children: list[subprocess.Popen] = []
+        # Before any child starts: a SIGTERM at any point (during migrate too) must reach the
+        # `finally` below, or the embedded Redis outlives us.
+        signal.signal(signal.SIGTERM, _interrupt)
         settings.VAR_DIR.mkdir(parents=True, exist_ok=True)
         env = os.environ.copy()
+        if not env.get("SITE_URL") and not env.get("SITE_URL_FILE"):
+            # --host/--port may differ from HOST/PORT: links (invites printed below, emails, C2PA
+            # manifests made by the workers) must name the address actually served.
+            link_host = "127.0.0.1" if host in {"0.0.0.0", "::", "[::]"} else host
+            settings.SITE_URL = env["SITE_URL"] = f"http://{link_host}:{port}"
         if "REDIS_URL" not in os.environ:
             sock = settings.VAR_DIR / "redis.sock"
             children.append(embedded_redis.start(sock, settings.VAR_DIR / "redis.log"))
@@ -65,7 +73,6 @@ class Command(BaseCommand):
                 children.append(child)
             children.append(subprocess.Popen(daphne, env=env, cwd=settings.BASE_DIR))
             self.stdout.write(self.style.SUCCESS(f"Serving on http://{host}:{port}/ (Ctrl-C to stop)"))
-            signal.signal(signal.SIGTERM, lambda *a: (_ for _ in ()).throw(KeyboardInterrupt()))
             # Workers and the sweeper are restarted when they die (a crash, an OOM kill, a worker
             # that started while Redis was down); Redis or daphne exiting stops the site.
             while all(child.poll() is None for child in children if not isinstance(child, Supervised)):
@@ -87,6 +94,10 @@ class Command(BaseCommand):
                     child.wait(timeout=max(0.1, deadline - time.monotonic()))
                 except subprocess.TimeoutExpired:
                     child.kill()
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 class Supervised:
