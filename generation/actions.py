@@ -126,6 +126,9 @@ def cancel_generation(generation: Generation) -> bool:
         )
     generation.refresh_from_db()
     publish(generation.owner_id, generation.event())
+    if generation.status == Generation.Status.CANCELLED:
+        # A running job's end is announced by its worker; a queued one ends here.
+        generation_finished(generation)
     return bool(stopped)
 
 
@@ -169,6 +172,9 @@ def generation_finished(generation: Generation) -> None:
     """Everything that follows a job's end (success, failure, cancel), called by the worker."""
     # feed: the owner's bell. A local import keeps feed (which builds on generation) out of
     # generation's import graph.
+    from api.webhooks import emit_video_event
     from feed.actions import notify_generation_finished
 
     notify_generation_finished(generation)
+    # The owner's webhook endpoints: video.completed / video.failed / video.cancelled.
+    emit_video_event(generation)
