@@ -16,6 +16,7 @@ from accounts.models import ApiToken
 from api.forms import TokenForm, WebhookEndpointForm
 from api.models import WebhookDelivery, WebhookEndpoint
 from api.webhooks import EndpointRefused, UnsafeURL, add_endpoint, send_test_event
+from moderation.ratelimit import ratelimit
 
 MAX_LIVE_TOKENS = 20
 DOCS_ASSETS = {
@@ -121,6 +122,7 @@ def get_endpoint(request: HttpRequest, pk: int) -> WebhookEndpoint:
 
 @login_required
 @require_POST
+@ratelimit("webhook")
 def add_webhook(request: HttpRequest) -> HttpResponse:
     """Add an endpoint; the page shows its signing secret once, in this response (never stored
     in the session or messages, like a new token)."""
@@ -147,6 +149,7 @@ def remove_webhook(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
+@ratelimit("webhook")
 def test_webhook(request: HttpRequest, pk: int) -> HttpResponse:
     endpoint = get_endpoint(request, pk)
     send_test_event(endpoint)

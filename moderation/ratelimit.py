@@ -28,6 +28,7 @@ NOUNS = {
     "report": "reports",
     "api": "API requests",
     "export": "data downloads",
+    "webhook": "webhook tests",
     "login": "sign-in attempts",
     "signup": "sign-ups",
 }

@@ -321,6 +321,8 @@ RATE_LIMIT_RATES = {
     "report": os.environ.get("RATE_LIMIT_REPORT", "5/m/user,30/d/user,30/m/ip"),
     "api": os.environ.get("RATE_LIMIT_API", "120/m/user,600/m/ip"),
     "export": os.environ.get("RATE_LIMIT_EXPORT", "3/h/user,10/h/ip"),
+    # Adding webhook endpoints and sending test events: each test is a request to someone's URL.
+    "webhook": os.environ.get("RATE_LIMIT_WEBHOOK", "10/m/user,60/h/user"),
 }
 
 # API (api/): webhooks and how long the API's videos are kept.

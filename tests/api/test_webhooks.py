@@ -281,6 +281,18 @@ def test_send_test_event_delivers_a_signed_sample_and_logs_it(
     assert "Delivered" in page and "HTTP 200" in page
 
 
+def test_test_events_are_rate_limited(user_client, user, receiver, settings):
+    """Each test event is a request to a URL of the person's choosing: not a free flood."""
+    settings.RATE_LIMIT_ENABLED = True
+    settings.RATE_LIMIT_RATES = {**settings.RATE_LIMIT_RATES, "webhook": "2/m/user"}
+    endpoint = add_endpoint(user, receiver.url, [])
+    answers = [
+        user_client.post(reverse("api:test_webhook", args=[endpoint.pk])).status_code for _ in range(3)
+    ]
+    assert answers == [302, 302, 429]
+    assert WebhookDelivery.objects.count() == 2
+
+
 def test_the_delivery_log_takes_a_fixed_number_of_queries(
     user_client, user, receiver, django_assert_num_queries, django_capture_on_commit_callbacks
 ):
