@@ -22,7 +22,7 @@ from ninja import File, Form, Query, Router, UploadedFile
 from PIL import Image
 
 from api.actions import content_file, delete_video, delivered_seconds, expires_at, extend_video
-from api.errors import ApiError, bad_request, not_found
+from api.errors import ApiError, bad_request, not_found, rate_limit_headers
 from api.schemas import CharacterOut, ErrorOut, RemixIn, VideoDeletedOut, VideoListOut, VideoOut
 from generation.actions import (
     GenerationRefused,
@@ -35,6 +35,7 @@ from generation.actions import (
 from generation.forms import BROKEN_TEXT, MAX_PROMPT, MAX_SOURCE_IMAGE_BYTES
 from generation.models import Generation
 from generation.serving import serve_file
+from moderation.ratelimit import RateLimited
 
 router = Router(tags=["videos"])
 
@@ -305,7 +306,10 @@ def site_rules() -> Iterator[None]:
     except GenerationRefused as exc:
         category = getattr(exc, "category", "refused")
         if isinstance(exc, QuotaExceeded) or category in RATE_LIMIT_CATEGORIES:
-            raise ApiError(429, str(exc), code="rate_limit_exceeded") from exc
+            headers = {}
+            if getattr(exc, "retry_after", None):
+                headers = rate_limit_headers(RateLimited("api", exc.retry_after, getattr(exc, "limit", None)))
+            raise ApiError(429, str(exc), code="rate_limit_exceeded", headers=headers) from exc
         if isinstance(exc, PolicyRefused):
             raise ApiError(400, str(exc), code="moderation_blocked", param="prompt") from exc
         raise ApiError(400, str(exc), code=category) from exc

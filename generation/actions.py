@@ -28,6 +28,9 @@ __all__ = [
 ]
 
 MAX_SEED = 2**32 - 1
+# How long to suggest waiting when all of a person's active slots are taken: a job's end isn't
+# known in advance, and a short video on a GPU takes about this long.
+ACTIVE_RETRY_AFTER = 10
 
 
 def capabilities():
@@ -39,7 +42,9 @@ def check_active_limit(owner: User) -> None:
     if active >= settings.GENERATION_MAX_ACTIVE_PER_USER:
         raise QuotaExceeded(
             f"You already have {active} videos in progress (the limit is "
-            f"{settings.GENERATION_MAX_ACTIVE_PER_USER}). Wait for one to finish or cancel one."
+            f"{settings.GENERATION_MAX_ACTIVE_PER_USER}). Wait for one to finish or cancel one.",
+            limit=settings.GENERATION_MAX_ACTIVE_PER_USER,
+            retry_after=ACTIVE_RETRY_AFTER,
         )
 
 

@@ -199,3 +199,28 @@ def test_a_429_tells_the_package_how_long_to_wait_and_its_retry_waits_that_long(
     assert (status, ok) == (429, 200)
     waited = sent_again - refused_at
     assert int(headers["retry-after"]) - 0.1 <= waited <= int(headers["retry-after"]) + 1.0
+
+
+def test_quota_429s_say_when_a_slot_frees(user, make_token, make_generation, settings):
+    token = make_token(user)
+    for _ in range(settings.GENERATION_MAX_ACTIVE_PER_USER):
+        make_generation(user)
+    with pytest.raises(openai.RateLimitError) as caught:
+        openai_client(token, transport=DjangoTestTransport()).videos.create(prompt="one more", seconds="1")
+    headers = caught.value.response.headers
+    assert headers["retry-after"] == "10"
+    assert headers["x-ratelimit-limit-requests"] == str(settings.GENERATION_MAX_ACTIVE_PER_USER)
+
+    # The daily quota frees a slot 24 h after the oldest counted video: longer than the package
+    # waits, so its retry gives up at once instead of hammering the server.
+    Generation.objects.filter(owner=user).update(status="succeeded")
+    settings.QUOTA_DAILY_GENERATIONS = settings.GENERATION_MAX_ACTIVE_PER_USER
+    transport = RecordingTransport()
+    with pytest.raises(openai.RateLimitError) as caught:
+        openai_client(token, transport=transport).with_options(max_retries=2).videos.create(
+            prompt="again", seconds="1"
+        )
+    assert len(transport.log) == 1
+    retry_after = int(caught.value.response.headers["retry-after"])
+    assert 23 * 3600 < retry_after <= 24 * 3600
+    assert caught.value.response.headers["x-ratelimit-reset-requests"].startswith("23h")
