@@ -117,22 +117,24 @@ def duration_text(seconds: int) -> str:
     return f"{minutes}m{secs}s" if minutes else f"{secs}s"
 
 
-def rate_limit_headers(exc: RateLimited) -> dict[str, str]:
+def rate_limit_headers(retry_after: int, amount: int | None = None) -> dict[str, str]:
     """What the `openai` package reads from a 429: `Retry-After` (its retry waits exactly that,
     up to 2 minutes; longer and it gives up at once) and OpenAI's `x-ratelimit-*-requests`."""
     headers = {
-        "Retry-After": str(exc.retry_after),
+        "Retry-After": str(retry_after),
         "x-ratelimit-remaining-requests": "0",
-        "x-ratelimit-reset-requests": duration_text(exc.retry_after),
+        "x-ratelimit-reset-requests": duration_text(retry_after),
     }
-    if exc.amount is not None:
-        headers["x-ratelimit-limit-requests"] = str(exc.amount)
+    if amount is not None:
+        headers["x-ratelimit-limit-requests"] = str(amount)
     return headers
 
 
 def _rate_limited(request: HttpRequest, exc: RateLimited) -> HttpResponse:
     return error_response(
-        ApiError(429, str(exc), code="rate_limit_exceeded", headers=rate_limit_headers(exc))
+        ApiError(
+            429, str(exc), code="rate_limit_exceeded", headers=rate_limit_headers(exc.retry_after, exc.amount)
+        )
     )
 
 

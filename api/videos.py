@@ -35,7 +35,6 @@ from generation.actions import (
 from generation.forms import BROKEN_TEXT, MAX_PROMPT, MAX_SOURCE_IMAGE_BYTES
 from generation.models import Generation
 from generation.serving import serve_file
-from moderation.ratelimit import RateLimited
 
 router = Router(tags=["videos"])
 
@@ -306,9 +305,8 @@ def site_rules() -> Iterator[None]:
     except GenerationRefused as exc:
         category = getattr(exc, "category", "refused")
         if isinstance(exc, QuotaExceeded) or category in RATE_LIMIT_CATEGORIES:
-            headers = {}
-            if getattr(exc, "retry_after", None):
-                headers = rate_limit_headers(RateLimited("api", exc.retry_after, getattr(exc, "limit", None)))
+            retry_after = getattr(exc, "retry_after", None)
+            headers = rate_limit_headers(retry_after, getattr(exc, "limit", None)) if retry_after else {}
             raise ApiError(429, str(exc), code="rate_limit_exceeded", headers=headers) from exc
         if isinstance(exc, PolicyRefused):
             raise ApiError(400, str(exc), code="moderation_blocked", param="prompt") from exc
@@ -544,9 +542,12 @@ def download_content(
 
 def webp_response(field, download_name: str) -> HttpResponse:
     """The poster JPEG re-encoded as WebP (a few milliseconds for a poster-sized image)."""
-    with field.open("rb") as fh, Image.open(fh) as image:
-        buffer = io.BytesIO()
-        image.convert("RGB").save(buffer, format="WEBP", quality=85)
+    buffer = io.BytesIO()
+    try:
+        with field.open("rb") as fh, Image.open(fh) as image:
+            image.convert("RGB").save(buffer, format="WEBP", quality=85)
+    except (OSError, SyntaxError, Image.DecompressionBombError) as exc:
+        raise not_found("This video's thumbnail is missing.", param="variant") from exc
     response = HttpResponse(buffer.getvalue(), content_type="image/webp")
     response["Content-Disposition"] = f'inline; filename="{download_name}"'
     response["Cache-Control"] = "private, max-age=3600"
