@@ -1,18 +1,22 @@
-"""Operations the API adds on top of generation.actions: extensions, what a download delivers, and
-deletion including the API's own files."""
+"""Operations the API adds on top of generation.actions: extensions, what a download delivers,
+deletion including the API's own files, and the retention of unposted videos."""
 
 import logging
 import tempfile
+from datetime import datetime, timedelta
 from pathlib import Path
 
+from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
 from django.core.files import File
 from django.db.models.fields.files import FieldFile
+from django.utils import timezone
 
 from accounts.models import User
 from api.models import Extension
 from api.stitching import StitchError, stitch
 from generation.actions import delete_generation, start_generation
-from generation.models import Generation
+from generation.models import FINAL_STATUSES, Generation
 
 log = logging.getLogger(__name__)
 
@@ -113,3 +117,37 @@ def delete_video(generation: Generation) -> None:
     if extension is not None and extension.video:
         extension.video.delete(save=False)
     delete_generation(generation)
+
+
+def expires_at(generation: Generation) -> datetime | None:
+    """When an unposted finished video is deleted under VIDEO_RETENTION_DAYS (None: kept).
+
+    Reads `generation.post`: select_related it when calling this for many rows.
+    """
+    days = settings.VIDEO_RETENTION_DAYS
+    if not days or not generation.is_final or generation.finished is None:
+        return None
+    try:
+        generation.post  # noqa: B018 - a posted video is the post's and stays
+        return None
+    except ObjectDoesNotExist:
+        return generation.finished + timedelta(days=days)
+
+
+def delete_expired_videos(batch: int = 200) -> int:
+    """Delete finished drafts that were never posted once VIDEO_RETENTION_DAYS have passed.
+
+    Run by the sweeper; does nothing when the setting is 0. Returns how many were deleted.
+    """
+    days = settings.VIDEO_RETENTION_DAYS
+    if not days:
+        return 0
+    cutoff = timezone.now() - timedelta(days=days)
+    expired = Generation.objects.filter(
+        status__in=FINAL_STATUSES, finished__lt=cutoff, post__isnull=True
+    ).select_related("api_extension")[:batch]
+    count = 0
+    for generation in expired:
+        delete_video(generation)
+        count += 1
+    return count

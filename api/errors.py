@@ -108,9 +108,33 @@ def _bad_upload(request: HttpRequest, exc: Exception) -> HttpResponse:
     return error_response(bad_request("The request body could not be parsed.", code="invalid_body"))
 
 
+def duration_text(seconds: int) -> str:
+    """OpenAI's `x-ratelimit-reset-*` notation: "17s", "6m0s", "1h2m3s"."""
+    hours, rest = divmod(max(0, int(seconds)), 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes}m{secs}s"
+    return f"{minutes}m{secs}s" if minutes else f"{secs}s"
+
+
+def rate_limit_headers(retry_after: int, amount: int | None = None) -> dict[str, str]:
+    """What the `openai` package reads from a 429: `Retry-After` (its retry waits exactly that,
+    up to 2 minutes; longer and it gives up at once) and OpenAI's `x-ratelimit-*-requests`."""
+    headers = {
+        "Retry-After": str(retry_after),
+        "x-ratelimit-remaining-requests": "0",
+        "x-ratelimit-reset-requests": duration_text(retry_after),
+    }
+    if amount is not None:
+        headers["x-ratelimit-limit-requests"] = str(amount)
+    return headers
+
+
 def _rate_limited(request: HttpRequest, exc: RateLimited) -> HttpResponse:
     return error_response(
-        ApiError(429, str(exc), code="rate_limit_exceeded", headers={"Retry-After": str(exc.retry_after)})
+        ApiError(
+            429, str(exc), code="rate_limit_exceeded", headers=rate_limit_headers(exc.retry_after, exc.amount)
+        )
     )
 
 

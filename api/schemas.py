@@ -61,3 +61,15 @@ class CharacterOut(Schema):
     id: str | None = None
     created_at: int
     name: str | None = None
+
+
+class ModelOut(Schema):
+    id: str
+    object: Literal["model"] = "model"
+    created: int
+    owned_by: str
+
+
+class ModelListOut(Schema):
+    object: Literal["list"] = "list"
+    data: list[ModelOut]

@@ -6,6 +6,7 @@ from ninja import NinjaAPI, Swagger
 
 from api import errors
 from api.auth import TokenAuth
+from api.catalog import router as models_router
 from api.videos import router as videos_router
 
 
@@ -31,3 +32,4 @@ api = NinjaAPI(
 )
 errors.install(api)
 api.add_router("/", videos_router)
+api.add_router("/", models_router)

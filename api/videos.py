@@ -7,6 +7,7 @@ consent apply unchanged. Others' videos are 404, never 403. POST bodies are mult
 """
 
 import io
+import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,8 +21,8 @@ from django.http import HttpRequest, HttpResponse
 from ninja import File, Form, Query, Router, UploadedFile
 from PIL import Image
 
-from api.actions import content_file, delete_video, delivered_seconds, extend_video
-from api.errors import ApiError, bad_request, not_found
+from api.actions import content_file, delete_video, delivered_seconds, expires_at, extend_video
+from api.errors import ApiError, bad_request, not_found, rate_limit_headers
 from api.schemas import CharacterOut, ErrorOut, RemixIn, VideoDeletedOut, VideoListOut, VideoOut
 from generation.actions import (
     GenerationRefused,
@@ -100,7 +101,7 @@ def delivered_size(generation: Generation) -> str:
 
 
 def video_object(generation: Generation) -> dict:
-    """The `video` object. Reads `source` and `api_extension`: select_related them for lists."""
+    """The `video` object. Reads `source`, `api_extension` and `post`: select_related them for lists."""
     error = None
     if generation.status in ERRORS:
         code, message = ERRORS[generation.status]
@@ -110,7 +111,7 @@ def video_object(generation: Generation) -> dict:
         "object": "video",
         "created_at": timestamp(generation.created),
         "completed_at": timestamp(generation.finished) if generation.is_final else None,
-        "expires_at": None,  # drafts are kept until their owner deletes them
+        "expires_at": timestamp(expires_at(generation)),
         "model": model_name(generation.model_id),
         "status": STATUSES[generation.status],
         "progress": generation.percent,
@@ -125,7 +126,11 @@ def video_object(generation: Generation) -> dict:
 def my_videos(request: HttpRequest):
     # visible_to is the site's rule; the API narrows it to the caller's own (staff included).
     user = request.auth
-    return Generation.objects.visible_to(user).filter(owner=user).select_related("source", "api_extension")
+    return (
+        Generation.objects.visible_to(user)
+        .filter(owner=user)
+        .select_related("source", "api_extension", "post")
+    )
 
 
 def get_video(request: HttpRequest, value: str, *, param: str | None = None) -> Generation:
@@ -203,11 +208,16 @@ def clean_size(value: str | None) -> str:
     return choices[value]
 
 
+def own_model_names() -> list[str]:
+    """The site's own names for its model: its public name and the capability profile."""
+    return sorted({model_name(settings.SORA_VIDEO_MODEL), settings.SORA_VIDEO_PROFILE})
+
+
 def clean_model(value: str | None) -> None:
-    """The site runs one model: OpenAI's names and the site's own all mean it."""
-    own = {model_name(settings.SORA_VIDEO_MODEL), settings.SORA_VIDEO_PROFILE}
+    """The site runs one model: OpenAI's names and the site's own all mean it (GET /v1/models)."""
+    own = own_model_names()
     if value is not None and value not in OPENAI_MODELS and value not in own:
-        allowed = ", ".join([*OPENAI_MODELS, *sorted(own)])
+        allowed = ", ".join([*OPENAI_MODELS, *own])
         raise bad_request(f"Invalid 'model': {value[:40]!r}. Supported values are: {allowed}.", param="model")
 
 
@@ -231,6 +241,58 @@ def clean_reference(upload: UploadedFile) -> ContentFile:
     return ContentFile(buffer.getvalue(), name="source.png")
 
 
+CHARACTER_PREFIXES = ("char_", "cameo_")
+CHARACTER_CODE_RE = re.compile(r"[A-Za-z0-9_-]{1,32}")  # cameo codes are URL-safe base64
+
+
+def character_values(request: HttpRequest, declared: list[str] | None) -> list[str]:
+    """Every id a request names as `characters`, however the client encoded the list: repeated
+    `characters` fields, the `openai` package's `characters[]` / `characters[][id]` (from
+    `extra_body={"characters": [...]}`), `characters[0][id]`, or one JSON array."""
+    values = list(declared or [])
+    for key in request.POST:
+        if key.startswith("characters["):
+            values.extend(request.POST.getlist(key))
+    found = []
+    for value in values:
+        text = (value or "").strip()
+        if text.startswith(("[", "{")):
+            try:
+                parsed = json.loads(text)
+            except ValueError:
+                raise bad_request("'characters' isn't a valid JSON list.", param="characters") from None
+            items = parsed if isinstance(parsed, list) else [parsed]
+            for item in items:
+                item = item.get("id") if isinstance(item, dict) else item
+                found.append(item if isinstance(item, str) else "")
+        elif text:
+            found.append(text)
+    return found
+
+
+def clean_characters(request: HttpRequest, declared: list[str] | None) -> list[str]:
+    """The cameo codes behind `characters` (`char_<code>` for characters and person cameos alike),
+    at most CAMEO_MAX_PER_VIDEO. Whether the caller may use each is start_generation's consent
+    check, the same as on the web; an unknown id is refused exactly like one they may not use."""
+    ids = list(dict.fromkeys(character_values(request, declared)))
+    limit = settings.CAMEO_MAX_PER_VIDEO
+    if len(ids) > limit:
+        raise bad_request(
+            f"A video can use at most {limit} characters; this one names {len(ids)}.", param="characters"
+        )
+    codes = []
+    for value in ids:
+        prefix = next((p for p in CHARACTER_PREFIXES if value.startswith(p)), "")
+        code = value.removeprefix(prefix)
+        if not CHARACTER_CODE_RE.fullmatch(code):
+            raise bad_request(
+                f"Invalid character id: {value[:40]!r}. Use the id of a character or cameo (char_...).",
+                param="characters",
+            )
+        codes.append(code)
+    return codes
+
+
 @contextmanager
 def site_rules() -> Iterator[None]:
     """The site's refusals (start_generation's) in the error shape, with the site's message:
@@ -243,7 +305,9 @@ def site_rules() -> Iterator[None]:
     except GenerationRefused as exc:
         category = getattr(exc, "category", "refused")
         if isinstance(exc, QuotaExceeded) or category in RATE_LIMIT_CATEGORIES:
-            raise ApiError(429, str(exc), code="rate_limit_exceeded") from exc
+            retry_after = getattr(exc, "retry_after", None)
+            headers = rate_limit_headers(retry_after, getattr(exc, "limit", None)) if retry_after else {}
+            raise ApiError(429, str(exc), code="rate_limit_exceeded", headers=headers) from exc
         if isinstance(exc, PolicyRefused):
             raise ApiError(400, str(exc), code="moderation_blocked", param="prompt") from exc
         raise ApiError(400, str(exc), code=category) from exc
@@ -358,9 +422,11 @@ def create(
     seconds: Form[str] = None,
     size: Form[str] = None,
     input_reference: File[UploadedFile] = None,
+    characters: Form[list[str]] = None,
 ):
     """Start a video. `seconds` and `size` take the package's values that this site's model offers
-    (errors list them); `input_reference` is an image the video starts from."""
+    (errors list them); `input_reference` is an image the video starts from; `characters` names up
+    to two characters or cameos (`char_...`) that you may use, as on the site."""
     if any(key.startswith("input_reference[") for key in request.POST):
         raise bad_request("'input_reference' must be an uploaded image file.", param="input_reference")
     prompt = clean_prompt(prompt)
@@ -368,9 +434,15 @@ def create(
     length = clean_seconds(seconds, default=DEFAULT_SECONDS)
     orientation = clean_size(size)
     image = clean_reference(input_reference) if input_reference is not None else None
+    cameo_codes = clean_characters(request, characters)
     with site_rules():
         generation = start_generation(
-            request.auth, prompt=prompt, seconds=length, orientation=orientation, source_image=image
+            request.auth,
+            prompt=prompt,
+            seconds=length,
+            orientation=orientation,
+            source_image=image,
+            cameo_codes=cameo_codes,
         )
     return video_object(generation)
 
@@ -439,6 +511,7 @@ def delete(request: HttpRequest, video_id: str):
                 "description": "The file; honours Range requests.",
                 "content": {
                     "video/mp4": {"schema": {"type": "string", "format": "binary"}},
+                    "image/webp": {"schema": {"type": "string", "format": "binary"}},
                     "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
                 },
             }
@@ -450,7 +523,8 @@ def download_content(
     video_id: str,
     variant: Query[Literal["video", "thumbnail", "spritesheet"]] = "video",
 ):
-    """The MP4 (`video`), the poster JPEG (`thumbnail`) or the sprite sheet JPEG (`spritesheet`)."""
+    """The MP4 (`video`), the poster as WebP (`thumbnail`, as OpenAI's) or the sprite sheet JPEG
+    (`spritesheet`)."""
     generation = get_video(request, video_id)
     if generation.status != Generation.Status.SUCCEEDED:
         raise bad_request(
@@ -460,8 +534,24 @@ def download_content(
     field = content_file(generation, variant)
     if field is None:
         raise not_found(f"Video '{video_id}' has no {variant}.", param="variant")
+    if variant == "thumbnail":
+        return webp_response(field, f"{video_id}-thumbnail.webp")
     extension = "mp4" if variant == "video" else "jpg"
     return serve_file(request, field, download_name=f"{video_id}-{variant}.{extension}")
+
+
+def webp_response(field, download_name: str) -> HttpResponse:
+    """The poster JPEG re-encoded as WebP (a few milliseconds for a poster-sized image)."""
+    buffer = io.BytesIO()
+    try:
+        with field.open("rb") as fh, Image.open(fh) as image:
+            image.convert("RGB").save(buffer, format="WEBP", quality=85)
+    except (OSError, SyntaxError, Image.DecompressionBombError) as exc:
+        raise not_found("This video's thumbnail is missing.", param="variant") from exc
+    response = HttpResponse(buffer.getvalue(), content_type="image/webp")
+    response["Content-Disposition"] = f'inline; filename="{download_name}"'
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
 
 
 @router.post("/videos/{video_id}/remix", response=CREATE_RESPONSES)

@@ -1,17 +1,22 @@
-"""Personal API tokens (Settings > API tokens) and the API docs page's static assets."""
+"""Personal API tokens and webhook endpoints (Settings > API tokens), and the API docs page's
+static assets."""
 
 from pathlib import Path
 
 import ninja
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db.models import Prefetch
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from accounts.models import ApiToken
-from api.forms import TokenForm
+from api.forms import TokenForm, WebhookEndpointForm
+from api.models import WebhookDelivery, WebhookEndpoint
+from api.webhooks import EndpointRefused, UnsafeURL, add_endpoint, send_test_event
+from moderation.ratelimit import ratelimit
 
 MAX_LIVE_TOKENS = 20
 DOCS_ASSETS = {
@@ -48,8 +53,20 @@ def tokens(request: HttpRequest) -> HttpResponse:
         else:
             status = 400
     context = {"tokens": list(live), "form": form, "created": created, "raw_token": raw}
+    return render_tokens_page(request, context, status=status, secret_shown=bool(raw))
+
+
+def render_tokens_page(
+    request: HttpRequest, context: dict, *, status: int = 200, secret_shown: bool = False, **webhooks
+) -> HttpResponse:
+    """The tokens page with its webhooks section (`api/_webhooks.html`); `webhooks` overrides
+    that section's context (its form with errors, a new endpoint whose secret is shown once)."""
+    if "tokens" not in context:
+        live = ApiToken.objects.filter(owner=request.user, revoked__isnull=True).order_by("-created")
+        context = {"tokens": list(live), "form": TokenForm(), **context}
+    context.update(webhook_section(request.user, **webhooks))
     response = render(request, "api/tokens.html", context, status=status)
-    if raw:
+    if secret_shown:
         response["Cache-Control"] = "no-store"
     return response
 
@@ -70,3 +87,73 @@ def docs_asset(request: HttpRequest, name: str) -> FileResponse:
     response = FileResponse(open(DOCS_ASSET_DIR / name, "rb"), content_type=DOCS_ASSETS[name])
     response["Cache-Control"] = "public, max-age=86400"
     return response
+
+
+# --- webhooks ------------------------------------------------------------------------------
+
+DELIVERIES_SHOWN = 10
+
+
+def webhook_section(user, *, webhook_form: WebhookEndpointForm | None = None, new_endpoint=None) -> dict:
+    """The webhooks section's context: the user's endpoints, each with its latest deliveries.
+
+    Two queries (endpoints, then their deliveries), however many endpoints there are; the log is
+    cut to DELIVERIES_SHOWN per endpoint in Python (a user has at most WEBHOOK_MAX_ENDPOINTS).
+    """
+    recent = WebhookDelivery.objects.order_by("-created", "-pk").defer("body")
+    endpoints = list(
+        WebhookEndpoint.objects.filter(owner=user)
+        .order_by("created", "pk")
+        .prefetch_related(Prefetch("deliveries", queryset=recent, to_attr="log"))
+    )
+    for endpoint in endpoints:
+        endpoint.log = endpoint.log[:DELIVERIES_SHOWN]
+    return {
+        "endpoints": endpoints,
+        "webhook_form": webhook_form or WebhookEndpointForm(),
+        "new_endpoint": new_endpoint,
+    }
+
+
+def get_endpoint(request: HttpRequest, pk: int) -> WebhookEndpoint:
+    """One of the user's webhook endpoints, else 404 (also for others': nothing leaks)."""
+    return get_object_or_404(WebhookEndpoint, pk=pk, owner=request.user)
+
+
+@login_required
+@require_POST
+@ratelimit("webhook")
+def add_webhook(request: HttpRequest) -> HttpResponse:
+    """Add an endpoint; the page shows its signing secret once, in this response (never stored
+    in the session or messages, like a new token)."""
+    form = WebhookEndpointForm(request.POST)
+    endpoint = None
+    if form.is_valid():
+        try:
+            endpoint = add_endpoint(request.user, form.cleaned_data["url"], form.cleaned_data["event_types"])
+        except (UnsafeURL, EndpointRefused) as exc:
+            form.add_error(None, str(exc))
+    if endpoint is None:
+        return render_tokens_page(request, {}, status=400, webhook_form=form)
+    return render_tokens_page(request, {}, status=201, secret_shown=True, new_endpoint=endpoint)
+
+
+@login_required
+@require_POST
+def remove_webhook(request: HttpRequest, pk: int) -> HttpResponse:
+    endpoint = get_endpoint(request, pk)
+    endpoint.delete()
+    messages.success(request, f"Webhook endpoint {endpoint.url} removed. It gets no more events.")
+    return redirect("api:tokens")
+
+
+@login_required
+@require_POST
+@ratelimit("webhook")
+def test_webhook(request: HttpRequest, pk: int) -> HttpResponse:
+    endpoint = get_endpoint(request, pk)
+    send_test_event(endpoint)
+    messages.success(
+        request, f"A test video.completed event is on its way to {endpoint.url}. Reload to see how it went."
+    )
+    return redirect("api:tokens")

@@ -28,6 +28,9 @@ __all__ = [
 ]
 
 MAX_SEED = 2**32 - 1
+# How long to suggest waiting when all of a person's active slots are taken: a job's end isn't
+# known in advance, and a short video on a GPU takes about this long.
+ACTIVE_RETRY_AFTER = 10
 
 
 def capabilities():
@@ -39,7 +42,9 @@ def check_active_limit(owner: User) -> None:
     if active >= settings.GENERATION_MAX_ACTIVE_PER_USER:
         raise QuotaExceeded(
             f"You already have {active} videos in progress (the limit is "
-            f"{settings.GENERATION_MAX_ACTIVE_PER_USER}). Wait for one to finish or cancel one."
+            f"{settings.GENERATION_MAX_ACTIVE_PER_USER}). Wait for one to finish or cancel one.",
+            limit=settings.GENERATION_MAX_ACTIVE_PER_USER,
+            retry_after=ACTIVE_RETRY_AFTER,
         )
 
 
@@ -126,6 +131,9 @@ def cancel_generation(generation: Generation) -> bool:
         )
     generation.refresh_from_db()
     publish(generation.owner_id, generation.event())
+    if generation.status == Generation.Status.CANCELLED:
+        # A running job's end is announced by its worker; a queued one ends here.
+        generation_finished(generation)
     return bool(stopped)
 
 
@@ -169,6 +177,9 @@ def generation_finished(generation: Generation) -> None:
     """Everything that follows a job's end (success, failure, cancel), called by the worker."""
     # feed: the owner's bell. A local import keeps feed (which builds on generation) out of
     # generation's import graph.
+    from api.webhooks import emit_video_event
     from feed.actions import notify_generation_finished
 
     notify_generation_finished(generation)
+    # The owner's webhook endpoints: video.completed / video.failed / video.cancelled.
+    emit_video_event(generation)

@@ -9,7 +9,15 @@ class GenerationRefused(Exception):
 
 
 class QuotaExceeded(GenerationRefused):
+    """Over a limit; `limit` is it and `retry_after` the seconds until a slot frees, when known
+    (the API sends them as `Retry-After` and `x-ratelimit-*` headers)."""
+
     category = "quota"
+
+    def __init__(self, message: str, *, limit: int | None = None, retry_after: int | None = None):
+        super().__init__(message)
+        self.limit = limit
+        self.retry_after = retry_after
 
 
 class PolicyRefused(GenerationRefused):

@@ -10,6 +10,7 @@ How many may run at once is generation's own limit (GENERATION_MAX_ACTIVE_PER_US
 start_generation under a row lock).
 """
 
+import math
 from datetime import timedelta
 
 from django.conf import settings
@@ -57,5 +58,7 @@ def check_generation_quota(owner) -> None:
     teen = " for teen accounts" if owner.is_teen else ""
     raise QuotaExceeded(
         f"You've made {used} videos in the last 24 hours; the daily limit{teen} is {limit}. "
-        f"You can make another after {ready:%H:%M %Z} ({ready:%b %d})."
+        f"You can make another after {ready:%H:%M %Z} ({ready:%b %d}).",
+        limit=limit,
+        retry_after=max(1, math.ceil((oldest + WINDOW - timezone.now()).total_seconds())),
     )

@@ -28,6 +28,7 @@ NOUNS = {
     "report": "reports",
     "api": "API requests",
     "export": "data downloads",
+    "webhook": "webhook tests",
     "login": "sign-in attempts",
     "signup": "sign-ups",
 }
@@ -52,11 +53,13 @@ def parse_rates(spec: str) -> list[Rate]:
 
 
 class RateLimited(Exception):
-    """Too many requests in `scope`; `retry_after` seconds until the window that blocked ends."""
+    """Too many requests in `scope`; `retry_after` seconds until the window that blocked ends;
+    `amount` is that window's limit (the API reports it in `x-ratelimit-limit-requests`)."""
 
-    def __init__(self, scope: str, retry_after: int):
+    def __init__(self, scope: str, retry_after: int, amount: int | None = None):
         self.scope = scope
         self.retry_after = retry_after
+        self.amount = amount
         noun = NOUNS.get(scope, "requests")
         super().__init__(f"Too many {noun}. Please wait {wait_text(retry_after)} and try again.")
 
@@ -89,6 +92,7 @@ def limit(request: HttpRequest, scope: str, rates: str | None = None) -> None:
         return
     spec = rates if rates is not None else settings.RATE_LIMIT_RATES.get(scope, "")
     blocked = 0
+    amount = None
     for rate in parse_rates(spec):
         if rate.per == "user":
             user = getattr(request, "user", None)
@@ -98,10 +102,10 @@ def limit(request: HttpRequest, scope: str, rates: str | None = None) -> None:
         else:
             ident = f"ip{client_ip(request)}"
         over, retry_after = hit(f"{scope}:{ident}", rate)
-        if over:
-            blocked = max(blocked, retry_after)
+        if over and retry_after > blocked:
+            blocked, amount = retry_after, rate.amount
     if blocked:
-        raise RateLimited(scope, blocked)
+        raise RateLimited(scope, blocked, amount)
 
 
 def hit(key: str, rate: Rate) -> tuple[bool, int]:

@@ -367,6 +367,8 @@ RATE_LIMIT_RATES = {
     "report": env("RATE_LIMIT_REPORT", "5/m/user,30/d/user,30/m/ip"),
     "api": env("RATE_LIMIT_API", "120/m/user,600/m/ip"),
     "export": env("RATE_LIMIT_EXPORT", "3/h/user,10/h/ip"),
+    # Adding webhook endpoints and sending test events: each test is a request to someone's URL.
+    "webhook": env("RATE_LIMIT_WEBHOOK", "10/m/user,60/h/user"),
 }
 
 # Feed (feed/ranking.py, feed/views.py): For You weights and candidate pools, the ranking cache,
@@ -390,3 +392,18 @@ FEED_PAGE_SIZE = env_int("FEED_PAGE_SIZE", 5)
 FEED_GRID_PAGE_SIZE = env_int("FEED_GRID_PAGE_SIZE", 24)
 FEED_PEOPLE_PAGE_SIZE = env_int("FEED_PEOPLE_PAGE_SIZE", 50)
 FEED_NOTIFICATIONS_PAGE_SIZE = env_int("FEED_NOTIFICATIONS_PAGE_SIZE", 50)
+
+# API (api/): webhooks and how long the API's videos are kept.
+# Webhook URLs that resolve to loopback, private, link-local or other non-public addresses are
+# refused (the server must not become a probe of its own network) unless this is on: for a
+# self-hosted receiver on the same network, and for tests.
+WEBHOOK_ALLOW_PRIVATE_URLS = env_bool("WEBHOOK_ALLOW_PRIVATE_URLS", False)
+# A failed delivery is retried with exponential back-off (base, doubling, at most 4 h apart)
+# until this many hours have passed since the event.
+WEBHOOK_RETRY_HOURS = env_int("WEBHOOK_RETRY_HOURS", 24)
+WEBHOOK_RETRY_BASE_SECONDS = env_int("WEBHOOK_RETRY_BASE_SECONDS", 30)
+WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 10)
+WEBHOOK_MAX_ENDPOINTS = env_int("WEBHOOK_MAX_ENDPOINTS", 10)
+# Finished drafts that were never posted are deleted this many days after they finish (by the
+# sweeper); the API's `expires_at` says when. 0 keeps them until their owner deletes them.
+VIDEO_RETENTION_DAYS = env_int("VIDEO_RETENTION_DAYS", 0)

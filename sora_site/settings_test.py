@@ -12,6 +12,8 @@ os.environ.setdefault("SORA_VIDEO_PROFILE", "tiny")
 # Synthetic voice readings are a few seconds long, not the 30-60 s a person reads.
 os.environ.setdefault("CAMEO_VOICE_MIN_SECONDS", "5")
 os.environ.setdefault("CAMEO_VOICE_MIN_SPEECH_SECONDS", "4")
+# Webhook receivers in tests are local HTTP servers (tests of the address check switch it off).
+os.environ.setdefault("WEBHOOK_ALLOW_PRIVATE_URLS", "true")
 
 from sora_site.settings import *  # noqa: E402,F403
 

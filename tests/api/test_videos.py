@@ -256,10 +256,13 @@ def test_content_streams_each_variant_of_a_completed_video(api, user, make_gener
     assert video.content != done.video.read()
     assert video.content == Export.objects.get(generation=done).file.read()
     assert read_manifest(video.content)["present"]
-    for variant in ("thumbnail", "spritesheet"):
+    # The thumbnail is WebP, as OpenAI's was; the sprite sheet stays a JPEG.
+    for variant, kind, fmt in (("thumbnail", "image/webp", "WEBP"), ("spritesheet", "image/jpeg", "JPEG")):
         image = api.videos.download_content("video_" + done.code, variant=variant)
-        assert image.response.headers["content-type"] == "image/jpeg"
-        assert Image.open(io.BytesIO(image.content)).format == "JPEG"
+        assert image.response.headers["content-type"] == kind
+        picture = Image.open(io.BytesIO(image.content))
+        assert picture.format == fmt
+        assert picture.size == Image.open(done.poster if variant == "thumbnail" else done.sprite).size
 
 
 def test_content_answers_range_requests(api, user, make_generation):

@@ -18,6 +18,7 @@ from channels.testing import WebsocketCommunicator
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from accounts.models import ApiToken, Block
+from api.models import WebhookDelivery, WebhookEndpoint
 from cameos.models import Approval, Cameo, CameoUse, Challenge
 from feed.models import Comment, Follow, Like, Post
 from generation.models import Generation
@@ -542,7 +543,14 @@ def account_rows() -> list[Row]:
             ),
         ),
         Row("provenance:verify", "get", none, public()),
-        Row("api:tokens", "get", none, signed_in(), setup=lambda w: w.token, hidden_from=NOT_OWNER),
+        Row(
+            "api:tokens",
+            "get",
+            none,
+            signed_in(),
+            setup=lambda w: (w.token, webhook(w)),
+            hidden_from=NOT_OWNER,
+        ),
         Row(
             "api:tokens",
             "post",
@@ -560,12 +568,46 @@ def account_rows() -> list[Row]:
             effect=lambda w, u: ApiToken.objects.get(pk=w.token.pk).revoked is not None,
         ),
         Row("api:docs_asset", "get", lambda w: ["swagger-ui.css"], public()),
+        Row(
+            "api:add_webhook",
+            "post",
+            none,
+            signed_in(),
+            data=lambda w: {"url": "http://127.0.0.1:9/mine", "event_types": ["video.completed"]},
+            effect=lambda w, u: WebhookEndpoint.objects.filter(
+                owner=u, url="http://127.0.0.1:9/mine"
+            ).exists(),
+        ),
+        Row(
+            "api:remove_webhook",
+            "post",
+            lambda w: [webhook(w).pk],
+            owner_only(),
+            effect=lambda w, u: not WebhookEndpoint.objects.filter(owner=w.owner).exists(),
+        ),
+        Row(
+            "api:test_webhook",
+            "post",
+            lambda w: [webhook(w).pk],
+            owner_only(),
+            effect=lambda w, u: WebhookDelivery.objects.filter(endpoint=webhook(w)).exists(),
+        ),
     ]
+
+
+def webhook(world: World) -> WebhookEndpoint:
+    """The owner's webhook endpoint (its URL carries the secret word: only the owner may see it)."""
+    endpoint = WebhookEndpoint.objects.filter(owner=world.owner).first()
+    return endpoint or WebhookEndpoint.objects.create(
+        owner=world.owner, url=f"http://127.0.0.1:9/{world.SECRET}", event_types=["video.completed"]
+    )
 
 
 def api_rows() -> list[Row]:
     made = lambda w, u: Generation.objects.filter(owner=u, prompt="a new take").exists()  # noqa: E731
     return [
+        Row("api:v1:list_models", "get", none, expect(OK, UNAUTHORIZED), api=True),
+        Row("api:v1:retrieve_model", "get", lambda w: ["sora-2"], expect(OK, UNAUTHORIZED), api=True),
         Row("api:v1:openapi-json", "get", none, public(), api=True),
         Row("api:v1:openapi-view", "get", none, public(), api=True),
         # Shadowed on purpose by a JSON 404 (ninja's root view answers with an HTML page).
