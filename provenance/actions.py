@@ -7,12 +7,14 @@ from django.core.files import File
 from django.db import IntegrityError, transaction
 
 from generation.models import Generation
+from generation.serving import local_path
 from provenance import signing
 from provenance.c2pa_manifest import ManifestInfo
 from provenance.export import export_rendition
 from provenance.fingerprint import Fingerprint, lookup_from
 from provenance.models import Export
 from provenance.verify import verify_file
+from sora_site import metrics
 
 
 class ExportFailed(Exception):
@@ -56,9 +58,9 @@ def ensure_export(generation: Generation, *, public_url: str = "", source=None) 
     )
     try:
         signer = signing.signer_config()
-        with tempfile.TemporaryDirectory() as tmp:
+        with tempfile.TemporaryDirectory() as tmp, local_path(source) as source_path:
             result = export_rendition(
-                source.path,
+                source_path,
                 Path(tmp) / "export.mp4",
                 handle=generation.owner.handle,
                 site_name=settings.SITE_NAME,
@@ -80,6 +82,7 @@ def ensure_export(generation: Generation, *, public_url: str = "", source=None) 
                 with open(result.path, "rb") as fh:
                     export.file.save("video.mp4", File(fh), save=False)
                 export.save()
+            metrics.count("sora_exports_total")
     except signing.SigningNotConfigured as exc:
         raise ExportFailed("Sharing is unavailable: the site has no signing certificate yet.") from exc
     except IntegrityError:
@@ -114,6 +117,7 @@ def verify_video(path: str, *, viewer=None) -> dict:
     )
     export = None
     identified = report.get("identified")
+    metrics.count("sora_verify_lookups_total", identified=identified["method"] if identified else "none")
     if identified and identified["method"] == "tracking":
         export = (
             Export.objects.filter(tracking_id=int(identified["key"])).select_related("generation").first()
