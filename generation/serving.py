@@ -115,6 +115,7 @@ def serve_file(
         response["Content-Length"] = str(end - start + 1)
     elif remote is not None and size:
         response = StreamingHttpResponse(_iter_remote(remote, 0, size - 1), content_type=content_type)
+        response["Content-Length"] = str(size)
     else:
         response = FileResponse(fh, content_type=content_type)
         response["Content-Length"] = str(size)

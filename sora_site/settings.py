@@ -175,6 +175,7 @@ if MEDIA_STORAGE == "s3":
             # Like the filesystem: a name in use gets a suffix instead of replacing another file.
             "file_overwrite": False,
             "addressing_style": os.environ.get("MEDIA_S3_ADDRESSING_STYLE") or None,
+            "signature_version": "s3v4",  # what MinIO and every current AWS region accept
         },
     }
 elif MEDIA_STORAGE != "filesystem":
