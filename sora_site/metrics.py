@@ -25,7 +25,7 @@ from django.conf import settings
 log = logging.getLogger(__name__)
 
 # Seconds; generation stages run from a fraction of a second (tiny model) to half an hour.
-DURATION_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800)
+DURATION_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0)
 HELP = {
     "sora_job_duration_seconds": "Seconds spent per job stage, by queue, stage and outcome.",
     "sora_exports_total": "Export renditions (watermarked, signed copies) made.",
@@ -34,10 +34,16 @@ HELP = {
 WORKER_INFO_TTL = 7 * 86400  # a worker that vanished without saying so stops being listed after this
 
 
-def connection():
-    import django_rq
+@functools.lru_cache(maxsize=4)
+def _client(url: str):
+    import redis
 
-    return django_rq.get_connection(settings.GENERATION_QUEUE)
+    # One client (and connection pool) per process; short timeouts: counting must never stall work.
+    return redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+
+
+def connection():
+    return _client(settings.REDIS_URL)
 
 
 def _key(*parts: str) -> str:

@@ -195,6 +195,9 @@ class Machine:
         ]
         return self.start(label, args, **env)
 
+    def log(self, label: str) -> str:
+        return (self.log_dir / f"{self.name}-{label}.log").read_text(errors="replace")
+
     def files(self) -> list[Path]:
         return [p for p in self.dir.rglob("*") if p.is_file()]
 
