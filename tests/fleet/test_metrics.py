@@ -97,3 +97,4 @@ def test_worker_page_is_for_staff(client, user, staff_user):
     client.force_login(staff_user)
     response = client.get(url)
     assert response.status_code == 200 and "No worker is running" in response.content.decode()
+    assert url in client.get(reverse("admin:index")).content.decode()  # linked from the admin
