@@ -14,7 +14,7 @@ from django.conf import settings
 from accounts.models import ApiToken
 from tests.live import ROOT
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(180)]
+pytestmark = pytest.mark.timeout(180)
 
 
 def cache_backend(**env) -> dict:
@@ -43,6 +43,7 @@ def test_an_external_redis_is_the_cache_unless_told_otherwise():
     assert other["LOCATION"] == "redis://cache:6379/1"
 
 
+@pytest.mark.django_db(transaction=True)  # the daphnes must see the tokens
 def test_a_per_user_limit_holds_across_two_web_processes(machines, make_user):
     env = {
         "REDIS_URL": settings.REDIS_URL,
@@ -64,6 +65,7 @@ def test_a_per_user_limit_holds_across_two_web_processes(machines, make_user):
     )
 
 
+@pytest.mark.django_db
 def test_pages_still_work_while_the_cache_is_unreachable(client, make_user, settings):
     """A Redis outage turns the shared cache into "nothing cached", not into 500s."""
     from django.core.cache import caches

@@ -141,7 +141,10 @@ def test_a_web_machine_and_a_worker_machine_share_no_disk(machines, s3_bucket, s
     assert draft.status_code == 200 and draft.content == stored and stored[4:8] == b"ftyp"
     part = visitor.get(f"{url}/g/{code}/media/video", headers={"Range": "bytes=0-99"})
     assert part.status_code == 206 and part.content == stored[:100]
-    assert visitor.get(f"{url}/g/{code}/media/poster").status_code == 200
+    for variant in ("poster", "sprite", "preview"):  # written by B, read from the bucket by A
+        assert visitor.get(f"{url}/g/{code}/media/{variant}").status_code == 200, variant
+    preview = next(e["preview"] for e in events if e.get("preview"))  # a live preview was streamed
+    assert visitor.get(url + preview).content[:2] == b"\xff\xd8"
 
     # 3. The export: made on A from the draft in the bucket, signed, stored in the bucket.
     download = visitor.get(f"{url}/g/{code}/download")
@@ -174,7 +177,12 @@ def test_a_web_machine_and_a_worker_machine_share_no_disk(machines, s3_bucket, s
     # 6. Everything is in the bucket; no media file is on either machine's disk.
     objects = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]}
     generation.refresh_from_db()
-    assert {generation.video.name, generation.poster.name, generation.sprite.name} <= objects
+    assert {
+        generation.video.name,
+        generation.poster.name,
+        generation.sprite.name,
+        generation.preview.name,
+    } <= objects
     assert generation.export.file.name in objects
     assert {m.file.name for m in CameoMedia.objects.filter(cameo=cameo)} <= objects
     on_disk = [p for m in (a, b) for p in m.files() if p.suffix in MEDIA_SUFFIXES and "models" not in p.parts]
