@@ -61,7 +61,10 @@ def process_name() -> str:
 def count(name: str, amount: float = 1, **labels: str) -> None:
     """Add to a counter shared by every process (`name` ends in _total)."""
     try:
-        connection().hincrbyfloat(_key("counter", name), _field(labels), amount)
+        pipe = connection().pipeline(transaction=False)
+        pipe.hincrbyfloat(_key("counter", name), _field(labels), amount)
+        pipe.sadd(_key("counters"), name)  # the scrape reads these names instead of SCANning Redis
+        pipe.execute()
     except Exception:  # noqa: BLE001 - a lost increment must not fail the work it counts
         log.debug("metric %s not counted", name, exc_info=True)
 
@@ -75,6 +78,7 @@ def observe(name: str, seconds: float, **labels: str) -> None:
             if bound == "+Inf" or seconds <= bound:
                 pipe.hincrbyfloat(key, _field({**labels, "le": str(bound)}), 1)
         pipe.hincrbyfloat(key, _field({**labels, "le": "sum"}), seconds)
+        pipe.sadd(_key("histograms"), name)
         pipe.execute()
     except Exception:  # noqa: BLE001 - as in count()
         log.debug("metric %s not observed", name, exc_info=True)
@@ -123,11 +127,15 @@ class WorkerHealth:
 def workers() -> list[WorkerHealth]:
     """Every RQ worker registered on this site's queues, with what it has loaded.
 
-    Alive: RQ's heartbeat is younger than the worker's own TTL (an idle worker beats every few
-    minutes; one killed by SIGKILL or a lost machine stops, and drops off when its key expires).
+    Alive: an idle worker's RQ heartbeat is younger than its TTL (it beats every few minutes); a
+    worker running a generation is as alive as the job's own heartbeat, which the job touches every
+    few seconds (RQ doesn't beat during a SimpleWorker's job). A worker killed by SIGKILL or lost
+    with its machine stops beating, and RQ drops it when its key expires.
     """
     import django_rq
     from rq import Worker
+
+    from generation.models import Generation
 
     conn = connection()
     found: dict[str, Worker] = {}
@@ -135,6 +143,12 @@ def workers() -> list[WorkerHealth]:
         for worker in Worker.all(queue=django_rq.get_queue(queue_name)):
             found[worker.name] = worker
     now = datetime.now(UTC)
+    busy = {w.get_current_job_id() for w in found.values()} - {None}
+    job_beats = dict(
+        Generation.objects.filter(rq_job_id__in=busy, status=Generation.Status.RUNNING).values_list(
+            "rq_job_id", "heartbeat"
+        )
+    )
     rows = []
     for worker in sorted(found.values(), key=lambda w: w.name):
         info = {
@@ -142,15 +156,18 @@ def workers() -> list[WorkerHealth]:
             for k, v in conn.hgetall(_key("worker", f"{worker.hostname}:{worker.pid}")).items()
         }
         heartbeat = worker.last_heartbeat.replace(tzinfo=UTC) if worker.last_heartbeat else None
-        age = (now - heartbeat).total_seconds() if heartbeat else None
         job_id = worker.get_current_job_id() or ""
+        limit = worker.worker_ttl + 60
+        if job_beats.get(job_id):
+            heartbeat, limit = job_beats[job_id], settings.GENERATION_HEARTBEAT_TIMEOUT
+        age = (now - heartbeat).total_seconds() if heartbeat else None
         job = worker.get_current_job() if job_id else None
         rows.append(
             WorkerHealth(
                 name=worker.name,
                 queues=worker.queue_names(),
                 state=str(getattr(worker.get_state(), "value", worker.get_state())),
-                alive=age is not None and age < worker.worker_ttl + 60,
+                alive=age is not None and age < limit,
                 last_heartbeat=heartbeat,
                 heartbeat_age=age,
                 current_job=f"{job.func_name}{tuple(job.args)}" if job is not None else job_id,
@@ -173,16 +190,15 @@ class SiteCollector:
         sockets = GaugeMetricFamily("sora_websocket_connections", "Open WebSockets, all web processes.")
         sockets.add_metric([], sum(int(v) for v in conn.hvals(_key("websockets"))))
         yield sockets
-        for key in sorted(conn.scan_iter(_key("counter", "*"))):
-            name = key.decode().rsplit(":", 1)[1]
-            fields = [(json.loads(f), float(v)) for f, v in conn.hgetall(key).items()]
+        for name in sorted(n.decode() for n in conn.smembers(_key("counters"))):
+            fields = [(json.loads(f), float(v)) for f, v in conn.hgetall(_key("counter", name)).items()]
             labels = sorted({k for labels, _ in fields for k in labels})
             family = CounterMetricFamily(name.removesuffix("_total"), HELP.get(name, name), labels=labels)
             for values, amount in fields:
                 family.add_metric([values.get(k, "") for k in labels], amount)
             yield family
-        for key in sorted(conn.scan_iter(_key("histogram", "*"))):
-            yield self.histogram(key.decode().rsplit(":", 1)[1], conn.hgetall(key))
+        for name in sorted(n.decode() for n in conn.smembers(_key("histograms"))):
+            yield self.histogram(name, conn.hgetall(_key("histogram", name)))
 
     @staticmethod
     def histogram(name: str, stored: dict):

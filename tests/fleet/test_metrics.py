@@ -98,3 +98,33 @@ def test_worker_page_is_for_staff(client, user, staff_user):
     response = client.get(url)
     assert response.status_code == 200 and "No worker is running" in response.content.decode()
     assert url in client.get(reverse("admin:index")).content.decode()  # linked from the admin
+
+
+def test_worker_page_tells_a_beating_worker_from_a_silent_one(client, staff_user, settings):
+    from datetime import UTC, datetime, timedelta
+
+    import django_rq
+    from rq import Worker
+    from rq.utils import utcformat
+
+    queue = django_rq.get_queue(settings.GENERATION_QUEUE)
+    tag = secrets.token_hex(3)
+    live = Worker([queue], connection=queue.connection, name=f"live-{tag}")
+    silent = Worker([queue], connection=queue.connection, name=f"silent-{tag}")
+    for worker in (live, silent):
+        worker.register_birth()
+    # Its machine went away 20 minutes ago; RQ keeps listing it until its key expires.
+    stale = datetime.now(UTC) - timedelta(minutes=20)
+    queue.connection.hset(silent.key, "last_heartbeat", utcformat(stale.replace(tzinfo=None)))
+    metrics.worker_loaded(model="/models/LTX-2", device="cuda:0")  # both run in this process
+    try:
+        rows = {row.name: row for row in metrics.workers()}
+        assert rows[live.name].alive and not rows[silent.name].alive
+        assert rows[live.name].model == "/models/LTX-2" and rows[live.name].device == "cuda:0"
+        client.force_login(staff_user)
+        page = client.get(reverse("sora_site:workers")).content.decode()
+        assert f'<tr data-worker="{silent.name}">' in page and "<strong>no</strong>" in page
+        assert "<td>cuda:0</td>" in page
+    finally:
+        for worker in (live, silent):
+            worker.register_death()
