@@ -31,7 +31,7 @@ from tests.conftest import wait_for
 from tests.fleet.conftest import s3_env
 from tests.reliability.live_stack import session_key_for
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(420)]
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True), pytest.mark.timeout(420)]
 
 MEDIA_SUFFIXES = {".mp4", ".jpg", ".webm", ".wav", ".npy", ".png"}
 
