@@ -14,6 +14,7 @@ from cameos.ledger import append_entry
 from cameos.models import Cameo, CameoMedia, LedgerEntry
 from generation.events import publish
 from generation.serving import local_path
+from sora_site import metrics
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,7 @@ def claim(cameo_id: int) -> bool:
     )
 
 
+@metrics.timed_job("CPU_QUEUE")
 def analyse_cameo(cameo_id: int) -> str:
     """Judge one uploaded cameo: liveness for a person, vetting for a character.
 
@@ -144,6 +146,7 @@ def claim_voice(cameo_id: int) -> bool:
     return bool(rows.filter(pk=cameo.pk).update(voice_checks={**cameo.voice_checks, "started": True}))
 
 
+@metrics.timed_job("CPU_QUEUE")
 def analyse_voice(cameo_id: int) -> str:
     """Judge an owner's reading of their voice passage.
 

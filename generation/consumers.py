@@ -1,10 +1,12 @@
 import json
 
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from generation.events import user_group
 from generation.models import Generation
+from sora_site import metrics
 
 
 class EventsConsumer(AsyncWebsocketConsumer):
@@ -25,10 +27,12 @@ class EventsConsumer(AsyncWebsocketConsumer):
         self.group = user_group(user.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
+        await sync_to_async(metrics.websocket_change)(1)
 
     async def disconnect(self, code):
         if hasattr(self, "group"):
             await self.channel_layer.group_discard(self.group, self.channel_name)
+            await sync_to_async(metrics.websocket_change)(-1)
 
     async def receive(self, text_data=None, bytes_data=None):
         try:

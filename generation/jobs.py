@@ -24,6 +24,7 @@ from generation.errors import GenerationRefused
 from generation.events import publish
 from generation.models import Generation, mean_run_seconds
 from generation.serving import local_path
+from sora_site import metrics
 
 log = logging.getLogger(__name__)
 
@@ -203,6 +204,7 @@ def user_error(exc: BaseException) -> str:
     return "Something went wrong while making this video. You can retry it."
 
 
+@metrics.timed_job("GENERATION_QUEUE")
 def run_generation(generation_id: int) -> str:
     """Generate, encode and store one video. Safe to call twice: only one call claims the row."""
     from generation.engine.pipeline import GenerationCancelled
@@ -222,6 +224,9 @@ def run_generation(generation_id: int) -> str:
             started_load = time.monotonic()
             engine.load()
             load_seconds = time.monotonic() - started_load
+            metrics.worker_loaded(
+                model=settings.SORA_VIDEO_MODEL, device=str(getattr(engine, "resolved_device", ""))
+            )
             request = build_request(generation)
             voice_cameo = voice_cameo_for(generation)
             if voice_cameo is not None and settings.VOICE_ID_LORA and request.condition_image is not None:
@@ -388,6 +393,7 @@ def finish(generation: Generation, status: str, *, timings=None, error: str = ""
             **generation.output_fields(),
         )
     changed = Generation.objects.filter(pk=generation.pk, status=Generation.Status.RUNNING).update(**fields)
+    metrics.observe_stages(settings.GENERATION_QUEUE, status, metrics.generation_stages(timings))
     if not changed:
         # Deleted (or swept) meanwhile: don't leave files behind for a row nobody can see.
         if not Generation.objects.filter(pk=generation.pk).exists():

@@ -14,6 +14,7 @@ from provenance.export import export_rendition
 from provenance.fingerprint import Fingerprint, lookup_from
 from provenance.models import Export
 from provenance.verify import verify_file
+from sora_site import metrics
 
 
 class ExportFailed(Exception):
@@ -81,6 +82,7 @@ def ensure_export(generation: Generation, *, public_url: str = "", source=None) 
                 with open(result.path, "rb") as fh:
                     export.file.save("video.mp4", File(fh), save=False)
                 export.save()
+            metrics.count("sora_exports_total")
     except signing.SigningNotConfigured as exc:
         raise ExportFailed("Sharing is unavailable: the site has no signing certificate yet.") from exc
     except IntegrityError:
@@ -115,6 +117,7 @@ def verify_video(path: str, *, viewer=None) -> dict:
     )
     export = None
     identified = report.get("identified")
+    metrics.count("sora_verify_lookups_total", identified=identified["method"] if identified else "none")
     if identified and identified["method"] == "tracking":
         export = (
             Export.objects.filter(tracking_id=int(identified["key"])).select_related("generation").first()

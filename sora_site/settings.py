@@ -194,6 +194,32 @@ STORAGES = {
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
+# Media on S3-compatible object storage (AWS S3, MinIO, Ceph, R2...) with MEDIA_STORAGE=s3, so
+# web and worker machines share no disk. Objects are private (no public-read ACL): the site
+# streams them through the views that check permission, or with MEDIA_SIGNED_URLS redirects there
+# to a URL signed for MEDIA_S3_URL_SECONDS. Credentials come from boto3's usual chain
+# (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, an instance role...).
+MEDIA_STORAGE = env("MEDIA_STORAGE", "filesystem")
+MEDIA_SIGNED_URLS = env_bool("MEDIA_SIGNED_URLS", False)
+if MEDIA_STORAGE == "s3":
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env("MEDIA_S3_BUCKET", "sora-media"),
+            "endpoint_url": env("MEDIA_S3_ENDPOINT_URL") or None,
+            "region_name": env("MEDIA_S3_REGION") or None,
+            "location": env("MEDIA_S3_PREFIX", ""),
+            "default_acl": "private",
+            "querystring_auth": True,
+            "querystring_expire": env_int("MEDIA_S3_URL_SECONDS", 300),
+            # Like the filesystem: a name in use gets a suffix instead of replacing another file.
+            "file_overwrite": False,
+            "addressing_style": env("MEDIA_S3_ADDRESSING_STYLE") or None,
+            "signature_version": "s3v4",  # what MinIO and every current AWS region accept
+        },
+    }
+elif MEDIA_STORAGE != "filesystem":
+    raise ImproperlyConfigured("MEDIA_STORAGE must be 'filesystem' or 's3'.")
 # Under daphne in DEBUG, whitenoise serves straight from the finders.
 WHITENOISE_USE_FINDERS = DEBUG
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
@@ -257,15 +283,30 @@ TRACKING_KEY = env("TRACKING_KEY", "")
 VERIFY_MAX_BYTES = env_int("VERIFY_MAX_BYTES", 200 * 1024 * 1024)
 VERIFY_MAX_SECONDS = env_int("VERIFY_MAX_SECONDS", 180)
 
-# Cache: per process by default. Set CACHE_URL (e.g. a Redis URL) when running several web
-# processes, so rate limits and the policy-rule cache are shared between them.
-if env("CACHE_URL"):
+# Cache (rate limits, For You ranking, policy rules): shared by every web process as soon as the
+# site uses an external Redis (REDIS_URL set), so N processes enforce one limit. CACHE_URL
+# overrides: another Redis URL, or `locmem://` for a per-process cache. A Redis outage degrades
+# to "no cache" (sora_site.cache) instead of failing requests.
+CACHE_URL = env("CACHE_URL") or env("REDIS_URL", "locmem://")
+CACHE_KEY_PREFIX = env("CACHE_KEY_PREFIX", "sora")
+if CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": env("CACHE_URL"),
+            "BACKEND": "sora_site.cache.TolerantRedisCache",
+            "LOCATION": CACHE_URL,
+            "KEY_PREFIX": CACHE_KEY_PREFIX,
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
         }
     }
+elif CACHE_URL.startswith("locmem://"):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+else:
+    raise ImproperlyConfigured("CACHE_URL must be a redis://, rediss://, unix:// or locmem:// URL.")
+
+# Metrics (/metrics, Prometheus text format): staff, or a scraper sending
+# "Authorization: Bearer $METRICS_TOKEN". Workers count into Redis under METRICS_PREFIX.
+METRICS_TOKEN = env("METRICS_TOKEN", "")
+METRICS_PREFIX = env("METRICS_PREFIX", "sora-metrics")
 
 # Email: console by default; EMAIL_URL-style settings switch to SMTP.
 EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

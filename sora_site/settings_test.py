@@ -8,6 +8,7 @@ os.environ.setdefault("DEBUG", "true")
 os.environ.setdefault("GENERATION_QUEUE", f"gpu-test-{os.getpid()}")
 os.environ.setdefault("CPU_QUEUE", f"cpu-test-{os.getpid()}")
 os.environ.setdefault("CHANNELS_PREFIX", f"asgi-test-{os.getpid()}")
+os.environ.setdefault("METRICS_PREFIX", f"metrics-test-{os.getpid()}")
 os.environ.setdefault("SORA_VIDEO_PROFILE", "tiny")
 # Synthetic voice readings are a few seconds long, not the 30-60 s a person reads.
 os.environ.setdefault("CAMEO_VOICE_MIN_SECONDS", "5")
@@ -31,3 +32,7 @@ RATE_LIMIT_ENABLED = False  # the rate-limit tests switch it back on
 
 # Each test sees its own writes in For You at once; tests/feed/test_ranking.py turns it on.
 FEED_RANKING_CACHE_SECONDS = 0
+# One process's tests must not see another's counters: a per-process cache unless a test run
+# names a CACHE_URL (the fleet tests start their daphnes with the main settings instead).
+if not os.environ.get("CACHE_URL"):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

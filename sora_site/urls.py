@@ -8,6 +8,7 @@ handler429 = "moderation.ratelimit.too_many_requests"
 
 urlpatterns = [
     path("admin/rq/", include("django_rq.urls")),
+    path("", include("sora_site.ops_urls")),
     path("admin/", admin.site.urls),
     path("accounts/signup/", account_views.signup, name="account_signup"),
     path("accounts/", include("allauth.urls")),

@@ -27,7 +27,7 @@ from tests.reliability.conftest import ROLES, World, body_text
 
 pytestmark = pytest.mark.django_db
 
-APPS = ("accounts", "feed", "cameos", "generation", "moderation", "provenance", "api")
+APPS = ("accounts", "feed", "cameos", "generation", "moderation", "provenance", "api", "sora_site")
 
 # What a visitor gets.
 OK = "ok"  # the page, file or redirect the action leads to (and the action's effect)
@@ -683,9 +683,17 @@ def api_rows() -> list[Row]:
     ]
 
 
+def ops_rows() -> list[Row]:
+    # Staff only (tests/fleet/test_metrics.py tries staff and the metrics token).
+    return [
+        Row("sora_site:metrics", "get", none, expect(UNAUTHORIZED, UNAUTHORIZED)),
+        Row("sora_site:workers", "get", none, expect(LOGIN, LOGIN)),
+    ]
+
+
 MATRIX: list[Row] = (
     generation_rows() + feed_rows() + cameo_rows() + moderation_rows() + account_rows() + api_rows()
-)
+) + ops_rows()
 CELLS = [
     pytest.param(row, role, id=f"{row.method.upper()} {row.id} as {role}") for row in MATRIX for role in ROLES
 ]
