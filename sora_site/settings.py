@@ -206,6 +206,9 @@ if MEDIA_STORAGE == "s3":
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {
             "bucket_name": env("MEDIA_S3_BUCKET", "sora-media"),
+            # Read here so *_FILE works for them too; unset, boto3's own chain (instance role...).
+            "access_key": env("AWS_ACCESS_KEY_ID") or None,
+            "secret_key": env("AWS_SECRET_ACCESS_KEY") or None,
             "endpoint_url": env("MEDIA_S3_ENDPOINT_URL") or None,
             "region_name": env("MEDIA_S3_REGION") or None,
             "location": env("MEDIA_S3_PREFIX", ""),
