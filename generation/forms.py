@@ -40,7 +40,7 @@ class CreateForm(forms.Form):
         max_length=MAX_PROMPT,
         required=False,
         error_messages={
-            "max_length": "The prompt is %(show_value)d characters long; shorten it to %(limit_value)d or fewer."
+            "max_length": "The prompt is %(show_value)d characters long; it can be at most %(limit_value)d characters."
         },
         widget=forms.Textarea(
             attrs={"rows": 4, "placeholder": "A corgi surfing a wave at sunset, with the sound of the sea"}
