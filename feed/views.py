@@ -18,10 +18,10 @@ from feed.forms import CommentForm, PostForm
 from feed.models import EPOCH, Comment, Follow, Notification, Post
 from generation.models import Generation
 from generation.serving import serve_file
-from moderation.ratelimit import ratelimit
-from provenance.actions import ExportFailed
 from moderation.actions import mark_notices_read
 from moderation.models import ModerationNotice
+from moderation.ratelimit import ratelimit
+from provenance.actions import ExportFailed
 
 MEDIA_VARIANTS = ("video", "poster", "sprite")
 
@@ -423,7 +423,9 @@ def notifications(request: HttpRequest) -> HttpResponse:
     )
     items = list(rows[: page_size("FEED_NOTIFICATIONS_PAGE_SIZE", 50)])
     # The bell counts moderators' decisions too, so the page it opens shows the new ones first.
-    notices = list(ModerationNotice.objects.filter(recipient=viewer, read=False).order_by("-created", "-id")[:20])
+    notices = list(
+        ModerationNotice.objects.filter(recipient=viewer, read=False).order_by("-created", "-id")[:20]
+    )
     if notices:
         mark_notices_read(viewer)
     actions.mark_all_read(viewer)

@@ -22,12 +22,17 @@ from cameos.models import Cameo
 from feed import actions as feed_actions
 from feed.models import Post
 from generation.models import Generation
-from tests.cameos.factories import make_cameo
-from tests.feed.conftest import clip_files, make_generation  # noqa: F401 - fixtures
-from tests.reliability.conftest import World, recording  # noqa: F401 - fixtures
+from tests.feed import conftest as feed_fixtures
+from tests.reliability import conftest as reliability_fixtures
+from tests.reliability.conftest import World
 from tests.reliability.test_authorization import MATRIX, OK
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+# Fixtures shared with the feed and reliability suites: tiny real clips and recordings.
+clip_files = feed_fixtures.clip_files
+make_generation = feed_fixtures.make_generation
+recording = reliability_fixtures.recording
 
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 800}
@@ -51,7 +56,7 @@ def log_in(context, live_site: str, user) -> None:
     context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_site}])
 
 
-def realistic_world(make_user, make_generation, recording):  # noqa: F811
+def realistic_world(make_user, make_generation, recording):
     world = World(make_user, make_generation, recording)
     owner = world.owner
     chatty = make_user(LONG_HANDLE, display_name="Maximilian Alexander von Longname-Smythe")
@@ -164,7 +169,7 @@ def sweep(chromium, live_site, pages, user=None, *, verify_file=None) -> list[st
 
 def test_every_page_is_accessible_and_fits_a_phone(
     live_site, chromium, make_user, make_generation, recording
-):  # noqa: F811
+):
     world = realistic_world(make_user, make_generation, recording)
     staff = make_user("staffer", is_staff=True)
     found = sweep(chromium, live_site, owner_pages(world), world.owner)

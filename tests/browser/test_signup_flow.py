@@ -25,7 +25,7 @@ def test_invitee_signs_up_lands_on_feed_logs_out_and_in(live_site, page):
 
     # Log out from the account menu, there on every page.
     page.goto(f"{live_site}/settings/profile/")
-    page.get_by_role("button", name="Account menu").click()
+    page.get_by_label("Account menu").click()
     page.get_by_role("button", name="Log out").click()
     page.wait_for_url(f"{live_site}/")
     assert page.locator("text=Log in").first.is_visible()
