@@ -128,6 +128,28 @@ ANONYMOUS_PAGES = [
 ]
 
 
+# Controls on screen that a click would miss: another element (a flash message, a neighbour, the
+# edge of a clipped feed card) sits on their centre. The sticky bars may cover scrolled content,
+# but nothing in the feed card on screen, which is sized to fit between them.
+COVERED_CONTROLS = """() => {
+  const bars = [...document.querySelectorAll('.tabbar, .topbar')];
+  const bad = [];
+  for (const el of document.querySelectorAll('a[href], button, summary, input:not([type=hidden]), select, textarea')) {
+    const r = el.getBoundingClientRect();
+    if (r.width < 2 || r.height < 2 || !el.checkVisibility({visibilityProperty: true})) continue;
+    const x = r.left + r.width / 2, y = r.top + r.height / 2;
+    if (x < 0 || y < 0 || x >= innerWidth || y >= innerHeight) continue;
+    const card = el.closest('.feed-item');
+    if (card && card.getBoundingClientRect().bottom > innerHeight + 1) continue;  // the next card, scrolled under the bars
+    const hit = document.elementFromPoint(x, y);
+    if (!hit || el.contains(hit) || hit.contains(el) || hit.closest('label') === el.closest('label') && el.closest('label')) continue;
+    if (!el.closest('.feed-item, .feed-tabs') && bars.some((bar) => bar.contains(hit))) continue;
+    bad.push((el.textContent.trim() || el.getAttribute('aria-label') || el.tagName).slice(0, 30) + ' under ' + hit.outerHTML.slice(0, 90));
+  }
+  return bad.slice(0, 3);
+}"""
+
+
 def problems_on(page, label: str, width: int) -> list[str]:
     found = []
     results = axe.run(page, options=AXE_OPTIONS)
@@ -135,6 +157,8 @@ def problems_on(page, label: str, width: int) -> list[str]:
         if violation["impact"] in ("serious", "critical"):
             targets = [" ".join(map(str, node["target"])) for node in violation["nodes"][:3]]
             found.append(f"{label} @{width}: {violation['id']} ({violation['impact']}) on {targets}")
+    for covered in page.evaluate(COVERED_CONTROLS):
+        found.append(f"{label} @{width}: {covered} is covered or clipped")
     if width < 500:
         overflow = page.evaluate(
             "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
@@ -157,11 +181,13 @@ def sweep(chromium, live_site, pages, user=None, *, verify_file=None) -> list[st
         if user is not None:
             log_in(context, live_site, user)
         page = context.new_page()
+        checked = set()
         for label, path in pages:
             response = page.goto(f"{live_site}{path}")
             assert response.ok, f"{label}: {path} answered {response.status}"
-            if "text/html" not in response.headers.get("content-type", ""):
-                continue
+            if "text/html" not in response.headers.get("content-type", "") or page.url in checked:
+                continue  # a file, or a redirect to a page already checked
+            checked.add(page.url)
             found += problems_on(page, label, viewport["width"])
         context.close()
     return found

@@ -123,6 +123,14 @@ def test_key_forms_work_with_javascript_off(live_site, chromium, make_user, make
     page.fill("input[name=password]", "pw-secret-123")
     page.click("form button[type=submit]")
     page.wait_for_url(f"{live_site}/")
+    # The "signed in" flash shows without hiding the feed's tabs: a click on Following lands.
+    expect(page.locator(".messages")).to_contain_text("signed in")
+    tab = page.get_by_role("navigation", name="Feeds").get_by_role("link", name="Following")
+    assert tab.evaluate(
+        "a => { const r = a.getBoundingClientRect(); return document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2) === a; }"
+    )
+    tabs_bottom = tab.bounding_box()["y"] + tab.bounding_box()["height"]
+    assert page.locator(".messages").bounding_box()["y"] >= tabs_bottom  # and the tabs don't hide it
 
     # Follow, comment, open the account menu: plain forms and <details>, no script needed.
     page.goto(f"{live_site}{bo.get_absolute_url()}")
