@@ -173,7 +173,9 @@ def problems_on(page, label: str, width: int) -> list[str]:
     return found
 
 
-def sweep(chromium, live_site, pages, user=None, *, verify_file=None) -> list[str]:
+def sweep(chromium, live_site, pages, user=None, *, uploads=()) -> list[str]:
+    """Check each page at both widths; `uploads` are (label, file name, bytes) sent to /verify,
+    whose answer (a report or an error) is checked too."""
     found = []
     for viewport in (PHONE, DESKTOP):
         context = chromium.new_context(viewport=viewport)
@@ -188,6 +190,14 @@ def sweep(chromium, live_site, pages, user=None, *, verify_file=None) -> list[st
             if "text/html" not in response.headers.get("content-type", "") or page.url in checked:
                 continue  # a file, or a redirect to a page already checked
             checked.add(page.url)
+            found += problems_on(page, label, viewport["width"])
+        for label, name, content in uploads:
+            page.goto(f"{live_site}{reverse('provenance:verify')}")
+            page.set_input_files(
+                "input[type=file]", {"name": name, "mimeType": "video/mp4", "buffer": content}
+            )
+            page.get_by_role("button", name="Check").click()
+            page.wait_for_load_state()
             found += problems_on(page, label, viewport["width"])
         context.close()
     return found
@@ -205,7 +215,11 @@ def test_every_page_is_accessible_and_fits_a_phone(
         ("profile", world.owner.get_absolute_url()),
         ("long profile", reverse("feed:profile", args=[LONG_HANDLE])),
     ]
-    found += sweep(chromium, live_site, public_pages)
+    # /verify's two answers: a report (this clip was made here, so it names the post by its long
+    # URL) and an error in words.
+    clip = world.post("public").generation.video.read()
+    uploads = [("verify report", "clip.mp4", clip), ("verify error", "notes.mp4", b"not a video" * 50)]
+    found += sweep(chromium, live_site, public_pages, uploads=uploads)
     found += sweep(chromium, live_site, [("home as staff", "/")], staff)
     # A cameo being checked belongs to someone without a verified one (a person has one live cameo).
     pending = Cameo.objects.create(owner=world.stranger, kind=Cameo.Kind.PERSON, status=Cameo.Status.PENDING)

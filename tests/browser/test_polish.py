@@ -72,6 +72,16 @@ def test_menu_focus_follow_delete_remix_storyboard_and_picker(
     expect(page.locator("#follower-count-label")).to_have_text("1 follower")
     assert Follow.objects.filter(follower=ana, followee=bo).exists()
 
+    # A job being made, on a desktop: the portrait preview leaves its stage text and bar on screen.
+    running = Generation.objects.create(
+        owner=ana, prompt="A lighthouse in a storm", seconds=2, orientation="portrait", seed=3,
+        status=Generation.Status.RUNNING, stage=Generation.Stage.GENERATING, step=3, total_steps=8,
+    )  # fmt: skip
+    page.goto(f"{live_site}{running.get_absolute_url()}")
+    for part in (page.locator("[data-stage]"), page.get_by_role("progressbar")):
+        expect(part).to_be_in_viewport(ratio=1)
+    expect(page.locator("[data-stage]")).to_have_text("Generating: step 3 of 8")
+
     # Delete draft asks first.
     page.goto(f"{live_site}{draft.get_absolute_url()}")
     box = page.get_by_test_id("delete-draft")
