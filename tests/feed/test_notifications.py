@@ -136,6 +136,6 @@ def test_the_bell_opens_on_new_moderator_decisions(user, user_client):
     home = user_client.get(reverse("feed:home")).content.decode()
     assert 'id="unread-count" data-count="1">1<' in home
     page = user_client.get(reverse("feed:notifications")).content.decode()
-    assert "From the moderators" in page and "@bob's video “Kites”" in page
+    assert "From the moderators" in page and "video “Kites”. A moderator reviewed it." in page
     assert not ModerationNotice.objects.filter(read=False).exists()
     assert "From the moderators" not in user_client.get(reverse("feed:notifications")).content.decode()
