@@ -205,6 +205,7 @@ class ApiToken(models.Model):
     revoked = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = "API token"
         ordering = ["-created"]
 
     def __str__(self) -> str:

@@ -353,6 +353,7 @@ class LedgerEntry(models.Model):
     hash = models.CharField(max_length=64, unique=True)
 
     class Meta:
+        verbose_name_plural = "ledger entries"
         ordering = ["cameo", "seq"]
         constraints = [
             # One chain per cameo, no forks; also the index for reading a chain in order.

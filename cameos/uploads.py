@@ -128,10 +128,45 @@ def _is_picture(upload) -> bool:
         upload.seek(0)
 
 
+def _picture_size(upload) -> tuple[int, int] | None:
+    upload.seek(0)
+    try:
+        with Image.open(upload) as image:
+            return image.size
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        return None
+    finally:
+        upload.seek(0)
+
+
+def _clip_size(upload) -> tuple[int, int] | None:
+    upload.seek(0)
+    try:
+        with av.open(upload, metadata_errors="ignore") as container:
+            context = container.streams.video[0].codec_context
+            return context.width, context.height
+    except (av.error.FFmpegError, UnicodeDecodeError, ValueError, OSError, IndexError):
+        return None
+    finally:
+        upload.seek(0)
+
+
+def _check_picture_side(number: int, size: tuple[int, int] | None, what: str) -> None:
+    """One size rule for every kind of file and every way in (web form, API, the job)."""
+    from cameos.liveness.analysis import MIN_IMAGE_SIDE
+
+    if size is not None and min(size) < MIN_IMAGE_SIDE:
+        raise RecordingError(
+            f"File {number} is too small ({size[0]}×{size[1]}); "
+            f"{what} must be at least {MIN_IMAGE_SIDE} pixels on each side."
+        )
+
+
 def check_character_files(uploads: list) -> list[str]:
     """Check a character's pictures and clips; returns each file's kind ("image" or "video").
 
-    Raises RecordingError naming the file by position when one is unusable.
+    Raises RecordingError naming the file by position when one is unusable or smaller than the
+    references need (the same rule the analysis job applies).
     """
     if not uploads:
         raise RecordingError("Please upload at least one picture or clip.")
@@ -141,10 +176,12 @@ def check_character_files(uploads: list) -> list[str]:
     for number, upload in enumerate(uploads, start=1):
         check_size(upload, f"File {number}")
         if _is_picture(upload):
+            _check_picture_side(number, _picture_size(upload), "pictures")
             kinds.append("image")
             continue
         found = _container(upload)
         if found is None or not found[0] & VIDEO_FORMATS or not found[1]:
             raise RecordingError(f"File {number} is not a picture or video we can read.")
+        _check_picture_side(number, _clip_size(upload), "clips")
         kinds.append("video")
     return kinds

@@ -22,4 +22,5 @@ urlpatterns = [
     path("cameos/c/<str:code>/delete", views.delete, name="delete"),
     path("cameos/c/<str:code>/ledger.json", views.ledger_export, name="ledger"),
     path("cameos/c/<str:code>/media/<str:role>/<int:position>", views.media, name="media"),
+    path("cameos/c/<str:code>/face", views.face, name="face"),
 ]

@@ -362,6 +362,15 @@ def ledger_export(request: HttpRequest, code: str) -> JsonResponse:
 
 
 @login_required
+def face(request: HttpRequest, code: str) -> HttpResponse:
+    """The first reference image, for the Create form's picker: shown to whoever may put the
+    cameo in a video (they will see that face in it anyway), 404 to everyone else."""
+    cameo = get_object_or_404(Cameo.objects.usable_by(request.user), code=code)
+    item = get_object_or_404(CameoMedia, cameo=cameo, role=CameoMedia.Role.REFERENCE, position=0)
+    return serve_file(request, item.file)
+
+
+@login_required
 def media(request: HttpRequest, code: str, role: str, position: int) -> HttpResponse:
     cameo = get_cameo(request, code)
     item = get_object_or_404(CameoMedia, cameo=cameo, role=role, position=position)

@@ -18,6 +18,8 @@ from feed.forms import CommentForm, PostForm
 from feed.models import EPOCH, Comment, Follow, Notification, Post
 from generation.models import Generation
 from generation.serving import serve_file
+from moderation.actions import mark_notices_read
+from moderation.models import ModerationNotice
 from moderation.ratelimit import ratelimit
 from provenance.actions import ExportFailed
 
@@ -373,6 +375,10 @@ def follow(request: HttpRequest, handle: str) -> HttpResponse:
     ranking.forget(request.user)  # the follow boost changes the next For You
     if request.htmx:
         context = {"person": person, "following": following_now, "error": error}
+        if request.POST.get("show_count"):
+            # The profile's follower count changes with the button (an out-of-band swap).
+            context["show_count"] = True
+            context["follower_count"] = Follow.objects.filter(followee=person).count()
         return render(request, "feed/_follow.html", context)
     if error:
         messages.error(request, error)
@@ -416,5 +422,11 @@ def notifications(request: HttpRequest) -> HttpResponse:
         .order_by("-created", "-id")
     )
     items = list(rows[: page_size("FEED_NOTIFICATIONS_PAGE_SIZE", 50)])
+    # The bell counts moderators' decisions too, so the page it opens shows the new ones first.
+    notices = list(
+        ModerationNotice.objects.filter(recipient=viewer, read=False).order_by("-created", "-id")[:20]
+    )
+    if notices:
+        mark_notices_read(viewer)
     actions.mark_all_read(viewer)
-    return render(request, "feed/notifications.html", {"notifications": items})
+    return render(request, "feed/notifications.html", {"notifications": items, "notices": notices})

@@ -1,4 +1,5 @@
 from django.contrib import admin, messages
+from django.template.defaultfilters import pluralize
 from django.utils.html import format_html
 
 from generation.models import Generation
@@ -47,9 +48,9 @@ class GenerationAdmin(admin.ModelAdmin):
         count = queryset.filter(status=Generation.Status.SUCCEEDED).update(
             check_status=Generation.Check.RELEASED
         )
-        self.message_user(request, f"Released {count} video(s).", messages.SUCCESS)
+        self.message_user(request, f"Released {count} video{pluralize(count)}.", messages.SUCCESS)
 
     @admin.action(description="Block: keep private")
     def block(self, request, queryset):
         count = queryset.update(check_status=Generation.Check.BLOCKED)
-        self.message_user(request, f"Blocked {count} video(s).", messages.SUCCESS)
+        self.message_user(request, f"Blocked {count} video{pluralize(count)}.", messages.SUCCESS)

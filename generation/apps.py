@@ -3,6 +3,7 @@ from django.apps import AppConfig
 
 class GenerationConfig(AppConfig):
     name = "generation"
+    verbose_name = "Videos"
 
     def ready(self) -> None:
         from generation import checks  # noqa: F401  (registers the voice settings checks)

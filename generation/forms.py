@@ -39,6 +39,9 @@ class CreateForm(forms.Form):
     prompt = forms.CharField(
         max_length=MAX_PROMPT,
         required=False,
+        error_messages={
+            "max_length": "The prompt is %(show_value)d characters long; it can be at most %(limit_value)d characters."
+        },
         widget=forms.Textarea(
             attrs={"rows": 4, "placeholder": "A corgi surfing a wave at sunset, with the sound of the sea"}
         ),
@@ -78,7 +81,12 @@ class CreateForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        if not data.get("use_storyboard") and not (data.get("prompt") or "").strip():
+        # A prompt refused for another reason (too long, broken text) is not also "missing".
+        if (
+            not data.get("use_storyboard")
+            and "prompt" not in self.errors
+            and not (data.get("prompt") or "").strip()
+        ):
             self.add_error("prompt", "Describe the video you want.")
         return data
 

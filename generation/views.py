@@ -81,6 +81,11 @@ def create(request: HttpRequest) -> HttpResponse:
                 return redirect(generation)
     status = 400 if request.method == "POST" else 200
     context = {"form": form, "shots": shots, "source": source, "nav": "create"}
+    if source is not None and remix_code:
+        # The form names what is being remixed: its poster, caption and author.
+        from feed.models import Post
+
+        context["remix_post"] = Post.objects.select_related("author").filter(code=remix_code).first()
     return render(request, "generation/create.html", context, status=status)
 
 

@@ -182,6 +182,9 @@ def resolve_case(
             raise OutcomeUnavailable("The account this case is about no longer exists.")
         if sanctions:
             check_may_sanction(moderator, affected)
+        # Named for people (caption and author) while the target still exists; a deleted one keeps
+        # the case's record.
+        about = targets.describe_for_people(target) if target is not None else case.target_repr
         if content:
             targets.apply_content_outcome(outcome, moderator, target, reason)
         action = record_action(
@@ -195,16 +198,19 @@ def resolve_case(
             status=Case.Status.RESOLVED, outcome=outcome, resolution=reason,
             resolved_by=moderator, resolved=timezone.now(),
         )  # fmt: skip
-        notify_outcome(case, outcome, reason, sanctions, days=days)
+        notify_outcome(case, outcome, reason, sanctions, days=days, about=about)
     return action
 
 
-def notify_outcome(case: Case, outcome: str, reason: str, sanctions: list[str], *, days: int | None) -> None:
+def notify_outcome(
+    case: Case, outcome: str, reason: str, sanctions: list[str], *, days: int | None, about: str = ""
+) -> None:
     """Tell each reporter what came of their report, and the affected person what happened."""
     reporters = set(case.reports.exclude(reporter=None).values_list("reporter_id", flat=True))
     done = [REPORTER_TEXT[outcome], *(REPORTER_TEXT[s] for s in sanctions if s != outcome)]
     text = (
-        f"Thanks for your report about {case.target_repr}. A moderator reviewed it and {' and '.join(done)}."
+        f"Thanks for your report about {about or case.target_repr}. "
+        f"A moderator reviewed it and {' and '.join(done)}."
     )
     for reporter_id in sorted(reporters):
         notify(reporter_id, text, case=case)

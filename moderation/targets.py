@@ -107,6 +107,24 @@ def describe(target: Model) -> str:
     return f"{kind.capitalize()} {code_of(target)}{by}"[:200]
 
 
+def describe_for_people(target: Model) -> str:
+    """What the reporter sees ("@ana's video “Corgi at sunset”"): named by caption and author,
+    never by an internal code."""
+    kind = kind_of(target)
+    owner = owner_of(target)
+    whose = f"@{owner.handle}'s" if owner is not None else "a"
+    match kind:
+        case "user":
+            return f"@{target.handle}'s profile"
+        case "post":
+            return f"{whose} video “{target.title[:60]}”"
+        case "comment":
+            return f"{whose} comment “{target.body[:60]}”"
+        case "cameo":
+            return f"{whose} cameo" + (f" “{target.name[:60]}”" if getattr(target, "name", "") else "")
+    return describe(target)
+
+
 def snapshot(target: Model) -> str:
     """The text moderators need to judge the target, kept on the case."""
     match kind_of(target):

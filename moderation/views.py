@@ -50,7 +50,7 @@ def report(request: HttpRequest, kind: str, code: str) -> HttpResponse:
         "target": target,
         "kind": kind,
         "code": code,
-        "described": targets.describe(target),
+        "described": targets.describe_for_people(target),
         "next": safe_next(request, page),
     }
     if request.htmx:

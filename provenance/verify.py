@@ -57,25 +57,38 @@ def probe_video(
     path = Path(path)
     size = path.stat().st_size
     if size > max_bytes:
-        raise MediaTooLargeError(f"file is {size / 2**20:.0f} MB; the limit is {max_bytes / 2**20:.0f} MB")
+        raise MediaTooLargeError(
+            f"This file is {size / 2**20:.0f} MB; files up to {max_bytes / 2**20:.0f} MB can be checked. "
+            "Upload a shorter or smaller copy."
+        )
     if size == 0:
-        raise NotAVideoError("file is empty")
+        raise NotAVideoError("The file is empty. Choose the video file itself and try again.")
     try:
         with av.open(str(path)) as container:
             names = set(container.format.name.split(","))
             if not names & set(VIDEO_FORMATS) or not container.streams.video:
-                raise NotAVideoError(f"not a video file (format {container.format.name!r})")
+                raise NotAVideoError(
+                    "This file isn't a video (it may be a picture or a sound file). "
+                    "Upload an MP4, MOV or WebM video."
+                )
             stream = container.streams.video[0]
             duration = _duration(container, stream)
             width, height = stream.codec_context.width, stream.codec_context.height
             codec = stream.codec_context.name
             has_audio = bool(container.streams.audio)
     except av.error.FFmpegError as exc:
-        raise NotAVideoError(f"not a readable video ({exc.__class__.__name__})") from exc
+        # The decoder's own error class means nothing to a person; say what to do instead.
+        raise NotAVideoError(
+            "We couldn't read this file as a video: it may be damaged, cut short or not a video at all. "
+            "Try the original file."
+        ) from exc
     if not width or not height:
-        raise NotAVideoError("the video stream has no picture size")
+        raise NotAVideoError("This video has no picture we can read. Try the original file.")
     if duration > max_seconds:
-        raise MediaTooLargeError(f"video is {duration:.0f} s long; the limit is {max_seconds:.0f} s")
+        raise MediaTooLargeError(
+            f"This video is {duration:.0f} seconds long; videos up to {max_seconds:.0f} seconds can be checked. "
+            "Upload a shorter clip."
+        )
     return VideoProbe(",".join(sorted(names)), width, height, duration, codec, has_audio, size)
 
 
@@ -267,9 +280,10 @@ def _summary(report: dict[str, Any]) -> str:
         strong = [m for m in prints["matches"] if m["confidence"] >= MATCH_CONFIDENCE]
         if strong:
             best = strong[0]
+            many = "a video" if len(strong) == 1 else f"{len(strong)} videos"
             parts.append(
-                f"It looks like a copy of {len(strong)} video(s) from this site "
-                f"(best match {best['key']}, {best['confidence']:.0%} confidence)."
+                f"It looks like a copy of {many} from this site "
+                f"(the closest is a {best['confidence']:.0%} match)."
             )
         else:
             parts.append("It does not look like a copy of any video from this site.")

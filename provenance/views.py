@@ -7,7 +7,7 @@ from django.shortcuts import render
 
 from provenance.actions import verify_video
 from provenance.forms import VerifyForm
-from provenance.verify import UnsupportedMediaError
+from provenance.verify import MATCH_CONFIDENCE, UnsupportedMediaError
 
 
 def verify(request: HttpRequest) -> HttpResponse:
@@ -28,5 +28,14 @@ def verify(request: HttpRequest) -> HttpResponse:
             except UnsupportedMediaError as exc:
                 form.add_error("video", str(exc))
     status = 400 if form.errors else 200
-    context = {"form": form, "report": report, "report_json": json.dumps(report, indent=2) if report else ""}
+    # The page lists the matches its summary counts (weak ones stay in the full report).
+    matches = (
+        [m for m in report["fingerprint"]["matches"] if m["confidence"] >= MATCH_CONFIDENCE] if report else []
+    )
+    context = {
+        "form": form,
+        "report": report,
+        "matches": matches,
+        "report_json": json.dumps(report, indent=2) if report else "",
+    }
     return render(request, "provenance/verify.html", context, status=status)

@@ -91,7 +91,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "allauth",
-    "allauth.account",
+    "accounts.apps.SignInConfig",  # allauth.account, with a name for people in the admin
     "channels",
     "django_rq",
     "django_htmx",

@@ -249,6 +249,13 @@ def analyse_character(
             else:
                 message = message[0].lower() + message[1:]
             raise RecordingError(f"File {number} {message}") from None
+        width, height = clip.info.get("width", 0), clip.info.get("height", 0)
+        if min(width, height) < MIN_IMAGE_SIDE:
+            # Its frames become reference images: the same rule as for pictures.
+            raise RecordingError(
+                f"File {number} is too small ({width}×{height}); "
+                f"clips must be at least {MIN_IMAGE_SIDE} pixels on each side."
+            )
         frames = [f.rgb for f in clip.frames if f.rgb is not None]
         clip_frames.append(_sharpest_spread(frames, REFERENCE_FACES))
         files.append({"kind": "video", **clip.info})

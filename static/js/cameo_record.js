@@ -261,7 +261,11 @@
   startButton.addEventListener("click", start);
   stopButton.addEventListener("click", stop);
   document.addEventListener("cameo:verdict", (e) => {
-    if (FINAL.includes(e.detail.status) && slot.contains(e.target)) setState("done");
+    if (FINAL.includes(e.detail.status) && slot.contains(e.target)) {
+      setState("done");
+      // A verified cameo is finished: its link shows, and "Start again" would only confuse.
+      startButton.classList.toggle("hidden", e.detail.status === "active");
+    }
   });
   setState("idle");
 })();

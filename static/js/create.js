@@ -28,17 +28,21 @@
 
   toggle.addEventListener("change", () => {
     board.classList.toggle("hidden", !toggle.checked);
-    document.getElementById("prompt-field").classList.toggle("muted", toggle.checked);
+    // A storyboard has its own prompts and lengths: the single prompt and duration don't apply.
+    document.getElementById("prompt-field").classList.toggle("hidden", toggle.checked);
+    document.getElementById("seconds-field").classList.toggle("hidden", toggle.checked);
     if (toggle.checked && list.querySelectorAll("li.shot").length === 0) { addShot(); addShot(); }
   });
   document.getElementById("add-shot").addEventListener("click", addShot);
   list.addEventListener("click", (e) => {
     const li = e.target.closest("li.shot");
     if (!li) return;
-    if (e.target.matches("[data-remove]")) {
+    const button = e.target.closest("button");
+    if (!button) return;
+    if (button.matches("[data-remove]")) {
       li.querySelector("input[name$='-DELETE']").checked = true;
-    } else if (e.target.matches("[data-move]")) {
-      const up = e.target.dataset.move === "-1";
+    } else if (button.matches("[data-move]")) {
+      const up = button.dataset.move === "-1";
       const sibling = up ? li.previousElementSibling : li.nextElementSibling;
       if (sibling) up ? list.insertBefore(li, sibling) : list.insertBefore(sibling, li);
     } else {

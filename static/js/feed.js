@@ -18,7 +18,10 @@
 
   function labelButtons() {
     document.querySelectorAll("[data-unmute]").forEach((button) => {
-      button.textContent = muted ? "🔇 Unmute" : "🔊 Mute";
+      // Icons from the page's SVG sprite (includes/icons.html): no font needs a speaker glyph.
+      const icon = muted ? "i-muted" : "i-sound";
+      button.innerHTML = '<svg class="icon" aria-hidden="true" focusable="false"><use href="#' + icon + '"></use></svg> ';
+      button.append(muted ? "Unmute" : "Mute");
       button.setAttribute("aria-pressed", muted ? "false" : "true");
       button.setAttribute("aria-label", muted ? "Unmute" : "Mute");
     });

@@ -97,10 +97,12 @@
   document.addEventListener("click", (e) => {
     const button = e.target.closest("[data-copy]");
     if (!button) return;
+    // The label may sit beside an icon ([data-copy-label]); only the words change.
+    const target = button.querySelector("[data-copy-label]") || button;
     navigator.clipboard.writeText(button.dataset.copy).then(() => {
-      const label = button.textContent;
-      button.textContent = "Copied";
-      setTimeout(() => { button.textContent = label; }, 1500);
+      const label = target.textContent;
+      target.textContent = "Copied";
+      setTimeout(() => { target.textContent = label; }, 1500);
     });
   });
 })();

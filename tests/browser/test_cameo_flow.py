@@ -71,6 +71,7 @@ def test_record_upload_and_see_the_verdict(live_site, chromium, make_user, worke
         assert status == "active", (reasons, cameo.reasons, worker.output()[-3000:])
         assert verdict.locator("[data-cameo-status]").inner_text() == "Verified"
         assert page.get_by_text("Open my cameo").is_visible()
+        expect(page.locator("[data-start]")).to_be_hidden()  # a verified cameo isn't recorded again
         # The verdict came over the WebSocket, not from a reload.
         pushed = [json.loads(f) for f in frames if isinstance(f, str) and '"cameo"' in f]
         assert any(e.get("kind") == "cameo" and e.get("status") == "active" for e in pushed)

@@ -23,8 +23,10 @@ def test_invitee_signs_up_lands_on_feed_logs_out_and_in(live_site, page):
     assert page.locator("nav.tabbar").is_visible()
     assert User.objects.get(handle="dana").invited_by_code.code == code
 
+    # Log out from the account menu, there on every page.
     page.goto(f"{live_site}/settings/profile/")
-    page.click("text=Log out")
+    page.get_by_label("Account menu").click()
+    page.get_by_role("button", name="Log out").click()
     page.wait_for_url(f"{live_site}/")
     assert page.locator("text=Log in").first.is_visible()
 

@@ -467,3 +467,29 @@ def test_only_a_size_refusal_answers_413_whatever_the_wording(client, user, live
 
     assert response.status_code == 400
     assert "delete one first" in response.json()["error"]
+
+
+def test_tiny_pictures_and_clips_are_refused_alike_on_the_web_and_the_api(client, user, new_files, tmp_path):
+    """A 1×1 clip is as useless for references as a 1×1 picture: both are refused at once, before
+    anything is stored, by the web form and by POST /v1/videos/characters."""
+    import io
+
+    from accounts.models import ApiToken
+    from tests.reliability.conftest import write_recording
+
+    clip = write_recording(tmp_path / "dot.webm", width=1, height=1, frames=8, audio=False)
+    dot = io.BytesIO()
+    Image.new("RGB", (1, 1), "orange").save(dot, "PNG")
+    client.force_login(user)
+    for name, content, what in (("dot.webm", clip, "clips"), ("dot.png", dot.getvalue(), "pictures")):
+        response = post_character(client, [("ball.png", drawn_toy()), (name, content)])
+        assert response.status_code == 400
+        assert f"File 2 is too small (1×1); {what} must be at least 128 pixels" in response.content.decode()
+    token = ApiToken.issue(user, "test")[1]
+    answer = client.post(
+        "/v1/videos/characters",
+        {"name": "Dot", "video": SimpleUploadedFile("dot.webm", clip, "video/webm")},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert answer.status_code == 400 and "too small (1×1)" in answer.json()["error"]["message"]
+    assert not Cameo.objects.exists() and new_files() == set()

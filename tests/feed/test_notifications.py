@@ -125,3 +125,17 @@ def test_blocking_clears_notifications_between_us(user, other_user, make_post):
     actions.toggle_like(other_user, post)
     actions.block_user(user, other_user)
     assert not Notification.objects.exists()
+
+
+def test_the_bell_opens_on_new_moderator_decisions(user, user_client):
+    """A moderator's decision raises the bell; the page the bell opens shows it, then it's read."""
+    from moderation.actions import notify
+    from moderation.models import ModerationNotice
+
+    notify(user.pk, "Thanks for your report about @bob's video “Kites”. A moderator reviewed it.")
+    home = user_client.get(reverse("feed:home")).content.decode()
+    assert 'id="unread-count" data-count="1">1<' in home
+    page = user_client.get(reverse("feed:notifications")).content.decode()
+    assert "From the moderators" in page and "video “Kites”. A moderator reviewed it." in page
+    assert not ModerationNotice.objects.filter(read=False).exists()
+    assert "From the moderators" not in user_client.get(reverse("feed:notifications")).content.decode()

@@ -41,7 +41,7 @@ PAGES = [
     ("feed:profile", ["friend"], 5),  # session, user, person with counts, grid, bell
     ("feed:followers", ["friend"], 5),  # session, user, person, list, bell
     ("feed:following_list", ["alice"], 5),
-    ("feed:notifications", [], 5),  # session, user, list, mark read, bell
+    ("feed:notifications", [], 6),  # session, user, list, new moderation notices, mark read, bell
 ]
 
 

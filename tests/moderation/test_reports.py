@@ -130,7 +130,10 @@ def test_hide_post_notifies_reporter_and_author_and_is_audited(reported_post, mo
     assert (case.status, case.outcome, case.resolved_by) == (Case.Status.RESOLVED, "hide_post", moderator)
     assert (entry.moderator, entry.action, entry.reason) == (moderator, "hide_post", "Nudity")
     assert entry.target_repr == f"Post {post.code} by @author" and entry.affected_user == author
-    assert "took the post down" in ModerationNotice.objects.get(recipient=reporter).text
+    to_reporter = ModerationNotice.objects.get(recipient=reporter).text
+    assert "took the post down" in to_reporter
+    # Named for people: whose video and its title, never the post's code.
+    assert f"report about @author's video “{post.title[:60]}”" in to_reporter and post.code not in to_reporter
     to_author = ModerationNotice.objects.get(recipient=author).text
     assert "taken down" in to_author and "Reason: Nudity" in to_author
 

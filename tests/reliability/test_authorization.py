@@ -351,6 +351,8 @@ def cameo_rows() -> list[Row]:
             effect=lambda w, u: Cameo.objects.filter(owner=u, kind="character").exists(),
         ),
         Row("cameos:use_poster", "get", lambda w: [w.use.code], owner_only()),
+        # The picker's thumbnail: whoever may use the cameo (the approved friend), nobody else.
+        Row("cameos:face", "get", cameo_code(), expect(NOT_FOUND, owner=OK, friend=OK)),
         Row(
             "cameos:remove_use",
             "post",

@@ -281,7 +281,7 @@ CASES = [
     Case("verify: empty file", post_form("provenance:verify", lambda ctx: {"video": SimpleUploadedFile("v.mp4", b"")}), 400, "empty"),
     Case("verify: text renamed .mp4", post_form("provenance:verify", lambda ctx: {"video": SimpleUploadedFile("v.mp4", ctx.media["text"])}), 400, "video"),
     Case("verify: truncated", post_form("provenance:verify", lambda ctx: {"video": SimpleUploadedFile("v.webm", ctx.media["truncated"])}), 400, "video"),
-    Case("verify: claims two hours", post_form("provenance:verify", lambda ctx: {"video": SimpleUploadedFile("v.webm", ctx.media["two_hours"])}), 400, "limit is 180 s"),
+    Case("verify: claims two hours", post_form("provenance:verify", lambda ctx: {"video": SimpleUploadedFile("v.webm", ctx.media["two_hours"])}), 400, "up to 180 seconds"),
     # --- avatars (the rest are in test_web_security.py) ---
     Case("avatar: TIFF renamed .png", post_form("accounts:edit_profile", lambda ctx: {"display_name": "A", "avatar": SimpleUploadedFile("a.png", ctx.media["tiff"])}), 400, "Use a JPEG, PNG, WebP or GIF image"),
     Case("avatar: SVG with a script", post_form("accounts:edit_profile", lambda ctx: {"display_name": "A", "avatar": SimpleUploadedFile("a.png", ctx.media["svg"])}), 400, "not an image"),
