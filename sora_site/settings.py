@@ -65,10 +65,13 @@ INSTALLED_APPS = [
     "provenance",
 ]
 
+# Every middleware here is async-capable, so under daphne a request stays on the event loop until
+# the view (one thread hop instead of one per sync-only middleware).
 MIDDLEWARE = [
+    "sora_site.middleware.LoadSheddingMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "sora_site.middleware.SecurityHeadersMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "sora_site.middleware.StaticFilesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -106,6 +109,17 @@ DATABASES = {
         conn_max_age=env_int("DB_CONN_MAX_AGE", 0),
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool("DB_POOL", True):
+    # Under ASGI each request runs in a new thread, so CONN_MAX_AGE can't keep connections; without
+    # a pool every request opened one (~14% of a feed page's CPU under load, BENCHMARKS.md).
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env_int("DB_POOL_MIN_SIZE", 2),
+        "max_size": env_int("DB_POOL_MAX_SIZE", 20),
+        "timeout": 10,
+    }
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # required with a pool
+# Requests one web process serves at once before it answers 503 + Retry-After (0: no limit).
+WEB_MAX_IN_FLIGHT = env_int("WEB_MAX_IN_FLIGHT", 200)
 if os.environ.get("DATABASE_TEST_NAME"):
     # Lets several test runs share one PostgreSQL server without fighting over test_<name>.
     DATABASES["default"]["TEST"] = {"NAME": os.environ["DATABASE_TEST_NAME"]}

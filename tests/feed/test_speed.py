@@ -1,0 +1,41 @@
+"""What keeps feed pages fast under daphne: an async-capable middleware stack, and fast 503s
+instead of hangs when a process is overloaded. The figures are bench/bench_feed.py's."""
+
+import pytest
+from django.conf import settings
+from django.test import AsyncClient
+from django.utils.module_loading import import_string
+
+from sora_site.middleware import LoadSheddingMiddleware
+
+pytestmark = pytest.mark.django_db
+
+
+def test_every_middleware_can_run_on_the_event_loop():
+    """One sync-only middleware makes every request hop to a thread and back (BENCHMARKS.md)."""
+    for path in settings.MIDDLEWARE:
+        middleware = import_string(path)
+        assert getattr(middleware, "async_capable", False), path
+
+
+async def test_pages_and_static_files_are_served_through_the_async_stack():
+    client = AsyncClient()
+    page = await client.get("/")
+    assert page.status_code == 200 and "Content-Security-Policy" in page.headers
+    css = await client.get("/static/css/feed-tools.css")
+    assert css.status_code == 200
+    assert b"feed-tools" in b"".join(css.streaming_content)
+
+
+async def test_an_overloaded_process_answers_503_with_retry_after_at_once(settings):
+    settings.WEB_MAX_IN_FLIGHT = 2
+    client = AsyncClient()
+    LoadSheddingMiddleware.in_flight = 2  # two requests already being served
+    try:
+        busy = await client.get("/")
+        assert busy.status_code == 503 and busy["Retry-After"] == "1"
+        assert (await client.get("/healthz")).status_code == 200  # health checks are never shed
+    finally:
+        LoadSheddingMiddleware.in_flight = 0
+    assert (await client.get("/")).status_code == 200
+    assert LoadSheddingMiddleware.in_flight == 0
