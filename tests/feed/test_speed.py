@@ -39,3 +39,33 @@ async def test_an_overloaded_process_answers_503_with_retry_after_at_once(settin
         LoadSheddingMiddleware.in_flight = 0
     assert (await client.get("/")).status_code == 200
     assert LoadSheddingMiddleware.in_flight == 0
+
+
+def test_cached_cards_carry_each_viewers_own_csrf_token(make_user, make_post, client):
+    """Cards are rendered once and reused (feed/templatetags/feed_cards.py); the CSRF token in
+    their forms is put in per request, so a card first rendered for Bob posts fine for Alice."""
+    import re
+
+    from django.test import Client
+    from django.urls import reverse
+
+    from feed.models import Like
+    from feed.templatetags.feed_cards import TOKEN_PLACEHOLDER
+
+    post = make_post(make_user("author"), caption="Shared card")
+    bob, alice = make_user("bob"), make_user("alice")
+    bobs = Client(enforce_csrf_checks=True)
+    bobs.force_login(bob)
+    bob_page = bobs.get(reverse("feed:home")).content.decode()
+    alices = Client(enforce_csrf_checks=True)
+    alices.force_login(alice)
+    alice_page = alices.get(reverse("feed:home")).content.decode()
+    assert TOKEN_PLACEHOLDER not in bob_page + alice_page
+    like_form = re.search(
+        r'action="/p/[^"]+/like".*?name="csrfmiddlewaretoken" value="([^"]+)"', alice_page, re.S
+    )
+    response = alices.post(
+        reverse("feed:like", args=[post.code]), {"like": "1", "csrfmiddlewaretoken": like_form[1]}
+    )
+    assert response.status_code == 302
+    assert Like.objects.filter(user=alice, post=post).exists()
