@@ -131,7 +131,6 @@ class Candidate:
     followed: bool = False
     seen: bool = False
     follows_me: bool = False
-    embedding: bytes | None = field(default=None, repr=False)
     score: float = 0.0
     # The "why am I seeing this" line, with `{handle}` for the author's handle (filled in for
     # the page's posts only, so ranking never joins users).
@@ -173,8 +172,8 @@ def candidates(user, as_of: datetime, w: Weights, taste: Taste | None = None) ->
     One query per pool (newest; most liked and newest by people I follow, both within
     `FEED_CANDIDATE_DAYS`; two pools for anonymous visitors and non-personalised feeds). Each is
     a LIMITed walk down one index. Separate queries rather than one with `pk IN (...) OR pk IN
-    (...)`, which PostgreSQL can only answer with a full table scan. Vectors are read only when
-    steering or "not interested" marks need them.
+    (...)`, which PostgreSQL can only answer with a full table scan. Vectors come later, from
+    `semantics.post_vectors`, only when steering or "not interested" marks need them.
     """
     taste = taste or Taste(personalised=user.is_authenticated)
     visible = Post.objects.visible_to(user).filter(created__lte=as_of)
@@ -190,8 +189,6 @@ def candidates(user, as_of: datetime, w: Weights, taste: Taste | None = None) ->
             follows_me=Exists(followed_back),
         )
         fields += ["followed", "seen", "follows_me"]
-        if taste.needs_vectors:
-            fields.append("embedding")
     recent = visible.filter(created__gte=as_of - timedelta(days=w.candidate_days))
     pools = [
         visible.order_by("-created", "-id")[: w.recent_candidates],
@@ -272,9 +269,9 @@ def steer(pool: list[Candidate], taste: Taste, w: Weights) -> None:
         return
     exponent = np.zeros(len(pool), dtype=np.float32)
     if taste.steering or taste.dismissed_vectors:
-        vectors = semantics.unpack_many([c.embedding for c in pool])
+        vectors = semantics.unpack_many(semantics.post_vectors([c.pk for c in pool]))
         steering = taste.steering
-        phrases = semantics.embed(steering.more + steering.less) if steering else None
+        phrases = semantics.embed_phrases(steering.more + steering.less) if steering else None
         lift = np.zeros(len(pool), dtype=np.float32)
         if steering.more:
             sims = vectors @ phrases[: len(steering.more)].T

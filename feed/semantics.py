@@ -51,6 +51,24 @@ def embed(texts: list[str]) -> np.ndarray:
     return out
 
 
+_phrases: dict[str, np.ndarray] = {}
+
+
+def embed_phrases(phrases: list[str]) -> np.ndarray:
+    """`embed` for steering phrases, remembered per process: the same few phrases come back on
+    every ranking of a steered feed, and the tokenizer's thread pool makes even a tiny call cost
+    milliseconds on a busy machine (BENCHMARKS.md)."""
+    missing = [p for p in phrases if p not in _phrases]
+    if missing:
+        if len(_phrases) > 10_000:
+            _phrases.clear()
+        _phrases.update(zip(missing, embed(missing), strict=True))
+    out = np.zeros((len(phrases), DIMENSIONS), dtype=np.float32)
+    for i, phrase in enumerate(phrases):
+        out[i] = _phrases[phrase]
+    return out
+
+
 def pack(vector: np.ndarray) -> bytes:
     """A unit vector as the 256 bytes stored in `Post.embedding`."""
     return np.clip(np.rint(vector * SCALE), -127, 127).astype(np.int8).tobytes()
@@ -58,11 +76,47 @@ def pack(vector: np.ndarray) -> bytes:
 
 def unpack_many(blobs: list[bytes | memoryview | None]) -> np.ndarray:
     """Stored vectors as float32 unit vectors (rows), zeros where a post has none yet."""
-    out = np.zeros((len(blobs), DIMENSIONS), dtype=np.float32)
-    for i, blob in enumerate(blobs):
-        if blob is not None and len(blob) == DIMENSIONS:
-            out[i] = np.frombuffer(blob, dtype=np.int8)
-    return out / SCALE
+    empty = bytes(DIMENSIONS)
+    joined = b"".join(bytes(b) if b is not None and len(b) == DIMENSIONS else empty for b in blobs)
+    return np.frombuffer(joined, dtype=np.int8).reshape(len(blobs), DIMENSIONS).astype(np.float32) / SCALE
+
+
+# Post vectors never change (a post's caption and prompt visibility are fixed once posted), so
+# each web process keeps the ones it has read: a steered ranking then reads no vector bytes from
+# the database once its candidates have been seen (600 x 256 bytes cost ~8 ms of a ranking to
+# fetch and convert). Posts without a vector yet are asked for again after MISS_RETRY_SECONDS.
+_vectors: dict[int, bytes | None] = {}
+_misses: dict[int, float] = {}
+MAX_CACHED_VECTORS = 200_000  # 51 MB at most
+MISS_RETRY_SECONDS = 30.0
+
+
+def post_vectors(pks: list[int]) -> list[bytes | None]:
+    """The stored vectors of these posts, in order (None: not embedded yet). One query for
+    the ones this process hasn't read yet; none when it has read them all."""
+    import time
+
+    from django.conf import settings
+
+    from feed.models import Post
+
+    if getattr(settings, "FEED_RANKING_CACHE_SECONDS", 30) <= 0:  # every feed cache off (tests)
+        _vectors.clear()
+        _misses.clear()
+    now = time.monotonic()
+    missing = [pk for pk in pks if pk not in _vectors and now - _misses.get(pk, -1e9) > MISS_RETRY_SECONDS]
+    if missing:
+        if len(_vectors) > MAX_CACHED_VECTORS:
+            _vectors.clear()
+        for pk, blob in Post.objects.filter(pk__in=missing).values_list("pk", "embedding"):
+            if blob is not None:
+                _vectors[pk] = bytes(blob)
+        for pk in missing:
+            if pk not in _vectors:
+                _misses[pk] = now
+        if len(_misses) > MAX_CACHED_VECTORS:
+            _misses.clear()
+    return [_vectors.get(pk) for pk in pks]
 
 
 # --- steering ---------------------------------------------------------------------------------

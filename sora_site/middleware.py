@@ -1,4 +1,4 @@
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from whitenoise.middleware import WhiteNoiseMiddleware
@@ -58,7 +58,7 @@ class SecurityHeadersMiddleware(AsyncCapable):
 
 class StaticFilesMiddleware(WhiteNoiseMiddleware):
     """WhiteNoise, able to run on the event loop: WhiteNoise's own middleware is sync-only.
-    A page request costs one dictionary lookup here; a static file is served from a thread."""
+    A page request costs one dictionary lookup here."""
 
     sync_capable = True
     async_capable = True
@@ -75,12 +75,14 @@ class StaticFilesMiddleware(WhiteNoiseMiddleware):
         return super().__call__(request)
 
     async def __acall__(self, request: HttpRequest) -> HttpResponse:
-        if self.autorefresh:  # DEBUG: looks at the disk
-            static_file = await sync_to_async(self.find_file, thread_sensitive=False)(request.path_info)
-        else:
-            static_file = self.files.get(request.path_info)
+        # Inline, not in a thread: finding a file is a dict lookup (a stat in DEBUG), serving it
+        # opens the file; Django streams the body. Handing these to the loop's small default
+        # executor stalled requests in the browser tests.
+        static_file = (
+            self.find_file(request.path_info) if self.autorefresh else self.files.get(request.path_info)
+        )
         if static_file is not None:
-            return await sync_to_async(self.serve, thread_sensitive=False)(static_file, request)
+            return self.serve(static_file, request)
         return await self.get_response(request)
 
 
