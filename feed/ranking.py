@@ -4,7 +4,9 @@ The ranking works on a bounded candidate set rather than the whole table, so its
 grow with the site: the newest visible posts, the most liked recent ones, and the newest recent
 ones from people the viewer follows (settings `FEED_*_CANDIDATES`, `FEED_CANDIDATE_DAYS`). One
 query per pool fetches a few numbers per candidate, one more counts the viewer's recent likes
-and comments per author, and one fetches the page's rows: five queries whatever the page size.
+and comments per author, one reads the viewer's "not interested" marks, and one fetches the
+page's rows: seven queries whatever the page size (plus one for the vectors of candidates this
+process hasn't seen yet, when the viewer steers or has marks; see feed.semantics.post_vectors).
 
 Score of a candidate for a viewer (every weight is a setting, see `Weights`; README "For You"):
 
@@ -263,34 +265,36 @@ def score(c: Candidate, as_of: datetime, w: Weights, interactions: dict[int, int
 
 def steer(pool: list[Candidate], taste: Taste, w: Weights) -> None:
     """Multiply each candidate's score by its steering factor (see the module docstring) and
-    say "Matches 'cooking'" in the reason of those a "more" topic lifted. A few matrix products
-    over the pool's vectors: ~0.1 ms for 600 candidates."""
+    say "Matches 'cooking'" in the reason of those a "more" topic lifted. A few integer matrix
+    products over the pool's vectors: well under 1 ms for 600 candidates."""
     if not pool or not taste.personalised:
         return
     exponent = np.zeros(len(pool), dtype=np.float32)
     if taste.steering or taste.dismissed_vectors:
-        vectors = semantics.unpack_many(semantics.post_vectors([c.pk for c in pool]))
+        vectors = semantics.quantised(semantics.post_vectors([c.pk for c in pool]))
         steering = taste.steering
         phrases = semantics.embed_phrases(steering.more + steering.less) if steering else None
         lift = np.zeros(len(pool), dtype=np.float32)
         if steering.more:
-            sims = vectors @ phrases[: len(steering.more)].T
+            sims = semantics.similarities(vectors, phrases[: len(steering.more)])
             best = sims.argmax(axis=1)
             lift = w.steer_strength * np.maximum(sims.max(axis=1) - w.steer_floor, 0)
             exponent += lift
         if steering.less:
-            sims = vectors @ phrases[len(steering.more) :].T
+            sims = semantics.similarities(vectors, phrases[len(steering.more) :])
             exponent -= w.steer_strength * np.maximum(sims.max(axis=1) - w.steer_floor, 0)
         if taste.dismissed_vectors:
-            sims = vectors @ semantics.unpack_many(taste.dismissed_vectors).T
+            sims = semantics.similarities(vectors, semantics.quantised(taste.dismissed_vectors))
             exponent -= w.dismiss_strength * np.maximum(sims.max(axis=1) - w.dismiss_floor, 0)
-    factors = np.exp(exponent)
-    for i, c in enumerate(pool):
-        c.score *= float(factors[i]) * w.dismiss_author_factor ** min(
-            taste.dismissed_authors.get(c.author_id, 0), 3
-        )
-        if taste.steering.more and lift[i] >= w.steer_strength * w.steer_match:
-            c.reason = f"Matches '{taste.steering.more[best[i]]}' · {c.reason}"
+    factors = np.exp(exponent).tolist()
+    authors = taste.dismissed_authors
+    for c, factor in zip(pool, factors, strict=True):
+        c.score *= factor
+        if authors and c.author_id in authors:
+            c.score *= w.dismiss_author_factor ** min(authors[c.author_id], 3)
+    if taste.steering.more:
+        for i in np.flatnonzero(lift >= w.steer_strength * w.steer_match).tolist():
+            pool[i].reason = f"Matches '{taste.steering.more[best[i]]}' · {pool[i].reason}"
 
 
 def diversify(ranked: list[Candidate], penalty: float) -> list[Candidate]:
@@ -320,7 +324,7 @@ def rank(
 ) -> list[Candidate]:
     """Every candidate for `user`, best first, steered by `prefs` (the viewer's FeedSettings;
     read when not given). Six queries (five for a non-personalised feed, two for anonymous
-    visitors), plus one when `prefs` isn't given."""
+    visitors), plus one when `prefs` isn't given and one for vectors this process hasn't read."""
     w = w or Weights.from_settings()
     taste = taste_of(user, prefs)
     pool = candidates(user, as_of, w, taste)
@@ -356,7 +360,7 @@ def ranked_entries(
     `as_of=None` asks for a first page: a ranking of this viewer younger than
     `FEED_RANKING_CACHE_SECONDS` is reused with its own `as_of`, else the feed is ranked now. A
     given `as_of` (a later page) reuses the cached ranking made at exactly that time, else ranks
-    again as of then. Costs one cache read, plus `rank`'s four queries on a miss.
+    again as of then. Costs one cache read, plus `rank`'s queries on a miss.
     """
     ttl = getattr(settings, "FEED_RANKING_CACHE_SECONDS", 30)
     key = _cache_key(user)
@@ -425,7 +429,7 @@ def page_of(user, entries: list[Entry], offset: int, limit: int) -> tuple[list[P
 
 def for_you_page(user, as_of: datetime, offset: int, limit: int) -> tuple[list[Post], bool]:
     """Posts `offset`..`offset+limit` of `user`'s For You as of `as_of`, each with `.reason`,
-    `.liked`. Returns (posts, more). Five queries whatever `limit` is (four for anonymous
+    `.liked`. Returns (posts, more). Seven queries whatever `limit` is (three for anonymous
     visitors); one on a cache hit."""
     _, entries = ranked_entries(user, as_of)
     return page_of(user, entries, offset, limit)

@@ -81,6 +81,23 @@ def unpack_many(blobs: list[bytes | memoryview | None]) -> np.ndarray:
     return np.frombuffer(joined, dtype=np.int8).reshape(len(blobs), DIMENSIONS).astype(np.float32) / SCALE
 
 
+def quantised(blobs: list[bytes | memoryview | None]) -> np.ndarray:
+    """Stored vectors as int32 rows (zeros where a post has none), for `similarities`."""
+    empty = bytes(DIMENSIONS)
+    joined = b"".join(bytes(b) if b is not None and len(b) == DIMENSIONS else empty for b in blobs)
+    return np.frombuffer(joined, dtype=np.int8).reshape(len(blobs), DIMENSIONS).astype(np.int32)
+
+
+def similarities(rows: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """Cosine similarities (float32, len(rows) x len(targets)) of quantised rows with unit
+    vectors or quantised rows. Integer arithmetic on purpose: numpy's float products go through
+    BLAS, whose worker threads take milliseconds to wake on a busy machine, for work that takes
+    0.2 ms (BENCHMARKS.md)."""
+    if targets.dtype != np.int32:
+        targets = np.rint(targets * SCALE).astype(np.int32)
+    return (rows @ targets.T).astype(np.float32) / (SCALE * SCALE)
+
+
 # Post vectors never change (a post's caption and prompt visibility are fixed once posted), so
 # each web process keeps the ones it has read: a steered ranking then reads no vector bytes from
 # the database once its candidates have been seen (600 x 256 bytes cost ~8 ms of a ranking to
