@@ -4,7 +4,8 @@ Rendering five cards was the largest cost of a For You page with its ranking cac
 A card shows nothing that a viewer's session alone decides except the CSRF token of its forms, so
 its HTML is cached under everything it shows (the post's code, texts, counts, the viewer's like
 and reason line, whether they are signed in, the site's address) with a placeholder for the token,
-which is put in per request. The token itself is never cached: a masked token reveals its
+which is put in per request. A card that starts showing something else that varies by viewer
+must add it to `card_key`. The token itself is never cached: a masked token reveals its
 session's secret. Whatever changes what a card shows changes its key, so no entry is ever stale;
 unused ones fall out of the LRU.
 """
@@ -43,10 +44,10 @@ def feed_card(context, post) -> str:
         if html is not None:
             _cards.move_to_end(key)
     if html is None:
-        html = render_to_string(
-            "feed/_card.html",
-            {"post": post, "user": user, "request": request, "csrf_token": TOKEN_PLACEHOLDER},
-        )
+        # The page's whole context (site name and other context-processor values a card may
+        # show), with the token replaced by the placeholder.
+        values = {**context.flatten(), "post": post, "csrf_token": TOKEN_PLACEHOLDER}
+        html = render_to_string("feed/_card.html", values)
         if size:
             with _lock:
                 _cards[key] = html
