@@ -339,3 +339,19 @@ def test_search_finds_posts_by_meaning_and_words_and_people_by_handle_or_name(
     assert box.status_code == 200 and "<html" not in box.content.decode()
     assert "Penguins waddling across the ice" in box.content.decode()
     assert user_client.get(reverse("feed:search"), {"q": ""}).context["posts"] == []
+
+
+def test_embed_posts_command_fills_in_missing_vectors(make_user, make_row_post):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    post = make_row_post(make_user("late"), "Baking bread at dawn")
+    Post.objects.filter(pk=post.pk).update(embedding=None)
+    out = StringIO()
+    call_command("embed_posts", "--dry-run", stdout=out)
+    assert "1 posts to embed" in out.getvalue()
+    assert Post.objects.get(pk=post.pk).embedding is None
+    call_command("embed_posts", stdout=out)
+    assert "embedded 1 posts" in out.getvalue()
+    assert len(Post.objects.get(pk=post.pk).embedding) == semantics.DIMENSIONS
