@@ -102,6 +102,9 @@ def prepare(args, env: dict) -> dict:
 
         with psycopg.connect(env["DATABASE_URL"], autocommit=True) as conn:
             conn.execute("VACUUM ANALYZE")
+    # Steering and search need the posts' vectors (the CPU queue makes them as posts are posted;
+    # seed_demo writes rows directly).
+    timings["embed_s"] = run([PYTHON, "manage.py", "embed_posts", "--skip-checks"], env)
     run([PYTHON, "manage.py", "collectstatic", "--noinput", "-v0", "--skip-checks"], env)
     return timings
 
@@ -114,8 +117,9 @@ def setup_django(env: dict) -> None:
     django.setup()
 
 
-def viewer_and_cookie() -> tuple[str, str, int]:
-    """An adult who follows the most people, logged in: (handle, session cookie, follows)."""
+def viewer_and_cookie(steering: str = "") -> tuple[str, str, int]:
+    """An adult who follows the most people, logged in, steering their feed with `steering`:
+    (handle, session cookie, follows)."""
     from django.db.models import Count
     from django.test import Client
 
@@ -123,6 +127,9 @@ def viewer_and_cookie() -> tuple[str, str, int]:
 
     adults = [u for u in User.objects.annotate(n=Count("following_set")).order_by("-n")[:20] if not u.is_teen]
     viewer = adults[0]
+    from feed.actions import save_feed_settings
+
+    save_feed_settings(viewer, steering=steering)
     client = Client()
     client.force_login(viewer)
     return viewer.handle, client.cookies["sessionid"].value, viewer.n
@@ -214,7 +221,9 @@ def load_threads(url: str, cookie: str, seconds: int, connections: int, think: f
     return summarize(latencies, errors[0], seconds)
 
 
-def summarize(latencies: list[float], errors: int, seconds: float) -> dict:
+def summarize(latencies: list[float], errors: int, seconds: float, shed: int = 0) -> dict:
+    """`errors`: answers >= 400 other than 503, and no answer within 10 s; `shed`: 503s
+    (LoadSheddingMiddleware's fast "busy, retry")."""
     latencies.sort()
     q = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [0.0] * 99
     return {
@@ -225,6 +234,7 @@ def summarize(latencies: list[float], errors: int, seconds: float) -> dict:
         "errors": errors,
         "seconds": seconds,
         "raw": latencies,
+        "shed": shed,
     }
 
 
@@ -259,11 +269,11 @@ async def _load_async(url: str, cookie: str, seconds: float, connections: int, t
         request += f"Cookie: sessionid={cookie}\r\n"
     request = (request + "\r\n").encode()
     latencies: list[float] = []
-    errors = 0
+    errors = shed = 0
     stop = time.monotonic() + seconds
 
     async def user(index: int) -> None:
-        nonlocal errors
+        nonlocal errors, shed
         reader = writer = None
         if think:  # spread the users' first requests over one think time
             await asyncio.sleep(think * index / connections)
@@ -275,7 +285,9 @@ async def _load_async(url: str, cookie: str, seconds: float, connections: int, t
                 writer.write(request)
                 status = await asyncio.wait_for(_read_response(reader), timeout=10)
                 latencies.append((time.perf_counter() - started) * 1000)
-                if status >= 400:
+                if status == 503:
+                    shed += 1
+                elif status >= 400:
                     errors += 1
             except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError):
                 errors += 1
@@ -289,7 +301,7 @@ async def _load_async(url: str, cookie: str, seconds: float, connections: int, t
 
     started = time.monotonic()
     await asyncio.gather(*(user(i) for i in range(connections)))
-    return summarize(latencies, errors, time.monotonic() - started)
+    return summarize(latencies, errors, time.monotonic() - started, shed)
 
 
 def load_async(url: str, cookie: str, seconds: int, connections: int, think: float = 0.0) -> dict:
@@ -335,6 +347,10 @@ def main() -> None:
         "(bench/settings_feed_pooled.py; needs psycopg-pool)",
     )  # fmt: skip
     parser.add_argument("--loader", choices=["async", "threads"], default="async")
+    parser.add_argument(
+        "--steering", default="more cooking and animals, less pranks",
+        help="the logged-in viewer's steering line ('' for none)",
+    )  # fmt: skip
     args = parser.parse_args()
 
     env = bench_env(args)
@@ -343,7 +359,7 @@ def main() -> None:
     from feed.models import Post
 
     posts = Post.objects.count()
-    handle, cookie, follows = viewer_and_cookie()
+    handle, cookie, follows = viewer_and_cookie(args.steering)
     # (name, path, logged in, server): the second server ranks For You on every request.
     pages = [
         ("healthz (baseline)", "/healthz", False, "main"),
@@ -405,7 +421,7 @@ def main() -> None:
                     r = load(base + path, cookie if logged_in else "", seconds, args.connections, think)
                     r["server_cpu"] = cpu_seconds(proc.pid) - cpu
                     loads.append(os.getloadavg()[0])
-                    empty = {"raw": [], "errors": 0, "seconds": 0.0, "cpu": 0.0}
+                    empty = {"raw": [], "errors": 0, "shed": 0, "seconds": 0.0, "cpu": 0.0}
                     merge(results.setdefault((name, think), empty), r)
                     print(name, think, {k: round(v, 1) for k, v in r.items() if k != "raw"}, flush=True)
     finally:
@@ -421,7 +437,8 @@ def main() -> None:
     print(
         f"{posts} posts, viewer @{handle} follows {follows}; {args.connections} users, "
         f"{args.duration} s per page in {args.rounds} turns, loader {loader}, daphne (1 process), "
-        f"PostgreSQL; seeding took {timings.get('seed_s', 0):.0f} s; {os.cpu_count()} cores, "
+        f"PostgreSQL; seeding took {timings.get('seed_s', 0):.0f} s, embedding {timings.get('embed_s', 0):.0f} s; "
+        f"steering {args.steering!r}; {os.cpu_count()} cores, "
         f"load average during the runs {min(loads):.1f}-{max(loads):.1f}"
     )
     for think in thinks:
@@ -429,14 +446,17 @@ def main() -> None:
         mode = "saturation (no think time)" if not think else f"think time {think:g} s (0.5-1.5x)"
         print(f"{args.connections} users, {mode}")
         print()
-        print("| page | p50 ms | p99 ms | req/s | vs healthz | server CPU ms/req | errors | queries/page |")
-        print("|---|---:|---:|---:|---:|---:|---:|---:|")
+        print(
+            "| page | p50 ms | p99 ms | req/s | vs healthz | server CPU ms/req | errors | shed (503) | queries/page |"
+        )
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
         base_rps = None
         for name, *_ in pages:
             r = summarize(
                 results[(name, think)]["raw"],
                 results[(name, think)]["errors"],
                 results[(name, think)]["seconds"],
+                results[(name, think)]["shed"],
             )
             base_rps = base_rps or r["rps"]
             cpu_ms = 1000 * results[(name, think)]["cpu"] / max(1, r["requests"])
@@ -444,13 +464,14 @@ def main() -> None:
             share = f"{100 * r['rps'] / base_rps:.0f} %" if not think else "-"
             print(
                 f"| {name} | {r['p50']:.1f} | {r['p99']:.1f} | {r['rps']:.0f} | {share} | "
-                f"{cpu_ms:.1f} | {r['errors']} | {queries[name]} |"
+                f"{cpu_ms:.1f} | {r['errors']} | {r['shed']} | {queries[name]} |"
             )
 
 
 def merge(total: dict, r: dict) -> None:
     total["raw"].extend(r["raw"])
     total["errors"] += r["errors"]
+    total["shed"] += r.get("shed", 0)
     total["seconds"] += r["seconds"]
     total["cpu"] += r["server_cpu"]
 

@@ -6,6 +6,8 @@ the row they count. Notifications are written in that transaction and pushed to 
 browsers only once it commits.
 """
 
+import logging
+
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
@@ -13,10 +15,22 @@ from django.db.models.functions import Greatest
 from django.http import Http404
 
 from accounts.models import Block, User
-from feed.models import COMMENT_MAX_LENGTH, Comment, Follow, Like, Notification, Post, PostView
+from feed.models import (
+    COMMENT_MAX_LENGTH,
+    Comment,
+    FeedSettings,
+    Follow,
+    Like,
+    Notification,
+    NotInterested,
+    Post,
+    PostView,
+)
 from generation.events import publish
 from generation.models import Generation
 from provenance.models import Export
+
+log = logging.getLogger(__name__)
 
 
 class FeedRefused(Exception):
@@ -95,7 +109,21 @@ def publish_post(
         raise PostRefused("This video is already posted.") from None
     except ExportFailed as exc:
         raise PostRefused(str(exc)) from exc
+    transaction.on_commit(lambda: enqueue_embedding(post.pk))
     return post
+
+
+def enqueue_embedding(post_id: int) -> None:
+    """Queue feed.jobs.embed_post. A Redis failure only costs steering and search this post's
+    vector (it still shows everywhere else), so it is logged, not raised; `manage.py
+    embed_posts` fills in any that are missing."""
+    import django_rq
+    from redis.exceptions import RedisError
+
+    try:
+        django_rq.get_queue(settings.CPU_QUEUE).enqueue("feed.jobs.embed_post", post_id, result_ttl=0)
+    except (RedisError, OSError):
+        log.warning("could not queue the embedding of post %s", post_id, exc_info=True)
 
 
 @transaction.atomic
@@ -345,3 +373,39 @@ def notify_generation_finished(generation: Generation) -> None:
     }
     if generation.status in kinds:
         notify(generation.owner_id, kinds[generation.status], generation=generation)
+
+
+# --- steering the feed ----------------------------------------------------------------------
+
+
+def save_feed_settings(user: User, **fields) -> FeedSettings:
+    """Store the person's feed settings (steering, non_personalised, scroll_limit); the next
+    For You page is ranked with them."""
+    from feed import ranking
+
+    current = FeedSettings.for_user(user)
+    for name, value in fields.items():
+        setattr(current, name, value)
+    current.save()
+    ranking.forget(user)
+    return current
+
+
+def mark_not_interested(user: User, post: Post, interested: bool = False) -> None:
+    """ "Not interested" (or its undo with `interested=True`). Repeating either is a no-op."""
+    from feed import ranking
+
+    if interested:
+        NotInterested.objects.filter(user=user, post=post).delete()
+    else:
+        NotInterested.objects.bulk_create([NotInterested(user=user, post=post)], ignore_conflicts=True)
+    ranking.forget(user)
+
+
+def reset_not_interested(user: User) -> int:
+    """Forget every "not interested" of `user`; returns how many there were."""
+    from feed import ranking
+
+    count, _ = NotInterested.objects.filter(user=user).delete()
+    ranking.forget(user)
+    return count

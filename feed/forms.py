@@ -1,7 +1,7 @@
 from django import forms
 
 from feed.actions import CommentRefused, clean_comment_body
-from feed.models import CAPTION_MAX_LENGTH, COMMENT_MAX_LENGTH, Post
+from feed.models import CAPTION_MAX_LENGTH, COMMENT_MAX_LENGTH, FeedSettings, Post
 
 
 class PostForm(forms.Form):
@@ -27,3 +27,31 @@ class CommentForm(forms.Form):
             return clean_comment_body(self.cleaned_data["body"])
         except CommentRefused as exc:
             raise forms.ValidationError(str(exc)) from None
+
+
+class SteeringForm(forms.Form):
+    """The line at the top of For You ("more cooking and animals, less pranks")."""
+
+    steering = forms.CharField(
+        max_length=FeedSettings._meta.get_field("steering").max_length,
+        required=False,
+        strip=True,
+        label="Steer your feed",
+        widget=forms.TextInput(attrs={"placeholder": "more cooking and animals, less pranks"}),
+    )
+
+
+class FeedSettingsForm(forms.ModelForm):
+    scroll_limit = forms.IntegerField(
+        min_value=0,
+        max_value=1000,
+        label="Take-a-break reminder after this many videos (0 = never)",
+    )
+
+    class Meta:
+        model = FeedSettings
+        fields = ["steering", "non_personalised", "scroll_limit"]
+        labels = {
+            "steering": "Steer your feed",
+            "non_personalised": "Non-personalised feed (recent and popular videos only)",
+        }

@@ -138,6 +138,9 @@ class Post(models.Model):
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="remixes",
         help_text="The post this one remixes.", db_index=False,
     )  # fmt: skip
+    # What the post is about (feed.semantics): caption and visible prompt only, never a hidden
+    # prompt; null until the CPU queue's feed.jobs.embed_post has run.
+    embedding = models.BinaryField(null=True, editable=False)
 
     objects = PostQuerySet.as_manager()
 
@@ -174,6 +177,14 @@ class Post(models.Model):
 
     def media_url(self, variant: str) -> str:
         return reverse("feed:media", args=[self.code, variant])
+
+    def embedding_text(self) -> str:
+        """The text the post's vector is made from. A hidden prompt stays out: it must never make
+        a post rank for, or match a search of, its words."""
+        parts = [self.caption]
+        if not self.hide_prompt:
+            parts.append(self.generation.prompt)
+        return ". ".join(p for p in parts if p)
 
     @property
     def is_remixable(self) -> bool:
@@ -405,3 +416,61 @@ class Notification(models.Model):
         if self.actor_id:
             return reverse("feed:profile", args=[self.actor.handle])
         return reverse("feed:notifications")
+
+
+class FeedSettings(models.Model):
+    """How someone wants their For You: a steering line, non-personalised, a scroll limit.
+
+    A row exists only once the person changed something; until then `for_user` gives the
+    defaults (teens start non-personalised with a scroll limit)."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    steering = models.CharField(max_length=200, blank=True)
+    non_personalised = models.BooleanField(default=False)
+    # Videos before a "take a break?" card; 0 = no limit.
+    scroll_limit = models.PositiveSmallIntegerField(default=0)
+    updated = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"feed settings of {self.user_id}"
+
+    @classmethod
+    def defaults_for(cls, user) -> "FeedSettings":
+        teen = user.is_authenticated and user.is_teen
+        return cls(
+            user_id=user.pk,
+            non_personalised=teen,
+            scroll_limit=settings.FEED_TEEN_SCROLL_LIMIT if teen else 0,
+        )
+
+    @classmethod
+    def for_user(cls, user) -> "FeedSettings":
+        """The person's settings, or the defaults (unsaved). One query; none when anonymous."""
+        if not user.is_authenticated:
+            return cls(non_personalised=False, scroll_limit=0)
+        return cls.objects.filter(user=user.pk).first() or cls.defaults_for(user)
+
+
+class NotInterested(models.Model):
+    """ "Not interested" on a post: it leaves For You, posts like it sink and its author a little."""
+
+    # db_index off: feed_notinterested_once leads with user.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    # db_index off: feed_notinterested_post_idx.
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="+", db_index=False)
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            # Once per person and post; also ranking's "did I dismiss this?" and the list, by user.
+            models.UniqueConstraint(fields=["user", "post"], name="feed_notinterested_once"),
+        ]
+        indexes = [
+            # Deleting a post deletes the marks on it (the cascade looks them up by post).
+            models.Index(fields=["post"], name="feed_notinterested_post_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} not interested in {self.post_id}"

@@ -4,18 +4,35 @@ The ranking works on a bounded candidate set rather than the whole table, so its
 grow with the site: the newest visible posts, the most liked recent ones, and the newest recent
 ones from people the viewer follows (settings `FEED_*_CANDIDATES`, `FEED_CANDIDATE_DAYS`). One
 query per pool fetches a few numbers per candidate, one more counts the viewer's recent likes
-and comments per author, and one fetches the page's rows: five queries whatever the page size.
+and comments per author, one reads the viewer's "not interested" marks, and one fetches the
+page's rows: seven queries whatever the page size (plus one for the vectors of candidates this
+process hasn't seen yet, when the viewer steers or has marks; see feed.semantics.post_vectors).
 
-Score of a candidate for a viewer (every weight is a setting, see `Weights`):
+Score of a candidate for a viewer (every weight is a setting, see `Weights`; README "For You"):
 
     recency    = 0.5 ** (age_hours / HALF_LIFE_HOURS)
-    engagement = log(1 + LIKE·likes + COMMENT·comments + REMIX·remixes)
-    affinity   = FOLLOW_BOOST·[I follow the author] + INTERACTION·log(1 + my likes and comments
-                 on the author's posts in the last AFFINITY_DAYS)
-    score      = recency · (1 + ENGAGEMENT·engagement) · (1 + affinity) · (SEEN_FACTOR if seen)
+    engagement = min(ENGAGEMENT·log(1 + LIKE·likes + COMMENT·comments + REMIX·remixes), ENGAGEMENT_CAP)
+    affinity   = FOLLOW_BOOST·[I follow the author] + MUTUAL_BOOST·[and they follow me]
+                 + (INTERACTION_BOOST + INTERACTION·log(1 + n)  if n > 0), n = my likes and
+                 comments on the author's posts in the last AFFINITY_DAYS
+    score      = recency · (1 + engagement) · (1 + affinity) · (SEEN_FACTOR if seen) · steering
 
-then diversity: walking down the list, each further post by an author already placed has its
-score multiplied by DIVERSITY_PENALTY once more, so one prolific author can't flood the feed.
+People before virality: engagement is capped, and the smallest affinity (one interaction:
+1 + 2.0 + 0.5·log 2 = 3.35; a follow: 4) is above the largest engagement factor (1 + 2.0 = 3), so
+of two posts the same age, one by someone you follow, follow back or interact with always ranks
+above a stranger's, however viral.
+
+steering (feed.semantics; 1 for a non-steered, non-dismissing viewer):
+
+    lift    = STEER_STRENGTH·max(0, best similarity to a "more" topic − STEER_FLOOR)
+    sink    = STEER_STRENGTH·max(0, best similarity to a "less" topic − STEER_FLOOR)
+    dismiss = DISMISS_STRENGTH·max(0, best similarity to a post marked "not interested" − DISMISS_FLOOR)
+    steering = exp(lift − sink − dismiss) · DISMISS_AUTHOR_FACTOR ** (my "not interested" marks on
+               the author's posts, at most 3)
+
+Posts marked "not interested" leave the candidates. A non-personalised feed (the viewer's switch,
+on by default for teens) is ranked like an anonymous visitor's: recent and popular posts, with no
+follows, interactions, views or steering (only the "not interested" posts still stay out).
 
 Pages are cut from one ranking "as of" the first page's time: posts, views and interactions
 after it don't reshuffle the later pages of the same scroll session.
@@ -34,29 +51,40 @@ CACHE_URL (Redis) to keep more viewers' rankings and share them between web proc
 
 import heapq
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+import numpy as np
 from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Count, Exists, OuterRef
 from django.utils import timezone
 
-from feed.models import EPOCH, Comment, Follow, Like, Post, PostView
+from feed import semantics
+from feed.models import EPOCH, Comment, FeedSettings, Follow, Like, NotInterested, Post, PostView
 
 
 @dataclass(frozen=True)
 class Weights:
     half_life_hours: float
     engagement: float
+    engagement_cap: float
     like: float
     comment: float
     remix: float
     follow_boost: float
+    mutual_boost: float
+    interaction_boost: float
     interaction: float
     affinity_days: int
     diversity_penalty: float
     seen_factor: float
+    steer_strength: float
+    steer_floor: float
+    steer_match: float
+    dismiss_strength: float
+    dismiss_floor: float
+    dismiss_author_factor: float
     recent_candidates: int
     popular_candidates: int
     followed_candidates: int
@@ -64,24 +92,33 @@ class Weights:
 
     @classmethod
     def from_settings(cls) -> "Weights":
-        def get(name: str, default):
-            return getattr(settings, f"FEED_{name}", default)
+        def get(name: str):
+            return getattr(settings, f"FEED_{name}")  # defaults live in settings.py
 
         return cls(
-            half_life_hours=get("HALF_LIFE_HOURS", 36.0),
-            engagement=get("ENGAGEMENT_WEIGHT", 0.6),
-            like=get("LIKE_WEIGHT", 1.0),
-            comment=get("COMMENT_WEIGHT", 2.0),
-            remix=get("REMIX_WEIGHT", 3.0),
-            follow_boost=get("FOLLOW_BOOST", 1.5),
-            interaction=get("INTERACTION_WEIGHT", 0.5),
-            affinity_days=get("AFFINITY_DAYS", 30),
-            diversity_penalty=get("DIVERSITY_PENALTY", 0.5),
-            seen_factor=get("SEEN_FACTOR", 0.1),
-            recent_candidates=get("RECENT_CANDIDATES", 300),
-            popular_candidates=get("POPULAR_CANDIDATES", 150),
-            followed_candidates=get("FOLLOWED_CANDIDATES", 150),
-            candidate_days=get("CANDIDATE_DAYS", 7),
+            half_life_hours=get("HALF_LIFE_HOURS"),
+            engagement=get("ENGAGEMENT_WEIGHT"),
+            engagement_cap=get("ENGAGEMENT_CAP"),
+            like=get("LIKE_WEIGHT"),
+            comment=get("COMMENT_WEIGHT"),
+            remix=get("REMIX_WEIGHT"),
+            follow_boost=get("FOLLOW_BOOST"),
+            mutual_boost=get("MUTUAL_BOOST"),
+            interaction_boost=get("INTERACTION_BOOST"),
+            interaction=get("INTERACTION_WEIGHT"),
+            affinity_days=get("AFFINITY_DAYS"),
+            diversity_penalty=get("DIVERSITY_PENALTY"),
+            seen_factor=get("SEEN_FACTOR"),
+            steer_strength=get("STEER_STRENGTH"),
+            steer_floor=get("STEER_FLOOR"),
+            steer_match=get("STEER_MATCH"),
+            dismiss_strength=get("DISMISS_STRENGTH"),
+            dismiss_floor=get("DISMISS_FLOOR"),
+            dismiss_author_factor=get("DISMISS_AUTHOR_FACTOR"),
+            recent_candidates=get("RECENT_CANDIDATES"),
+            popular_candidates=get("POPULAR_CANDIDATES"),
+            followed_candidates=get("FOLLOWED_CANDIDATES"),
+            candidate_days=get("CANDIDATE_DAYS"),
         )
 
 
@@ -95,34 +132,71 @@ class Candidate:
     remixes: int
     followed: bool = False
     seen: bool = False
+    follows_me: bool = False
     score: float = 0.0
     # The "why am I seeing this" line, with `{handle}` for the author's handle (filled in for
     # the page's posts only, so ranking never joins users).
     reason: str = ""
 
 
-def candidates(user, as_of: datetime, w: Weights) -> list[Candidate]:
+@dataclass
+class Taste:
+    """What a viewer told the feed: their steering and their "not interested" marks."""
+
+    steering: semantics.Steering = field(default_factory=semantics.Steering)
+    personalised: bool = True
+    dismissed_vectors: list[bytes] = field(default_factory=list)
+    dismissed_authors: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def needs_vectors(self) -> bool:
+        return self.personalised and bool(self.steering or self.dismissed_vectors)
+
+
+def taste_of(user, prefs: FeedSettings | None) -> Taste:
+    """The viewer's steering (parsed) and their newest 100 "not interested" marks. One query
+    (none for anonymous visitors)."""
+    if not user.is_authenticated:
+        return Taste(personalised=False)
+    prefs = prefs or FeedSettings.for_user(user)
+    taste = Taste(steering=semantics.parse_steering(prefs.steering), personalised=not prefs.non_personalised)
+    marks = NotInterested.objects.filter(user=user.pk).order_by("-created")[:100]
+    for author_id, embedding in marks.values_list("post__author_id", "post__embedding"):
+        taste.dismissed_authors[author_id] = taste.dismissed_authors.get(author_id, 0) + 1
+        if embedding is not None:
+            taste.dismissed_vectors.append(bytes(embedding))
+    return taste
+
+
+def candidates(user, as_of: datetime, w: Weights, taste: Taste | None = None) -> list[Candidate]:
     """The posts worth ranking for `user`, with the numbers the score needs.
 
     One query per pool (newest; most liked and newest by people I follow, both within
-    `FEED_CANDIDATE_DAYS`; two pools for anonymous visitors). Each is a LIMITed walk down one
-    index. Separate queries rather than one with `pk IN (...) OR pk IN (...)`, which PostgreSQL
-    can only answer with a full table scan.
+    `FEED_CANDIDATE_DAYS`; two pools for anonymous visitors and non-personalised feeds). Each is
+    a LIMITed walk down one index. Separate queries rather than one with `pk IN (...) OR pk IN
+    (...)`, which PostgreSQL can only answer with a full table scan. Vectors come later, from
+    `semantics.post_vectors`, only when steering or "not interested" marks need them.
     """
+    taste = taste or Taste(personalised=user.is_authenticated)
     visible = Post.objects.visible_to(user).filter(created__lte=as_of)
     fields = ["pk", "author_id", "created", "like_count", "comment_count", "remix_count"]
     if user.is_authenticated:
+        visible = visible.exclude(Exists(NotInterested.objects.filter(user=user.pk, post=OuterRef("pk"))))
+    if taste.personalised:
+        follows = Follow.objects.filter(follower=user.pk, followee=OuterRef("author"))
+        followed_back = Follow.objects.filter(follower=OuterRef("author"), followee=user.pk)
         visible = visible.annotate(
-            followed=Exists(Follow.objects.filter(follower=user.pk, followee=OuterRef("author"))),
+            followed=Exists(follows),
             seen=Exists(PostView.objects.filter(user=user.pk, post=OuterRef("pk"), created__lt=as_of)),
+            follows_me=Exists(followed_back),
         )
-        fields += ["followed", "seen"]
+        fields += ["followed", "seen", "follows_me"]
     recent = visible.filter(created__gte=as_of - timedelta(days=w.candidate_days))
     pools = [
         visible.order_by("-created", "-id")[: w.recent_candidates],
         recent.order_by("-like_count", "-created")[: w.popular_candidates],
     ]
-    if user.is_authenticated:
+    if taste.personalised:
         # The time window matters: with it PostgreSQL walks each followee's slice of
         # feed_post_author_created_idx; without it, it scans everyone's newest posts looking for
         # followees' (111k rows, 200+ ms, at 1M posts).
@@ -159,23 +233,27 @@ def interactions_by_author(user, as_of: datetime, w: Weights) -> dict[int, int]:
 
 
 def score(c: Candidate, as_of: datetime, w: Weights, interactions: dict[int, int], viewer_id) -> None:
-    """Set `c.score` and `c.reason` (the "why am I seeing this" line)."""
+    """Set `c.score` and `c.reason` (the "why am I seeing this" line), before steering."""
     age_hours = max(0.0, (as_of - c.created).total_seconds() / 3600)
     recency = 0.5 ** (age_hours / w.half_life_hours)
     engagement = w.engagement * math.log1p(w.like * c.likes + w.comment * c.comments + w.remix * c.remixes)
+    engagement = min(engagement, w.engagement_cap)
     own = c.author_id == viewer_id
-    follow_part = w.follow_boost if c.followed else 0.0
+    mutual = c.followed and c.follows_me
+    follow_part = (w.follow_boost if c.followed else 0.0) + (w.mutual_boost if mutual else 0.0)
     n = 0 if own else interactions.get(c.author_id, 0)
-    interaction_part = w.interaction * math.log1p(n)
+    interaction_part = w.interaction_boost + w.interaction * math.log1p(n) if n else 0.0
     c.score = recency * (1 + engagement) * (1 + follow_part + interaction_part)
     if c.seen:
         c.score *= w.seen_factor
 
     if own:
         c.reason = "Your video"
-    elif follow_part and follow_part >= max(interaction_part, engagement):
+    elif mutual and follow_part >= interaction_part:
+        c.reason = "You and @{handle} follow each other"
+    elif follow_part and follow_part >= interaction_part:
         c.reason = "You follow @{handle}"
-    elif interaction_part and interaction_part >= engagement:
+    elif interaction_part:
         c.reason = "You often like or comment on @{handle}'s videos"
     elif engagement >= 1.0:
         c.reason = f"Popular lately: {c.likes} like{'s' if c.likes != 1 else ''}"
@@ -183,6 +261,40 @@ def score(c: Candidate, as_of: datetime, w: Weights, interactions: dict[int, int
         c.reason = "New on " + settings.SITE_NAME.replace("{", "{{").replace("}", "}}")
     if c.seen:
         c.reason += " · you've seen it"
+
+
+def steer(pool: list[Candidate], taste: Taste, w: Weights) -> None:
+    """Multiply each candidate's score by its steering factor (see the module docstring) and
+    say "Matches 'cooking'" in the reason of those a "more" topic lifted. A few integer matrix
+    products over the pool's vectors: well under 1 ms for 600 candidates."""
+    if not pool or not taste.personalised:
+        return
+    exponent = np.zeros(len(pool), dtype=np.float32)
+    if taste.steering or taste.dismissed_vectors:
+        vectors = semantics.quantised(semantics.post_vectors([c.pk for c in pool]))
+        steering = taste.steering
+        phrases = semantics.embed_phrases(steering.more + steering.less) if steering else None
+        lift = np.zeros(len(pool), dtype=np.float32)
+        if steering.more:
+            sims = semantics.similarities(vectors, phrases[: len(steering.more)])
+            best = sims.argmax(axis=1)
+            lift = w.steer_strength * np.maximum(sims.max(axis=1) - w.steer_floor, 0)
+            exponent += lift
+        if steering.less:
+            sims = semantics.similarities(vectors, phrases[len(steering.more) :])
+            exponent -= w.steer_strength * np.maximum(sims.max(axis=1) - w.steer_floor, 0)
+        if taste.dismissed_vectors:
+            sims = semantics.similarities(vectors, semantics.quantised(taste.dismissed_vectors))
+            exponent -= w.dismiss_strength * np.maximum(sims.max(axis=1) - w.dismiss_floor, 0)
+    factors = np.exp(exponent).tolist()
+    authors = taste.dismissed_authors
+    for c, factor in zip(pool, factors, strict=True):
+        c.score *= factor
+        if authors and c.author_id in authors:
+            c.score *= w.dismiss_author_factor ** min(authors[c.author_id], 3)
+    if taste.steering.more:
+        for i in np.flatnonzero(lift >= w.steer_strength * w.steer_match).tolist():
+            pool[i].reason = f"Matches '{taste.steering.more[best[i]]}' · {pool[i].reason}"
 
 
 def diversify(ranked: list[Candidate], penalty: float) -> list[Candidate]:
@@ -207,14 +319,20 @@ def diversify(ranked: list[Candidate], penalty: float) -> list[Candidate]:
     return out
 
 
-def rank(user, as_of: datetime, w: Weights | None = None) -> list[Candidate]:
-    """Every candidate for `user`, best first. Four queries (three for anonymous visitors)."""
+def rank(
+    user, as_of: datetime, w: Weights | None = None, prefs: FeedSettings | None = None
+) -> list[Candidate]:
+    """Every candidate for `user`, best first, steered by `prefs` (the viewer's FeedSettings;
+    read when not given). Six queries (five for a non-personalised feed, two for anonymous
+    visitors), plus one when `prefs` isn't given and one for vectors this process hasn't read."""
     w = w or Weights.from_settings()
-    pool = candidates(user, as_of, w)
-    interactions = interactions_by_author(user, as_of, w)
+    taste = taste_of(user, prefs)
+    pool = candidates(user, as_of, w, taste)
+    interactions = interactions_by_author(user, as_of, w) if taste.personalised else {}
     viewer_id = user.pk if user.is_authenticated else None
     for c in pool:
         score(c, as_of, w, interactions, viewer_id)
+    steer(pool, taste, w)
     pool.sort(key=lambda c: (-c.score, -c.pk))
     return diversify(pool, w.diversity_penalty)
 
@@ -234,15 +352,17 @@ def _stamp(as_of: datetime) -> int:
     return (as_of - EPOCH) // timedelta(microseconds=1)
 
 
-def ranked_entries(user, as_of: datetime | None) -> tuple[datetime, list[Entry]]:
+def ranked_entries(
+    user, as_of: datetime | None, prefs: FeedSettings | None = None
+) -> tuple[datetime, list[Entry]]:
     """`user`'s For You ranking (best first) and the time it was ranked as of.
 
     `as_of=None` asks for a first page: a ranking of this viewer younger than
     `FEED_RANKING_CACHE_SECONDS` is reused with its own `as_of`, else the feed is ranked now. A
     given `as_of` (a later page) reuses the cached ranking made at exactly that time, else ranks
-    again as of then. Costs one cache read, plus `rank`'s four queries on a miss.
+    again as of then. Costs one cache read, plus `rank`'s queries on a miss.
     """
-    ttl = getattr(settings, "FEED_RANKING_CACHE_SECONDS", 30)
+    ttl = settings.FEED_RANKING_CACHE_SECONDS
     key = _cache_key(user)
     if ttl > 0:
         hit = cache.get(key)
@@ -253,16 +373,35 @@ def ranked_entries(user, as_of: datetime | None) -> tuple[datetime, list[Entry]]
             ):
                 return EPOCH + timedelta(microseconds=stamp), entries
     as_of = as_of or timezone.now()
-    entries = [(c.pk, c.reason) for c in rank(user, as_of)]
+    entries = [(c.pk, c.reason) for c in rank(user, as_of, prefs=prefs)]
     if ttl > 0:
         cache.set(key, (_stamp(as_of), entries), max(ttl, SCROLL_SESSION_SECONDS))
     return as_of, entries
 
 
 def forget(user) -> None:
-    """Drop `user`'s cached ranking, so their next first page is ranked afresh (after they
-    follow, block or post something)."""
-    cache.delete(_cache_key(user))
+    """Drop `user`'s cached ranking and feed settings, so their next first page is ranked afresh
+    (after they follow, block, post, steer or mark something "not interested")."""
+    cache.delete_many([_cache_key(user), _settings_key(user)])
+
+
+def _settings_key(user) -> str:
+    return f"feed:settings:{user.pk}"
+
+
+def settings_of(user) -> FeedSettings:
+    """`FeedSettings.for_user`, kept in the cache like the ranking (every For You page reads
+    it; `forget` drops it when the person changes it). One query on a miss, none when anonymous.
+    Teen defaults follow the birth date, so the entry lives at most an hour; with the
+    ranking cache off (FEED_RANKING_CACHE_SECONDS=0) this one is off too."""
+    if not user.is_authenticated or settings.FEED_RANKING_CACHE_SECONDS <= 0:
+        return FeedSettings.for_user(user)
+    key = _settings_key(user)
+    prefs = cache.get(key)
+    if prefs is None:
+        prefs = FeedSettings.for_user(user)
+        cache.set(key, prefs, 3600)
+    return prefs
 
 
 def page_of(user, entries: list[Entry], offset: int, limit: int) -> tuple[list[Post], bool]:
@@ -290,7 +429,7 @@ def page_of(user, entries: list[Entry], offset: int, limit: int) -> tuple[list[P
 
 def for_you_page(user, as_of: datetime, offset: int, limit: int) -> tuple[list[Post], bool]:
     """Posts `offset`..`offset+limit` of `user`'s For You as of `as_of`, each with `.reason`,
-    `.liked`. Returns (posts, more). Five queries whatever `limit` is (four for anonymous
+    `.liked`. Returns (posts, more). Seven queries whatever `limit` is (three for anonymous
     visitors); one on a cache hit."""
     _, entries = ranked_entries(user, as_of)
     return page_of(user, entries, offset, limit)

@@ -13,9 +13,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from accounts.models import Block, User
-from feed import actions, ranking
-from feed.forms import CommentForm, PostForm
-from feed.models import EPOCH, Comment, Follow, Notification, Post
+from feed import actions, ranking, search
+from feed.forms import CommentForm, FeedSettingsForm, PostForm, SteeringForm
+from feed.models import EPOCH, Comment, Follow, Notification, NotInterested, Post
 from generation.models import Generation
 from generation.serving import serve_file
 from moderation.actions import mark_notices_read
@@ -91,6 +91,15 @@ def parse_as_of(value: str) -> datetime:
     return min(as_of, now)
 
 
+def scroll_window(offset: int, size: int, limit: int) -> tuple[int, bool]:
+    """How many posts this page shows, and whether it ends at a take-a-break card: with a
+    scroll limit, a page stops at every `limit`-th video of the scroll session."""
+    if limit <= 0:
+        return size, False
+    next_break = (offset // limit + 1) * limit
+    return min(size, next_break - offset), offset + size >= next_break
+
+
 def home(request: HttpRequest) -> HttpResponse:
     """For You: ranked (feed.ranking). Pages share one `as_of`, so later ones don't reshuffle."""
     requested = request.GET.get("as_of", "")
@@ -98,18 +107,99 @@ def home(request: HttpRequest) -> HttpResponse:
         offset = min(max(int(request.GET.get("offset", 0)), 0), 10_000)
     except ValueError:
         offset = 0
-    size = page_size("FEED_PAGE_SIZE", 5)
+    prefs = ranking.settings_of(request.user)
+    size, at_break = scroll_window(offset, page_size("FEED_PAGE_SIZE", 5), prefs.scroll_limit)
     # A first page may reuse the viewer's recent ranking (and its as_of); see feed.ranking.
-    as_of, entries = ranking.ranked_entries(request.user, parse_as_of(requested) if requested else None)
+    as_of, entries = ranking.ranked_entries(
+        request.user, parse_as_of(requested) if requested else None, prefs=prefs
+    )
     posts, more = ranking.page_of(request.user, entries, offset, size)
     next_url = None
     if more:
         stamp = (as_of - EPOCH) // timedelta(microseconds=1)
         next_url = f"{reverse('feed:home')}?as_of={stamp}&offset={offset + size}"
-    context = {"posts": posts, "next_url": next_url, "tab": "for_you", "nav": "feed"}
+    context = {
+        "posts": posts,
+        "next_url": next_url,
+        "take_break": at_break and more,
+        "watched": offset + size,
+        "prefs": prefs,
+        "tab": "for_you",
+        "nav": "feed",
+    }
     if request.htmx:
         return render(request, "feed/_cards.html", context)
+    context["steering_form"] = SteeringForm(initial={"steering": prefs.steering})
     return render(request, "feed/home.html", context)
+
+
+@login_required
+@require_POST
+def steer(request: HttpRequest) -> HttpResponse:
+    """Save (or, with `clear`, clear) the steering line; the next For You page uses it."""
+    form = SteeringForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Keep the steering line under 200 characters.")
+        return redirect("feed:home")
+    text = "" if "clear" in request.POST else form.cleaned_data["steering"]
+    actions.save_feed_settings(request.user, steering=text)
+    messages.success(request, "Steering saved." if text else "Steering cleared.")
+    return redirect("feed:home")
+
+
+@login_required
+@require_POST
+def not_interested(request: HttpRequest, code: str) -> HttpResponse:
+    """Mark a post "not interested" (`undo=1` takes it back). htmx swaps the card for a notice
+    with an Undo button, and Undo swaps the card back."""
+    post = get_post(request, code)
+    undo = request.POST.get("undo") == "1"
+    actions.mark_not_interested(request.user, post, interested=undo)
+    if request.htmx:
+        return render(request, "feed/_card.html" if undo else "feed/_dismissed.html", {"post": post})
+    messages.success(request, "Shown again." if undo else "You'll see fewer videos like this.")
+    target = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return redirect(target)
+    return redirect("feed:home")
+
+
+@login_required
+def feed_settings(request: HttpRequest) -> HttpResponse:
+    """My feed: steering, non-personalised, scroll limit, and what I marked "not interested"."""
+    prefs = ranking.settings_of(request.user)
+    form = FeedSettingsForm(instance=prefs)
+    if request.method == "POST":
+        if request.POST.get("action") == "reset":
+            count = actions.reset_not_interested(request.user)
+            messages.success(request, f"Forgot {count} “not interested” mark{'s' if count != 1 else ''}.")
+            return redirect("feed:feed_settings")
+        form = FeedSettingsForm(request.POST, instance=prefs)
+        if form.is_valid():
+            actions.save_feed_settings(request.user, **form.cleaned_data)
+            messages.success(request, "Feed settings saved.")
+            return redirect("feed:feed_settings")
+    dismissed = list(
+        NotInterested.objects.filter(user=request.user)
+        .select_related("post__author", "post__generation")
+        .order_by("-created")[:100]
+    )
+    context = {"form": form, "dismissed": dismissed, "prefs": prefs}
+    return render(request, "feed/settings.html", context)
+
+
+def search_page(request: HttpRequest) -> HttpResponse:
+    """Search posts and people: the page, or (htmx) the results box under a search field."""
+    query = search.clean_query(request.GET.get("q", ""))
+    context = {
+        "query": query,
+        "posts": search.search_posts(request.user, query),
+        "people": search.search_people(request.user, query),
+        "nav": "search",
+    }
+    if request.htmx:
+        return render(request, "feed/_search_results.html", context)
+    return render(request, "feed/search.html", context)
 
 
 @login_required

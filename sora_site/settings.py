@@ -105,10 +105,13 @@ INSTALLED_APPS = [
     "provenance",
 ]
 
+# Every middleware here is async-capable, so under daphne a request stays on the event loop until
+# the view (one thread hop instead of one per sync-only middleware).
 MIDDLEWARE = [
+    "sora_site.middleware.LoadSheddingMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "sora_site.middleware.SecurityHeadersMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "sora_site.middleware.StaticFilesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -146,6 +149,17 @@ DATABASES = {
         conn_max_age=env_int("DB_CONN_MAX_AGE", 0),
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool("DB_POOL", True):
+    # Under ASGI each request runs in a new thread, so CONN_MAX_AGE can't keep connections; without
+    # a pool every request opened one (~14% of a feed page's CPU under load, BENCHMARKS.md).
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env_int("DB_POOL_MIN_SIZE", 2),
+        "max_size": env_int("DB_POOL_MAX_SIZE", 20),
+        "timeout": 10,
+    }
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # required with a pool
+# Requests one web process serves at once before it answers 503 + Retry-After (0: no limit).
+WEB_MAX_IN_FLIGHT = env_int("WEB_MAX_IN_FLIGHT", 200)
 if env("DATABASE_TEST_NAME"):
     # Lets several test runs share one PostgreSQL server without fighting over test_<name>.
     DATABASES["default"]["TEST"] = {"NAME": env("DATABASE_TEST_NAME")}
@@ -419,14 +433,23 @@ RATE_LIMIT_RATES = {
 # page sizes. The README's "For You ranking" section explains each weight.
 FEED_HALF_LIFE_HOURS = env_float("FEED_HALF_LIFE_HOURS", 36.0)
 FEED_ENGAGEMENT_WEIGHT = env_float("FEED_ENGAGEMENT_WEIGHT", 0.6)
+FEED_ENGAGEMENT_CAP = env_float("FEED_ENGAGEMENT_CAP", 2.0)
 FEED_LIKE_WEIGHT = env_float("FEED_LIKE_WEIGHT", 1.0)
 FEED_COMMENT_WEIGHT = env_float("FEED_COMMENT_WEIGHT", 2.0)
 FEED_REMIX_WEIGHT = env_float("FEED_REMIX_WEIGHT", 3.0)
-FEED_FOLLOW_BOOST = env_float("FEED_FOLLOW_BOOST", 1.5)
+FEED_FOLLOW_BOOST = env_float("FEED_FOLLOW_BOOST", 3.0)
+FEED_MUTUAL_BOOST = env_float("FEED_MUTUAL_BOOST", 1.0)
+FEED_INTERACTION_BOOST = env_float("FEED_INTERACTION_BOOST", 2.0)
 FEED_INTERACTION_WEIGHT = env_float("FEED_INTERACTION_WEIGHT", 0.5)
 FEED_AFFINITY_DAYS = env_int("FEED_AFFINITY_DAYS", 30)
 FEED_DIVERSITY_PENALTY = env_float("FEED_DIVERSITY_PENALTY", 0.5)
 FEED_SEEN_FACTOR = env_float("FEED_SEEN_FACTOR", 0.1)
+FEED_STEER_STRENGTH = env_float("FEED_STEER_STRENGTH", 10.0)
+FEED_STEER_FLOOR = env_float("FEED_STEER_FLOOR", 0.12)
+FEED_STEER_MATCH = env_float("FEED_STEER_MATCH", 0.1)
+FEED_DISMISS_STRENGTH = env_float("FEED_DISMISS_STRENGTH", 8.0)
+FEED_DISMISS_FLOOR = env_float("FEED_DISMISS_FLOOR", 0.35)
+FEED_DISMISS_AUTHOR_FACTOR = env_float("FEED_DISMISS_AUTHOR_FACTOR", 0.8)
 FEED_RECENT_CANDIDATES = env_int("FEED_RECENT_CANDIDATES", 300)
 FEED_POPULAR_CANDIDATES = env_int("FEED_POPULAR_CANDIDATES", 150)
 FEED_FOLLOWED_CANDIDATES = env_int("FEED_FOLLOWED_CANDIDATES", 150)
@@ -436,6 +459,11 @@ FEED_PAGE_SIZE = env_int("FEED_PAGE_SIZE", 5)
 FEED_GRID_PAGE_SIZE = env_int("FEED_GRID_PAGE_SIZE", 24)
 FEED_PEOPLE_PAGE_SIZE = env_int("FEED_PEOPLE_PAGE_SIZE", 50)
 FEED_NOTIFICATIONS_PAGE_SIZE = env_int("FEED_NOTIFICATIONS_PAGE_SIZE", 50)
+# The take-a-break reminder teen accounts start with; posts search compares by meaning; rendered
+# cards kept per process.
+FEED_TEEN_SCROLL_LIMIT = env_int("FEED_TEEN_SCROLL_LIMIT", 40)
+FEED_SEARCH_POOL = env_int("FEED_SEARCH_POOL", 5000)
+FEED_CARD_CACHE_SIZE = env_int("FEED_CARD_CACHE_SIZE", 5000)
 
 # API (api/): webhooks and how long the API's videos are kept.
 # Webhook URLs that resolve to loopback, private, link-local or other non-public addresses are

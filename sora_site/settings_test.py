@@ -10,6 +10,9 @@ os.environ.setdefault("CPU_QUEUE", f"cpu-test-{os.getpid()}")
 os.environ.setdefault("CHANNELS_PREFIX", f"asgi-test-{os.getpid()}")
 os.environ.setdefault("METRICS_PREFIX", f"metrics-test-{os.getpid()}")
 os.environ.setdefault("SORA_VIDEO_PROFILE", "tiny")
+# Tests that stop PostgreSQL or count connections expect one connection per request; the pool
+# (settings.py, on by default) is exercised by bench/bench_feed.py and tests/feed/test_speed.py.
+os.environ.setdefault("DB_POOL", "false")
 # Synthetic voice readings are a few seconds long, not the 30-60 s a person reads.
 os.environ.setdefault("CAMEO_VOICE_MIN_SECONDS", "5")
 os.environ.setdefault("CAMEO_VOICE_MIN_SPEECH_SECONDS", "4")

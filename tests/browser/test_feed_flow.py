@@ -8,7 +8,7 @@ from django.test import Client
 from playwright.sync_api import expect
 
 from feed import actions
-from feed.models import Comment, Like, Post
+from feed.models import Comment, Like, NotInterested, Post
 from generation.models import Generation
 from tests.feed import conftest as feed_fixtures
 
@@ -63,6 +63,15 @@ def test_post_follow_like_comment_and_remix(live_site, page, chromium, make_user
         expect(card.locator("[data-like-count]")).to_have_text("1")
         assert Like.objects.filter(user=bob, post=post).exists()
         expect(page.locator("#unread-count")).to_have_text("2")
+
+        # "Not interested" swaps the card for a notice (htmx); Undo brings the card back.
+        card.get_by_test_id("not-interested").click()
+        notice = bob_page.locator(f'[data-dismissed="{post.code}"]')
+        expect(notice).to_contain_text("fewer videos like this")
+        assert NotInterested.objects.filter(user=bob, post=post).exists()
+        notice.get_by_test_id("undo-not-interested").click()
+        expect(bob_page.locator(f'.feed-item[data-post="{post.code}"]')).to_contain_text("Corgi at sunset")
+        assert not NotInterested.objects.filter(user=bob, post=post).exists()
 
         # Comment on the post page.
         bob_page.goto(f"{live_site}{post.get_absolute_url()}")

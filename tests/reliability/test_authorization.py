@@ -20,7 +20,8 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from accounts.models import ApiToken, Block
 from api.models import WebhookDelivery, WebhookEndpoint
 from cameos.models import Approval, Cameo, CameoUse, Challenge
-from feed.models import Comment, Follow, Like, Post
+from feed import actions as feed_actions
+from feed.models import Comment, FeedSettings, Follow, Like, NotInterested, Post
 from generation.models import Generation
 from moderation.models import Report
 from tests.reliability.conftest import ROLES, World, body_text
@@ -193,6 +194,41 @@ def feed_rows() -> list[Row]:
         ),
         Row("feed:healthz", "get", none, public()),
         Row(
+            "feed:steer",
+            "post",
+            none,
+            signed_in(),
+            data=lambda w: {"steering": "more cooking"},
+            effect=lambda w, u: FeedSettings.objects.filter(user=u, steering="more cooking").exists(),
+        ),
+        Row(
+            "feed:feed_settings",
+            "get",
+            none,
+            signed_in(),
+            # The owner's steering line is theirs alone to read.
+            setup=lambda w: feed_actions.save_feed_settings(w.owner, steering=f"more {w.SECRET}"),
+            hidden_from=NOT_OWNER,
+        ),
+        Row(
+            "feed:feed_settings",
+            "post",
+            none,
+            signed_in(),
+            label="save",
+            data=lambda w: {"steering": "", "non_personalised": "on", "scroll_limit": "20"},
+            effect=lambda w, u: FeedSettings.objects.filter(user=u, scroll_limit=20).exists(),
+        ),
+        Row(
+            "feed:search",
+            "get",
+            none,
+            public(),
+            data=lambda w: {"q": "only_me caption"},
+            setup=lambda w: w.post("only_me"),
+            hidden_from=NOT_OWNER,
+        ),
+        Row(
             "feed:publish",
             "post",
             lambda w: [w.draft.code],
@@ -285,6 +321,16 @@ def feed_rows() -> list[Row]:
                 label=visibility,
                 data=lambda w: {"like": "1"},
                 effect=lambda w, u, v=visibility: Like.objects.filter(post=w.post(v), user=u).exists(),
+            ),
+            Row(
+                "feed:not_interested",
+                "post",
+                post_code(visibility),
+                post_audience(visibility, anonymous_ok=LOGIN, anonymous_no=LOGIN),
+                label=visibility,
+                effect=lambda w, u, v=visibility: NotInterested.objects.filter(
+                    post=w.post(v), user=u
+                ).exists(),
             ),
             Row(
                 "feed:comment",

@@ -1,0 +1,93 @@
+"""What steering costs: embedding one post, and ranking a For You page with and without a
+steering line, in-process on bench_feed.py's database (run that first, or pass --db).
+
+    .venv/bin/python bench/bench_steering.py --db bench_feed_h18
+
+Targets (issue 18): embedding a post <= 10 ms on this machine; steering adds <= 2 ms of server
+time per page. A page ranks only on a ranking-cache miss (feed.ranking), so the second figure is
+the cost on the miss path, the worst case; cached pages don't rank at all. Both variants run
+interleaved, `--runs` times each, for the same viewer; the medians are printed.
+"""
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_feed import bench_env, setup_django  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--db", default="bench_feed")
+    parser.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432")
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/3")
+    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--steering", default="more cooking and animals, less pranks")
+    args = parser.parse_args()
+    setup_django(bench_env(args))
+
+    from django.db.models import Count
+    from django.utils import timezone
+
+    from accounts.models import User
+    from feed import jobs, ranking, semantics
+    from feed.models import FeedSettings, Post
+
+    semantics.model()  # loaded once per process; not part of a post's cost
+    posts = list(Post.objects.order_by("-pk").values_list("pk", flat=True)[: args.runs])
+    embed_ms, job_ms = [], []
+    for pk in posts:
+        post = Post.objects.select_related("generation").get(pk=pk)
+        started = time.perf_counter()
+        semantics.pack(semantics.embed([post.embedding_text()])[0])
+        embed_ms.append(1000 * (time.perf_counter() - started))
+        started = time.perf_counter()
+        jobs.embed_post(pk)  # the whole job: read the row, embed, write the vector
+        job_ms.append(1000 * (time.perf_counter() - started))
+
+    viewer = User.objects.annotate(n=Count("following_set")).order_by("-n").first()
+    plain = FeedSettings(user=viewer)
+    steered = FeedSettings(user=viewer, steering=args.steering)
+    timings = {"plain": [], "steered": []}
+    for _ in range(args.runs):
+        for name, prefs in (("plain", plain), ("steered", steered)):
+            as_of = timezone.now()
+            started = time.perf_counter()
+            ranking.rank(viewer, as_of, prefs=prefs)
+            timings[name].append(1000 * (time.perf_counter() - started))
+    # What steering adds on top of an unsteered ranking is `ranking.steer` (the candidate queries
+    # are the same): timed alone, because on a busy machine the two rankings' difference drowns in
+    # their noise.
+    weights, taste = ranking.Weights.from_settings(), ranking.taste_of(viewer, steered)
+    candidates = ranking.candidates(viewer, timezone.now(), weights, taste)
+    steer_ms = []
+    for _ in range(args.runs):
+        started = time.perf_counter()
+        ranking.steer(candidates, taste, weights)
+        steer_ms.append(1000 * (time.perf_counter() - started))
+    pool = len(candidates)
+    plain_ms, steered_ms = statistics.median(timings["plain"]), statistics.median(timings["steered"])
+    print(
+        f"{Post.objects.count()} posts; viewer @{viewer.handle}; {pool} candidates; steering {args.steering!r}"
+    )
+    print()
+    print("| figure | median ms | target |")
+    print("|---|---:|---|")
+    print(f"| embed one post (caption + visible prompt) | {statistics.median(embed_ms):.2f} | <= 10 ms |")
+    print(f"| embed_post job (read, embed, write) | {statistics.median(job_ms):.2f} | |")
+    print(f"| rank For You, no steering | {plain_ms:.2f} | |")
+    print(f"| rank For You, steered | {steered_ms:.2f} | |")
+    print(f"| difference of the two (noisy) | {steered_ms - plain_ms:.2f} | |")
+    print(
+        f"| steering's own work per ranked page (ranking.steer) | {statistics.median(steer_ms):.2f} | <= 2 ms |"
+    )
+
+
+if __name__ == "__main__":
+    main()

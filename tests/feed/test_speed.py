@@ -1,0 +1,71 @@
+"""What keeps feed pages fast under daphne: an async-capable middleware stack, and fast 503s
+instead of hangs when a process is overloaded. The figures are bench/bench_feed.py's."""
+
+import pytest
+from django.conf import settings
+from django.test import AsyncClient
+from django.utils.module_loading import import_string
+
+from sora_site.middleware import LoadSheddingMiddleware
+
+pytestmark = pytest.mark.django_db
+
+
+def test_every_middleware_can_run_on_the_event_loop():
+    """One sync-only middleware makes every request hop to a thread and back (BENCHMARKS.md)."""
+    for path in settings.MIDDLEWARE:
+        middleware = import_string(path)
+        assert getattr(middleware, "async_capable", False), path
+
+
+async def test_pages_and_static_files_are_served_through_the_async_stack():
+    client = AsyncClient()
+    page = await client.get("/")
+    assert page.status_code == 200 and "Content-Security-Policy" in page.headers
+    css = await client.get("/static/css/feed-tools.css")
+    assert css.status_code == 200
+    assert b"feed-tools" in b"".join(css.streaming_content)
+
+
+async def test_an_overloaded_process_answers_503_with_retry_after_at_once(settings):
+    settings.WEB_MAX_IN_FLIGHT = 2
+    client = AsyncClient()
+    LoadSheddingMiddleware.in_flight = 2  # two requests already being served
+    try:
+        busy = await client.get("/")
+        assert busy.status_code == 503 and busy["Retry-After"] == "1"
+        assert (await client.get("/healthz")).status_code == 200  # health checks are never shed
+    finally:
+        LoadSheddingMiddleware.in_flight = 0
+    assert (await client.get("/")).status_code == 200
+    assert LoadSheddingMiddleware.in_flight == 0
+
+
+def test_cached_cards_carry_each_viewers_own_csrf_token(make_user, make_post, client):
+    """Cards are rendered once and reused (feed/templatetags/feed_cards.py); the CSRF token in
+    their forms is put in per request, so a card first rendered for Bob posts fine for Alice."""
+    import re
+
+    from django.test import Client
+    from django.urls import reverse
+
+    from feed.models import Like
+    from feed.templatetags.feed_cards import TOKEN_PLACEHOLDER
+
+    post = make_post(make_user("author"), caption="Shared card")
+    bob, alice = make_user("bob"), make_user("alice")
+    bobs = Client(enforce_csrf_checks=True)
+    bobs.force_login(bob)
+    bob_page = bobs.get(reverse("feed:home")).content.decode()
+    alices = Client(enforce_csrf_checks=True)
+    alices.force_login(alice)
+    alice_page = alices.get(reverse("feed:home")).content.decode()
+    assert TOKEN_PLACEHOLDER not in bob_page + alice_page
+    like_form = re.search(
+        r'action="/p/[^"]+/like".*?name="csrfmiddlewaretoken" value="([^"]+)"', alice_page, re.S
+    )
+    response = alices.post(
+        reverse("feed:like", args=[post.code]), {"like": "1", "csrfmiddlewaretoken": like_form[1]}
+    )
+    assert response.status_code == 302
+    assert Like.objects.filter(user=alice, post=post).exists()
