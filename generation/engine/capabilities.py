@@ -33,6 +33,13 @@ class Capabilities:
     # Prompt tokens fed to the text encoder (prompts are padded to this length). Not in the original
     # brief; added with a default so callers constructing Capabilities by keyword keep working.
     max_sequence_length: int = field(default=1024)
+    # Longest storyboard rendered in one joint pass (all shots' tokens at once); longer ones go shot
+    # by shot. 0 means "as long as max_total_seconds".
+    one_pass_seconds: int = 0
+
+    def __post_init__(self):
+        if not self.one_pass_seconds:
+            object.__setattr__(self, "one_pass_seconds", self.max_total_seconds)
 
     def num_frames(self, seconds: float) -> int:
         """Smallest frame count of the form 8k+1 whose duration at ``fps`` is at least ``seconds``.
@@ -69,6 +76,8 @@ PROFILES: dict[str, Capabilities] = {
         # Guidance off: one transformer pass per step instead of three (CFG + STG + modality).
         guidance_scale=1.0,
         max_sequence_length=64,
+        # Short enough that the tests reach the sequential mode with a 6 s storyboard.
+        one_pass_seconds=4,
     ),
     # Lightricks LTX-2 (diffusers format). 24 fps is its native rate. 720p is the delivered size, but
     # the VAE needs multiples of 32, so 704x1280 is generated and scaled up by 16 px on the short side.
@@ -76,7 +85,7 @@ PROFILES: dict[str, Capabilities] = {
     # (STG, modality isolation, rescale) are left as diffusers ships them. Durations stop at 12 s:
     # the pipeline's own duration range is 1-20 s and token count (so attention cost) grows with
     # length; 12 s at 704x1280 is ~33k video tokens, which an 80 GB GPU handles in one pass.
-    # Storyboard shots are short because each shot is its own pass conditioned on the previous one.
+    # Storyboards up to 12 s render in one pass; longer ones shot by shot, each conditioned on the last.
     "ltx2": Capabilities(
         name="ltx2",
         fps=24,
@@ -88,6 +97,8 @@ PROFILES: dict[str, Capabilities] = {
         steps=30,
         guidance_scale=3.0,
         max_sequence_length=1024,
+        # One pass holds as much as the longest single clip (the token count an 80 GB GPU handles).
+        one_pass_seconds=12,
     ),
 }
 
