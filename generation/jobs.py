@@ -162,6 +162,10 @@ def get_worker_engine():
         # Route 1 of cameo voice: the ID-LoRA loads with the model, once per worker.
         id_lora=settings.VOICE_ID_LORA or None,
         identity_scale=settings.VOICE_IDENTITY_SCALE,
+        two_stage=settings.SORA_TWO_STAGE,
+        distilled=settings.SORA_DISTILLED,
+        compile=settings.SORA_COMPILE,
+        attention_backend=settings.SORA_ATTENTION_BACKEND,
     )
 
 

@@ -7,7 +7,7 @@ never import torch.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,15 @@ class Capabilities:
     # Longest storyboard rendered in one joint pass (all shots' tokens at once); longer ones go shot
     # by shot. 0 means "as long as max_total_seconds".
     one_pass_seconds: int = 0
+    # Which LTX architecture the profile runs (see architectures.FAMILIES), the rate of the audio
+    # its vocoder writes, whether its text encoder rewrites prompts before generating (prompt
+    # enhancement) and whether it can pick a clip's length itself (LTX-2.5's duration head).
+    family: str = "ltx2"
+    audio_sample_rate: int = 24000
+    prompt_enhancement: bool = False
+    auto_duration: bool = False
+    # Distilled checkpoints need few steps; the GPU fast path (two-stage) uses this many.
+    distilled_steps: int = 8
 
     def __post_init__(self):
         if not self.one_pass_seconds:
@@ -101,6 +110,61 @@ PROFILES: dict[str, Capabilities] = {
         one_pass_seconds=12,
     ),
 }
+
+
+def _tiny(family: str, **fields) -> Capabilities:
+    """A tiny profile of ``family``: the tiny sizes and steps, that family's audio and features."""
+    return replace(PROFILES["tiny"], name=f"tiny-{family}", family=family, **fields)
+
+
+def _full(family: str, **fields) -> Capabilities:
+    return replace(PROFILES["ltx2"], name=family, family=family, **fields)
+
+
+# LTX-2.3 and 2.5: 48 kHz audio (vocoder + bandwidth extension), prompt enhancement by the text
+# encoder (2.3) or a dedicated enhancer (2.5), clips up to 20 s; 2.5 also predicts a caption's
+# natural length. Same VAE compression and 24 fps as LTX-2, so sizes stay multiples of 32.
+PROFILES.update(
+    {
+        "ltx2.3": _full(
+            "ltx2.3",
+            audio_sample_rate=48000,
+            prompt_enhancement=True,
+            durations=(4, 8, 12, 16, 20),
+            one_pass_seconds=16,
+        ),
+        "ltx2.5": _full(
+            "ltx2.5",
+            audio_sample_rate=48000,
+            prompt_enhancement=True,
+            auto_duration=True,
+            durations=(4, 8, 12, 16, 20),
+            one_pass_seconds=16,
+        ),
+        "tiny-ltx2.3": _tiny("ltx2.3", audio_sample_rate=48000, prompt_enhancement=True),
+        "tiny-ltx2.5": _tiny("ltx2.5", audio_sample_rate=48000, prompt_enhancement=True, auto_duration=True),
+    }
+)
+
+
+def capability_table() -> list[dict]:
+    """Every profile's offer in one table (one dict per profile), for the README and the bench."""
+    return [
+        {
+            "profile": caps.name,
+            "family": caps.family,
+            "sizes": ", ".join(f"{w}x{h}" for w, h in caps.output_sizes.values()),
+            "durations": caps.durations,
+            "one_pass_seconds": caps.one_pass_seconds,
+            "fps": caps.fps,
+            "steps": caps.steps,
+            "distilled_steps": caps.distilled_steps,
+            "audio_sample_rate": caps.audio_sample_rate,
+            "prompt_enhancement": caps.prompt_enhancement,
+            "auto_duration": caps.auto_duration,
+        }
+        for caps in PROFILES.values()
+    ]
 
 
 def get_capabilities(name: str) -> Capabilities:

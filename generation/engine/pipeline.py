@@ -11,6 +11,7 @@ so a worker that runs jobs on several threads still renders one video at a time 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import itertools
 import math
@@ -92,6 +93,9 @@ class GenerationRequest:
     continue_frames: np.ndarray | None = None
     # Regenerate part of a video instead (one shot: its prompt describes the new range).
     retake: Retake | None = None
+    # Let the profile's text encoder rewrite each prompt into a detailed caption first (profiles
+    # with Capabilities.prompt_enhancement, on an engine that allows it). Seeded by ``seed``.
+    enhance_prompt: bool = True
 
 
 @dataclass
@@ -131,6 +135,8 @@ class GenerationOutput:
     # the first frame of every shot after the first.
     storyboard_mode: str = ""
     cuts: list[int] = field(default_factory=list)
+    # The prompts the model was given, one per shot, when prompt enhancement rewrote them.
+    enhanced_prompts: list[str] | None = None
 
     @property
     def seconds(self) -> float:
@@ -199,6 +205,13 @@ class Engine:
     load time (sharing every weight, LoRA loaded once), and image-conditioned requests that carry a
     ``reference_voice`` run through it with identity-guidance scale ``identity_scale``. The LoRA is
     disabled for every other request, whose output is the same as without it.
+
+    Prompt enhancement (profiles that have it): ``enhance_prompts`` allows it, ``enhance_max_tokens``
+    bounds each rewritten prompt. GPU fast path: ``two_stage`` renders text-to-video at half size,
+    upsamples the latents 2x (the checkpoint's ``latent_upsampler/``) and refines them in 3 steps;
+    ``distilled`` uses the distilled checkpoints' 8-sigma schedule; ``compile`` compiles the
+    transformer's repeated blocks (CUDA only); ``attention_backend`` picks diffusers' attention
+    dispatch ("native" is torch SDPA, which picks flash/cuDNN kernels on a GPU by itself).
     """
 
     def __init__(
@@ -211,6 +224,12 @@ class Engine:
         vae_tiling: bool = False,
         id_lora: str | None = None,
         identity_scale: float = 0.0,
+        enhance_prompts: bool = True,
+        enhance_max_tokens: int = 256,
+        two_stage: bool = False,
+        distilled: bool = False,
+        compile: bool = False,
+        attention_backend: str = "native",
     ):
         if identity_scale < 0:
             raise ValueError("identity_scale must be >= 0")
@@ -222,6 +241,13 @@ class Engine:
         self.vae_tiling = vae_tiling
         self.id_lora = str(id_lora) if id_lora else None
         self.identity_scale = float(identity_scale)
+        self.enhance_prompts = enhance_prompts
+        self.enhance_max_tokens = enhance_max_tokens
+        self.two_stage = two_stage
+        self.distilled = distilled
+        self.compile = compile
+        self.attention_backend = attention_backend
+        self._upsample_pipe = None
         # Linears the ID-LoRA wraps and the record of it put on outputs; set by load().
         self.id_lora_layers: int | None = None
         self._voice_record: dict | None = None
@@ -239,8 +265,13 @@ class Engine:
     def loaded(self) -> bool:
         return self._pipe is not None
 
-    def load(self) -> None:
-        """Load the pipeline once; later calls return at once. Safe to call from several threads."""
+    def load(self, pipeline=None, latent_upsampler=None) -> None:
+        """Load the pipeline once; later calls return at once. Safe to call from several threads.
+
+        ``pipeline`` (an ``LTX2Pipeline`` already in memory, on the CPU or the device, in the
+        engine's dtype) and ``latent_upsampler`` replace reading them from ``model``: the GPU bench
+        builds full-size random-weight models from their configs this way, without any download.
+        """
         with self._lock:
             if self._pipe is not None:
                 return
@@ -249,7 +280,11 @@ class Engine:
 
             device = _resolve_device(self.device)
             torch_dtype = _resolve_dtype(self.dtype, device)
-            pipe = LTX2Pipeline.from_pretrained(self.model, dtype=torch_dtype)
+            pipe = (
+                pipeline
+                if pipeline is not None
+                else LTX2Pipeline.from_pretrained(self.model, dtype=torch_dtype)
+            )
             pipe.set_progress_bar_config(disable=True)
             voice_record = None
             if self.id_lora:
@@ -270,6 +305,14 @@ class Engine:
                 pipe.to(device)
             if self.vae_tiling:
                 pipe.vae.enable_tiling()
+            if self.attention_backend != "native":
+                pipe.transformer.set_attention_backend(self.attention_backend)
+            if self.compile and device.startswith("cuda"):
+                # Regional compilation: the 48 identical blocks compile once (seconds, not minutes);
+                # on a CPU compiling costs more than it saves on a clip, so it stays off there.
+                pipe.transformer.compile_repeated_blocks(fullgraph=True)
+            if self.two_stage:
+                self._upsample_pipe = self._load_upsampler(pipe, torch_dtype, device, latent_upsampler)
             # Shares every module (no second copy of the weights). Offload hooks live on the shared
             # modules, so they apply to this pipeline too.
             image_pipe = LTX2ImageToVideoPipeline.from_pipe(pipe)
@@ -377,15 +420,62 @@ class Engine:
                 report(Progress("loading", 0, len(request.shots), 0, steps))
                 self.load()
                 timings["load_s"] = self.load_seconds
-            if request.retake is not None:
-                return self._generate_retake(request, steps, report, cancelled, timings, started)
-            if mode == "one_pass":
-                return self._generate_one_pass(request, steps, report, cancelled, timings, started)
-            output = self._generate_locked(
-                request, steps, report, cancelled, timings, started, reference_voice
-            )
-            output.storyboard_mode = mode
+            enhanced = self._enhance(request, timings)
+            if enhanced is not None:
+                request = dataclasses.replace(
+                    request,
+                    shots=[
+                        Shot(text, shot.seconds) for text, shot in zip(enhanced, request.shots, strict=True)
+                    ],
+                )
+            output = self._render(request, mode, steps, report, cancelled, timings, started, reference_voice)
+            output.enhanced_prompts = enhanced
             return output
+
+    def _enhance(self, request: GenerationRequest, timings: dict) -> list[str] | None:
+        """Each shot's prompt rewritten by the profile's enhancer, or None when it has none.
+
+        diffusers' ``enhance_prompt``: the text encoder (LTX-2.3) or a dedicated enhancer (LTX-2.5)
+        writes a detailed audio-visual caption from a system prompt, sampling with the request's
+        seed. Runs locally: the tiny profiles' random text model writes gibberish, the real one
+        captions.
+        """
+        if not (self.capabilities.prompt_enhancement and self.enhance_prompts and request.enhance_prompt):
+            return None
+        if getattr(self._pipe, "processor", None) is None:
+            return None  # a checkpoint saved without its processor can't template a chat
+        from diffusers.pipelines.ltx2.utils import LTX2_5_T2V_DEFAULT_SYSTEM_PROMPT, T2V_DEFAULT_SYSTEM_PROMPT
+
+        system = (
+            LTX2_5_T2V_DEFAULT_SYSTEM_PROMPT
+            if self.capabilities.family == "ltx2.5"
+            else T2V_DEFAULT_SYSTEM_PROMPT
+        )
+        started = time.perf_counter()
+        enhanced = []
+        for index, shot in enumerate(request.shots):
+            text = self._pipe.enhance_prompt(
+                prompt=shot.prompt,
+                system_prompt=system,
+                max_new_tokens=self.enhance_max_tokens,
+                seed=request.seed + index,
+            )[0].strip()
+            # The user's words stay first: an enhancer that returns nothing usable loses nothing.
+            enhanced.append(f"{shot.prompt}. {text}" if text else shot.prompt)
+        timings["enhance_s"] = time.perf_counter() - started
+        return enhanced
+
+    def _render(
+        self, request, mode, steps, report, cancelled, timings, started, reference_voice
+    ) -> GenerationOutput:
+        """Dispatch to the retake, one-pass or shot-by-shot renderer (called holding the lock)."""
+        if request.retake is not None:
+            return self._generate_retake(request, steps, report, cancelled, timings, started)
+        if mode == "one_pass":
+            return self._generate_one_pass(request, steps, report, cancelled, timings, started)
+        output = self._generate_locked(request, steps, report, cancelled, timings, started, reference_voice)
+        output.storyboard_mode = mode
+        return output
 
     def storyboard_mode(self, request: GenerationRequest) -> str:
         """How ``request`` renders: "" (one shot), "one_pass" or "sequential".
@@ -462,6 +552,25 @@ class Engine:
                 )
             ],
         )
+
+    def _load_upsampler(self, pipe, torch_dtype, device, upsampler=None):
+        """The latent upsampler saved beside the pipeline (``latent_upsampler/``), in a pipeline
+        that shares the VAE. Raises FileNotFoundError when the checkpoint has none."""
+        from diffusers import LTX2LatentUpsamplePipeline
+        from diffusers.pipelines.ltx2 import LTX2LatentUpsamplerModel
+
+        from .tiny import LATENT_UPSAMPLER_DIR
+
+        if upsampler is None:
+            folder = Path(self.model) / LATENT_UPSAMPLER_DIR
+            if not folder.is_dir():
+                raise FileNotFoundError(f"two-stage generation needs {folder} (the latent upsampler)")
+            upsampler = LTX2LatentUpsamplerModel.from_pretrained(folder, torch_dtype=torch_dtype)
+        upsample_pipe = LTX2LatentUpsamplePipeline(vae=pipe.vae, latent_upsampler=upsampler)
+        if device != "cpu":
+            upsampler.to(device)
+        upsample_pipe.set_progress_bar_config(disable=True)
+        return upsample_pipe
 
     @property
     def sample_rate(self) -> int:
@@ -688,34 +797,59 @@ class Engine:
             pipe = self._reference_pipe
         else:
             pipe = self._image_pipe
-        latent_shape = (
-            (num_frames - 1) // pipe.vae_temporal_compression_ratio + 1,
-            height // pipe.vae_spatial_compression_ratio,
-            width // pipe.vae_spatial_compression_ratio,
+        schedule = self._schedule(steps)
+        first_steps = schedule["num_inference_steps"]
+        # Two-stage: denoise at half size, upsample the latents 2x, refine them at full size with
+        # the distilled stage-2 schedule (3 steps). The ID-LoRA reference pipeline stays one-stage.
+        half = (height // 2, width // 2)
+        two_stage = (
+            self._upsample_pipe is not None
+            # Text-to-video only: the image and condition pipelines re-apply their conditions to
+            # supplied latents in ways not yet checked against the reference two-stage recipe.
+            and pipe is self._pipe
+            and all(side % pipe.vae_spatial_compression_ratio == 0 for side in half)
         )
+        refine = self._refine_sigmas() if two_stage else []
+        total_steps = first_steps + len(refine)
+
+        def shape_at(h, w):
+            return (
+                (num_frames - 1) // pipe.vae_temporal_compression_ratio + 1,
+                h // pipe.vae_spatial_compression_ratio,
+                w // pipe.vae_spatial_compression_ratio,
+            )
+
         # Every few steps, and always on the last. With CPU offload, decoding a preview would swap
         # the VAE onto the GPU and the transformer off it every time, so only the last step (where
         # the VAE is about to run anyway) gets one.
         preview_every = (
-            steps if (self.cpu_offload and self.resolved_device != "cpu") else max(2, math.ceil(steps / 6))
+            total_steps
+            if (self.cpu_offload and self.resolved_device != "cpu")
+            else max(2, math.ceil(total_steps / 6))
         )
-        state = {"previous": None, "denoised_at": None, "preview_s": 0.0}
+        state = {
+            "previous": None,
+            "denoised_at": None,
+            "preview_s": 0.0,
+            "offset": 0,
+            "latent_shape": shape_at(*(half if two_stage else (height, width))),
+        }
 
         def on_step_end(pipeline, i, t, tensors):
             if cancelled():
                 raise GenerationCancelled
             latents = tensors["latents"]
-            step = i + 1
+            step = state["offset"] + i + 1
             preview = None
-            if step % preview_every == 0 or step == steps:
+            if step % preview_every == 0 or step == total_steps:
                 preview_started = time.perf_counter()
-                preview = self._preview(pipeline, latents, state["previous"], i, latent_shape)
+                preview = self._preview(pipeline, latents, state["previous"], i, state["latent_shape"])
                 state["preview_s"] += time.perf_counter() - preview_started
             state["previous"] = latents
-            report(Progress("generating", index, shots, step, steps, preview))
-            if step == steps:
+            report(Progress("generating", index, shots, step, total_steps, preview))
+            if step == total_steps:
                 state["denoised_at"] = time.perf_counter()
-                report(Progress("decoding", index, shots, step, steps))
+                report(Progress("decoding", index, shots, step, total_steps))
             return {}
 
         sampler = self._sampler_kwargs()
@@ -736,7 +870,7 @@ class Engine:
             width=width,
             num_frames=num_frames,
             frame_rate=float(caps.fps),
-            num_inference_steps=steps,
+            **schedule,
             # A CPU generator gives the same noise whatever the device the model runs on.
             generator=torch.Generator(device="cpu").manual_seed(request.seed),
             output_type="pt",
@@ -754,18 +888,59 @@ class Engine:
                 kwargs["identity_guidance_scale"] = self.identity_scale
 
         call_started = time.perf_counter()
+        timings = {}
         with storyboard:
+            if two_stage:
+                first = pipe(**dict(kwargs, height=half[0], width=half[1], output_type="latent"))
+                upsample_started = time.perf_counter()
+                timings["stage1_s"] = upsample_started - call_started
+                upsampled = self._upsample_pipe(
+                    latents=first.frames.to(self._upsample_pipe.latent_upsampler.dtype),
+                    height=half[0],
+                    width=half[1],
+                    num_frames=num_frames,
+                    latents_normalized=False,
+                    output_type="latent",
+                    return_dict=False,
+                )[0]
+                timings["upsample_s"] = time.perf_counter() - upsample_started
+                state.update(offset=first_steps, previous=None, latent_shape=shape_at(height, width))
+                kwargs.update(
+                    latents=upsampled,
+                    audio_latents=first.audio,
+                    sigmas=refine,
+                    num_inference_steps=len(refine),
+                    noise_scale=refine[0],
+                    generator=torch.Generator(device="cpu").manual_seed(request.seed + 1),
+                )
             output = pipe(**kwargs)
         finished = time.perf_counter()
         denoised_at = state["denoised_at"] or finished
-        timings = {
-            "denoise_s": denoised_at - call_started,
-            "decode_s": finished - denoised_at,
-            "preview_s": state["preview_s"],
-        }
+        timings.update(
+            denoise_s=denoised_at - call_started,
+            decode_s=finished - denoised_at,
+            preview_s=state["preview_s"],
+        )
         video = output.frames[0]  # (T, 3, H, W) float in [0, 1]
         audio = output.audio[0].float().cpu().numpy().astype(np.float32)
         return video, audio, timings
+
+    def _schedule(self, steps: int) -> dict:
+        """The first (or only) pass's schedule: the distilled 8 sigmas, or ``steps`` default ones."""
+        if self.distilled:
+            from diffusers.pipelines.ltx2.utils import DISTILLED_SIGMA_VALUES
+
+            return {
+                "num_inference_steps": len(DISTILLED_SIGMA_VALUES),
+                "sigmas": list(DISTILLED_SIGMA_VALUES),
+            }
+        return {"num_inference_steps": steps}
+
+    @staticmethod
+    def _refine_sigmas() -> list[float]:
+        from diffusers.pipelines.ltx2.utils import STAGE_2_DISTILLED_SIGMA_VALUES
+
+        return list(STAGE_2_DISTILLED_SIGMA_VALUES)
 
     def _preview(self, pipe, latents, previous, i, latent_shape) -> bytes | None:
         """A ≤256 px JPEG of the current estimate of the clip's middle frame.
@@ -874,12 +1049,14 @@ def get_engine(
     vae_tiling: bool = False,
     id_lora: str | None = None,
     identity_scale: float = 0.0,
+    **fast_path,
 ) -> Engine:
     """The process-wide engine for these settings, created on first use.
 
     Loading is lazy (first :meth:`Engine.generate` or an explicit :meth:`Engine.load`), and happens
     once per process for each distinct setting, so a worker pays for the weights once, not per job.
-    The ID-LoRA path and identity scale are part of the setting.
+    The ID-LoRA path and identity scale are part of the setting, and so are the GPU fast-path
+    switches in ``fast_path`` (two_stage, distilled, compile, attention_backend; see Engine).
     """
     key = (
         str(model),
@@ -890,6 +1067,7 @@ def get_engine(
         vae_tiling,
         str(id_lora or ""),
         float(identity_scale),
+        tuple(sorted(fast_path.items())),
     )
     with _engines_lock:
         engine = _engines.get(key)
@@ -903,6 +1081,7 @@ def get_engine(
                 vae_tiling=vae_tiling,
                 id_lora=id_lora,
                 identity_scale=identity_scale,
+                **fast_path,
             )
             _engines[key] = engine
         return engine
