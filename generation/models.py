@@ -114,7 +114,7 @@ class Generation(models.Model):
 
     class StoryboardMode(models.TextChoices):
         NONE = "", "Single shot"
-        ONE_PASS = "one_pass", "One pass"
+        ONE_PASS = "one_pass", "In one pass"
         SEQUENTIAL = "sequential", "Shot by shot"
 
     # How a storyboard was rendered: every shot in one joint pass (identity and sound carry across

@@ -229,4 +229,4 @@ def test_the_video_page_says_how_a_storyboard_was_rendered(user_client, user):
     shots = [{"prompt": "a door opens", "seconds": 1}, {"prompt": "a cat walks in", "seconds": 1}]
     generation = queued_generation(user, storyboard=shots, seconds=2, storyboard_mode="one_pass")
     page = user_client.get(generation.get_absolute_url()).content.decode()
-    assert 'data-storyboard-mode="one_pass"' in page and "Rendered one pass" in page
+    assert 'data-storyboard-mode="one_pass"' in page and "Rendered in one pass" in page
