@@ -36,6 +36,9 @@ class VideoOut(Schema):
     seconds: str = Field(..., description="Length in seconds; for extensions, the stitched total.")
     size: str = Field(..., examples=["720x1280"])
     remixed_from_video_id: str | None = None
+    storyboard_mode: Literal["one_pass", "sequential"] | None = Field(
+        None, description="How a storyboard was rendered: all shots in one pass, or shot by shot."
+    )
     error: VideoError | None = None
 
 

@@ -8,6 +8,7 @@ consent apply unchanged. Others' videos are 404, never 403. POST bodies are mult
 
 import io
 import json
+import math
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,6 +32,7 @@ from generation.actions import (
     QuotaExceeded,
     capabilities,
     start_generation,
+    start_retake,
 )
 from generation.forms import BROKEN_TEXT, MAX_PROMPT, MAX_SOURCE_IMAGE_BYTES
 from generation.models import Generation
@@ -119,6 +121,7 @@ def video_object(generation: Generation) -> dict:
         "seconds": str(delivered_seconds(generation)),
         "size": delivered_size(generation),
         "remixed_from_video_id": video_id(generation.source) if generation.source_id else None,
+        "storyboard_mode": generation.storyboard_mode or None,
         "error": error,
     }
 
@@ -394,12 +397,37 @@ def edit(
     prompt: Form[str],
     video_ref: VideoRef = None,
     video: File[UploadedFile] = None,
+    start_seconds: Form[str] = None,
+    end_seconds: Form[str] = None,
 ):
-    """Make the video again from a new prompt, starting from it: same length and orientation."""
+    """Make the video again from a new prompt, starting from it: same length and orientation.
+
+    With `start_seconds` and `end_seconds` (this site's addition), a retake: only that range is
+    made again, leading on from what is before it into what is after it, which both stay."""
     only_id_reference(video)
     prompt = clean_prompt(prompt)
     source = get_source(request, video_ref, param="video")
-    return video_object(derive(request, source, prompt))
+    if start_seconds is None and end_seconds is None:
+        return video_object(derive(request, source, prompt))
+    start, end = (
+        clean_time(value, name)
+        for value, name in ((start_seconds, "start_seconds"), (end_seconds, "end_seconds"))
+    )
+    with site_rules():
+        return video_object(start_retake(request.auth, source, prompt=prompt, start=start, end=end))
+
+
+def clean_time(value: str | None, param: str) -> float:
+    """A retake bound: a finite number of seconds, given."""
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = float("nan")
+    if not math.isfinite(seconds) or seconds < 0:
+        raise bad_request(
+            f"'{param}' must be a number of seconds of the video (both bounds are needed).", param=param
+        )
+    return seconds
 
 
 def derive(request: HttpRequest, source: Generation, prompt: str) -> Generation:

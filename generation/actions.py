@@ -25,6 +25,7 @@ __all__ = [
     "cancel_generation",
     "retry_generation",
     "delete_generation",
+    "start_retake",
 ]
 
 MAX_SEED = 2**32 - 1
@@ -59,6 +60,7 @@ def start_generation(
     source: Generation | None = None,
     source_image: File | None = None,
     cameo_codes: list[str] | None = None,
+    retake: tuple[float, float] | None = None,
 ) -> Generation:
     """Check limits, cameo consent and prompt policy, write the row and enqueue it once the
     transaction commits. Used by the web form, the API and remix alike.
@@ -95,6 +97,8 @@ def start_generation(
                 source=source,
                 shots=max(1, len(storyboard)),
                 model_id=settings.SORA_VIDEO_MODEL,
+                retake_start=retake[0] if retake else None,
+                retake_end=retake[1] if retake else None,
             )
             if source_image is not None:
                 generation.source_image.save("source.png", source_image, save=True)
@@ -157,10 +161,44 @@ def retry_generation(generation: Generation) -> Generation:
             source=generation.source,
             source_image=source_image,
             cameo_codes=cameo_codes_for(generation),
+            retake=(generation.retake_start, generation.retake_end) if generation.is_retake else None,
         )
     finally:
         if source_image is not None:
             source_image.close()
+
+
+# The shortest range a retake regenerates: one latent frame of the video VAE (8 frames).
+MIN_RETAKE_FRAMES = 8
+
+
+def start_retake(owner: User, source: Generation, *, prompt: str, start: float, end: float) -> Generation:
+    """Regenerate ``[start, end)`` seconds of ``source`` from ``prompt``, keeping the rest.
+
+    Only the owner's own finished video can be retaken; the new draft has the source's length,
+    orientation and seed, and shows whoever the source showed (their consent is checked again).
+    Raises GenerationRefused for anything else, with nothing stored.
+    """
+    from cameos.actions import cameo_codes_for
+
+    if source.owner_id != owner.pk or source.status != Generation.Status.SUCCEEDED or not source.video:
+        raise GenerationRefused("Only your own finished videos can be retaken.")
+    length = source.duration or source.seconds
+    shortest = MIN_RETAKE_FRAMES / capabilities().fps
+    if not (0 <= start < end <= length + 1e-6):
+        raise GenerationRefused(f"Choose a range inside the video (0 to {length:.2f} s), start before end.")
+    if end - start < shortest:
+        raise GenerationRefused(f"A retake covers at least {shortest:.2f} s.")
+    return start_generation(
+        owner,
+        prompt=prompt,
+        seconds=source.seconds,
+        orientation=source.orientation,
+        seed=source.seed,
+        source=source,
+        cameo_codes=cameo_codes_for(source),
+        retake=(float(start), min(float(end), length)),
+    )
 
 
 def delete_generation(generation: Generation) -> None:

@@ -130,3 +130,19 @@ ShotFormSet = forms.formset_factory(
     ShotForm, formset=BaseShotFormSet, extra=0, can_delete=True, can_order=True, max_num=6, absolute_max=12,
     validate_max=True,
 )  # fmt: skip
+
+
+class RetakeForm(forms.Form):
+    """Regenerate a time range of one's own video from a new prompt (the video page's small form)."""
+
+    prompt = forms.CharField(max_length=MAX_PROMPT, strip=True)
+    start = forms.FloatField(min_value=0, label="From (s)")
+    end = forms.FloatField(min_value=0, label="To (s)")
+
+    def clean_prompt(self) -> str:
+        prompt = self.cleaned_data["prompt"]
+        if BROKEN_TEXT in prompt:
+            raise ValidationError(
+                "The prompt isn't valid text (it has bytes that aren't UTF-8). Please type it again."
+            )
+        return prompt

@@ -163,37 +163,54 @@ def get_worker_engine():
         # Route 1 of cameo voice: the ID-LoRA loads with the model, once per worker.
         id_lora=settings.VOICE_ID_LORA or None,
         identity_scale=settings.VOICE_IDENTITY_SCALE,
+        two_stage=settings.SORA_TWO_STAGE,
+        distilled=settings.SORA_DISTILLED,
+        compile=settings.SORA_COMPILE,
+        attention_backend=settings.SORA_ATTENTION_BACKEND,
     )
 
 
 def build_request(generation: Generation):
     """The engine's request. First frame: the uploaded image, else the reference image of a cameo
-    the request asked for, else a remix source's last frame. Cameo owners' preferences are
-    appended to every shot's prompt."""
+    the request asked for; else a remix or extension continues the last frames of its source, and
+    a retake gets the whole source. Cameo owners' preferences are appended to every shot's prompt."""
     from PIL import Image
 
     from cameos.actions import cameo_conditioning
     from generation import media
-    from generation.engine.pipeline import GenerationRequest, Shot
+    from generation.engine.pipeline import CONTINUE_FRAMES, GenerationRequest, Retake, Shot
 
     cameos = cameo_conditioning(generation)
     shots = [
         Shot(prompt=" ".join(filter(None, [s["prompt"], cameos.preferences])), seconds=float(s["seconds"]))
         for s in generation.shot_list()
     ]
-    condition_image = None
+    source_video = generation.source.video if generation.source_id and generation.source else None
+    if generation.is_retake and source_video:
+        with local_path(source_video) as path:
+            frames, _ = media.read_frames(path)
+            audio, rate = media.read_audio(path)
+        retake = Retake(frames, audio, rate, generation.retake_start, generation.retake_end)
+        shot = Shot(prompt=shots[0].prompt, seconds=generation.retake_end - generation.retake_start)
+        return GenerationRequest(
+            shots=[shot], orientation=generation.orientation, seed=generation.seed, retake=retake
+        )
+    condition_image = continue_frames = None
     if generation.source_image:
         with generation.source_image.open("rb") as fh:
             condition_image = Image.open(fh).convert("RGB")
             condition_image.load()
     elif cameos.image is not None:
         condition_image = cameos.image
-    elif generation.source_id and generation.source and generation.source.video:
-        # A remix or extension continues from the last frame of its source.
-        with local_path(generation.source.video) as path:
-            condition_image = media.last_frame(path)
+    elif source_video:
+        with local_path(source_video) as path:
+            continue_frames = media.last_frames(path, CONTINUE_FRAMES)
     return GenerationRequest(
-        shots=shots, orientation=generation.orientation, seed=generation.seed, condition_image=condition_image
+        shots=shots,
+        orientation=generation.orientation,
+        seed=generation.seed,
+        condition_image=condition_image,
+        continue_frames=continue_frames,
     )
 
 
@@ -232,6 +249,7 @@ def run_generation(generation_id: int) -> str:
             if voice_cameo is not None and settings.VOICE_ID_LORA and request.condition_image is not None:
                 request.reference_voice = reference_voice(voice_cameo)
             output = engine.generate(request, on_progress=reporter, should_cancel=reporter.should_cancel)
+            generation.storyboard_mode = output.storyboard_mode
             if voice_cameo is not None:
                 reporter.update(stage=Generation.Stage.VOICE)
                 give_cameo_voice(generation, output, voice_cameo)
@@ -390,6 +408,7 @@ def finish(generation: Generation, status: str, *, timings=None, error: str = ""
             height=generation.height,
             duration=generation.duration,
             voice=generation.voice,
+            storyboard_mode=generation.storyboard_mode,
             **generation.output_fields(),
         )
     changed = Generation.objects.filter(pk=generation.pk, status=Generation.Status.RUNNING).update(**fields)

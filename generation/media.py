@@ -237,31 +237,41 @@ def read_audio(path, sample_rate: int | None = None) -> tuple[np.ndarray, int]:
 
 
 def last_frame(path) -> Image.Image:
-    """The last decodable frame as an RGB image (a remix continues from it).
+    """The last decodable frame as an RGB image. Raises MediaError."""
+    return Image.fromarray(last_frames(path, 1)[0])
 
-    Seeks to about two seconds before the end and decodes from the keyframe there; falls back to
-    decoding everything when the file has no usable duration or index. Raises MediaError.
+
+def last_frames(path, count: int) -> np.ndarray:
+    """The last ``count`` decodable frames, uint8 (n, H, W, 3) with n <= count (extensions continue
+    from them).
+
+    Seeks to about ``count`` frames plus two seconds before the end and decodes from the keyframe
+    there; falls back to decoding everything when that gives too few frames or the file has no
+    usable duration or index. Only ``count`` frames are held at a time. Raises MediaError.
     """
+    from collections import deque
+
     container = _open(path)
     with container:
         if not container.streams.video:
             raise MediaError("This file has no video.")
         stream = container.streams.video[0]
-        last = None
+        rate = float(stream.average_rate or 24)
+        kept: deque = deque(maxlen=count)
         if container.duration:
+            back = round((count / rate + 2) * av.time_base)
             try:
-                container.seek(max(0, container.duration - 2 * av.time_base), backward=True)
-                for frame in _decode(container, stream):
-                    last = frame
+                container.seek(max(0, container.duration - back), backward=True)
+                kept.extend(frame.to_ndarray(format="rgb24") for frame in _decode(container, stream))
             except (av.error.FFmpegError, MediaError):
-                last = None
-        if last is None:
+                kept.clear()
+        if len(kept) < count:
+            kept.clear()
             container.seek(0)
-            for frame in _decode(container, stream):
-                last = frame
-        if last is None:
+            kept.extend(frame.to_ndarray(format="rgb24") for frame in _decode(container, stream))
+        if not kept:
             raise MediaError("No frame of this video could be decoded.")
-        return last.to_image()
+        return np.stack(kept)
 
 
 def _even(frames: np.ndarray) -> np.ndarray:

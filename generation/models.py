@@ -114,6 +114,19 @@ class Generation(models.Model):
     # Empty when the voice is the model's own. Copied into the export's C2PA manifest.
     voice = models.JSONField(default=dict, blank=True)
 
+    class StoryboardMode(models.TextChoices):
+        NONE = "", "Single shot"
+        ONE_PASS = "one_pass", "In one pass"
+        SEQUENTIAL = "sequential", "Shot by shot"
+
+    # How a storyboard was rendered: every shot in one joint pass (identity and sound carry across
+    # cuts) or shot by shot, each from the previous one's last frame (storyboards too long for one).
+    storyboard_mode = models.CharField(max_length=10, choices=StoryboardMode.choices, blank=True)
+    # A retake regenerates [retake_start, retake_end) seconds of `source` (the owner's own video) from
+    # `prompt`, keeping what is before and after; both are null for every other generation.
+    retake_start = models.FloatField(null=True, blank=True)
+    retake_end = models.FloatField(null=True, blank=True)
+
     width = models.PositiveSmallIntegerField(null=True, blank=True)
     height = models.PositiveSmallIntegerField(null=True, blank=True)
     duration = models.FloatField(null=True, blank=True)
@@ -124,6 +137,13 @@ class Generation(models.Model):
         ordering = ["-created"]
         constraints = [
             models.CheckConstraint(condition=models.Q(seconds__gt=0), name="generation_seconds_positive"),
+            models.CheckConstraint(
+                condition=models.Q(retake_start__isnull=True, retake_end__isnull=True)
+                | models.Q(
+                    retake_start__gte=0, retake_end__gt=models.F("retake_start"), source__isnull=False
+                ),
+                name="generation_retake_range",
+            ),
         ]
         indexes = [
             # Drafts page: a user's generations newest first.
@@ -137,6 +157,10 @@ class Generation(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("generation:detail", args=[self.code])
+
+    @property
+    def is_retake(self) -> bool:
+        return self.retake_start is not None
 
     @property
     def is_final(self) -> bool:

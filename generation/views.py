@@ -7,7 +7,7 @@ from django.views.decorators.http import require_POST
 
 from cameos.actions import cameo_codes_for
 from generation import actions
-from generation.forms import CreateForm, ShotFormSet
+from generation.forms import CreateForm, RetakeForm, ShotFormSet
 from generation.models import Generation
 from generation.serving import serve_file
 
@@ -132,6 +132,26 @@ def retry(request: HttpRequest, code: str) -> HttpResponse:
     generation = get_generation(request, code)
     try:
         new = actions.retry_generation(generation)
+    except (actions.GenerationRefused, actions.GenerationUnavailable) as exc:
+        messages.error(request, str(exc))
+        return redirect(generation)
+    return redirect(new)
+
+
+@login_required
+@require_POST
+def retake(request: HttpRequest, code: str) -> HttpResponse:
+    """Regenerate a range of one's own video (staff may see others' drafts, not retake them)."""
+    generation = get_generation(request, code)
+    if generation.owner_id != request.user.pk:
+        raise Http404()
+    form = RetakeForm(request.POST)
+    if not form.is_valid():
+        errors = "; ".join(f"{form[name].label}: {' '.join(e)}" for name, e in form.errors.items())
+        messages.error(request, f"Retake not started. {errors}")
+        return redirect(generation)
+    try:
+        new = actions.start_retake(request.user, generation, **form.cleaned_data)
     except (actions.GenerationRefused, actions.GenerationUnavailable) as exc:
         messages.error(request, str(exc))
         return redirect(generation)

@@ -272,6 +272,13 @@ SORA_DEVICE = env("SORA_DEVICE", "auto")
 SORA_DTYPE = env("SORA_DTYPE", "auto")
 SORA_CPU_OFFLOAD = env_bool("SORA_CPU_OFFLOAD", False)
 SORA_VAE_TILING = env_bool("SORA_VAE_TILING", False)
+# GPU fast path (generation/engine): half-size first pass + latent upsampler + short refine, the
+# distilled 8-step schedule, torch.compile of the transformer blocks (CUDA only), and the attention
+# backend diffusers dispatches to ("native" is torch SDPA). Measured by bench/bench_gpu.py.
+SORA_TWO_STAGE = env_bool("SORA_TWO_STAGE", False)
+SORA_DISTILLED = env_bool("SORA_DISTILLED", False)
+SORA_COMPILE = env_bool("SORA_COMPILE", False)
+SORA_ATTENTION_BACKEND = env("SORA_ATTENTION_BACKEND", "native")
 # Cameo voice. Route 1 (in the generator): an ID-LoRA checkpoint for reference-audio conditioning,
 # used whenever a cameo with a voice sample conditions a video. Route 2 (after generation):
 # VOICE_ROUTE=knnvc separates speech (Demucs), converts it to the cameo's voice (WavLM kNN-VC +

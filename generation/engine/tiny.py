@@ -52,8 +52,93 @@ def _tokenizer_vocab() -> dict[str, int]:
     return {token: index for index, token in enumerate(tokens)}
 
 
-def build_tiny_model(directory: Path, seed: int = 0) -> Path:
-    """Build the tiny pipeline into ``directory`` (created if missing) and return it.
+# Widths and depths of the tiny build; every other switch comes from the family's real architecture.
+_TINY_TRANSFORMER = {
+    "in_channels": 16,  # = video VAE latent channels (patch size 1)
+    "out_channels": 16,
+    "num_attention_heads": 4,
+    "attention_head_dim": 8,
+    "cross_attention_dim": 32,
+    "audio_in_channels": 16,  # = audio latent channels (4) x latent mel bins (16 / 4)
+    "audio_out_channels": 16,
+    "audio_num_attention_heads": 2,
+    "audio_attention_head_dim": 8,
+    "audio_cross_attention_dim": 16,
+    "num_layers": 2,
+    "caption_channels": _TEXT_HIDDEN,
+    "rope_double_precision": False,
+}
+_TINY_CONNECTORS = {
+    "caption_channels": _TEXT_HIDDEN,
+    "text_proj_in_factor": _TEXT_LAYERS + 1,  # the pipeline stacks every hidden state + embeddings
+    "video_connector_num_attention_heads": 4,
+    "video_connector_attention_head_dim": 8,
+    "video_connector_num_layers": 1,
+    "video_connector_num_learnable_registers": None,
+    "audio_connector_num_attention_heads": 4,
+    "audio_connector_attention_head_dim": 8,
+    "audio_connector_num_layers": 1,
+    "audio_connector_num_learnable_registers": None,
+    "connector_rope_base_seq_len": 32,
+    "rope_double_precision": False,
+}
+# 2.3/2.5 project text per modality to the transformer's widths inside the connectors.
+_TINY_PER_MODALITY = {
+    "video_hidden_dim": 32,
+    "audio_hidden_dim": 16,
+    "audio_connector_num_attention_heads": 2,
+}
+_TINY_VAE = {
+    "ltx2": {
+        "block_out_channels": (8, 16, 32, 64),
+        "decoder_block_out_channels": (16, 32, 64),
+        "layers_per_block": (1, 1, 1, 1, 1),
+        "decoder_layers_per_block": (1, 1, 1, 1),
+    },
+    "ltx2.3": {
+        "block_out_channels": (8, 16, 32, 32),
+        "decoder_block_out_channels": (8, 16, 16, 32),
+        "layers_per_block": (1, 1, 1, 1, 1),
+        "decoder_layers_per_block": (1, 1, 1, 1, 1),
+    },
+}
+_TINY_VOCODER = {
+    # 6*5*2*2*2 = 240 samples per mel frame at 100 mel frames/s gives 24 kHz, like LTX-2.0's
+    # vocoder, so the audio is as long as the video. Kernel sizes are the real ones: they make each
+    # transposed convolution upsample by exactly its factor.
+    "LTX2Vocoder": {
+        "in_channels": 2 * 16,
+        "hidden_channels": 64,
+        "resnet_kernel_sizes": [3],
+        "resnet_dilations": [[1, 3, 5]],
+    },
+    # 16 kHz vocoder then bandwidth extension to 48 kHz, as LTX-2.3/2.5; narrow, real factors.
+    "LTX2VocoderWithBWE": {
+        "in_channels": 2 * 16,
+        "hidden_channels": 64,  # the narrowest that survives six halvings
+        "resnet_kernel_sizes": [3],
+        "resnet_dilations": [[1]],  # one dilation per block: the 48 kHz stages dominate CPU time
+        "bwe_hidden_channels": 32,
+        "bwe_resnet_kernel_sizes": [3],
+        "bwe_resnet_dilations": [[1]],
+    },
+}
+# Chat template for prompt enhancement (Gemma's turn format), used by the tiny 2.3/2.5 builds.
+_CHAT_TEMPLATE = (
+    "{{ bos_token }}{% for m in messages %}<start_of_turn>{{ m['role'] }}\n"
+    "{{ m['content'] if m['content'] is string else m['content'][-1]['text'] }}<end_of_turn>\n{% endfor %}"
+    "{% if add_generation_prompt %}<start_of_turn>model\n{% endif %}"
+)
+LATENT_UPSAMPLER_DIR = "latent_upsampler"
+
+
+def build_tiny_model(directory: Path, seed: int = 0, family: str = "ltx2") -> Path:
+    """Build the tiny pipeline of LTX ``family`` ("ltx2", "ltx2.3", "ltx2.5") into ``directory``.
+
+    Every component has its family's real architecture (see :mod:`.architectures`) at tiny widths.
+    LTX-2.3 and 2.5 also get a Gemma 3 processor with a chat template, so prompt enhancement runs
+    offline on the tiny text model, and 2.5 its duration head. A tiny latent upsampler (two-stage
+    generation) is saved beside the pipeline in ``latent_upsampler/``.
 
     Deterministic for a given ``seed``; needs no network. Overwrites files of the same name but
     leaves other files alone; the caller decides whether to clear the directory first. Takes a few
@@ -68,8 +153,7 @@ def build_tiny_model(directory: Path, seed: int = 0) -> Path:
         LTX2Pipeline,
         LTX2VideoTransformer3DModel,
     )
-    from diffusers.pipelines.ltx2 import LTX2TextConnectors
-    from diffusers.pipelines.ltx2.vocoder import LTX2Vocoder
+    from diffusers.pipelines import ltx2
     from transformers import (
         Gemma3Config,
         Gemma3ForConditionalGeneration,
@@ -78,13 +162,25 @@ def build_tiny_model(directory: Path, seed: int = 0) -> Path:
         SiglipVisionConfig,
     )
 
+    from .architectures import architecture
+
+    arch = architecture(family)
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     vocab = _tokenizer_vocab()
+    enhancing = family != "ltx2"
 
     # fork_rng keeps the caller's global RNG state untouched while module constructors draw from it.
     with torch.random.fork_rng(devices=[]):
-        tokenizer = GemmaTokenizer(vocab=vocab, merges=[], model_max_length=1024)
+        extra = {}
+        if enhancing:
+            # Gemma3Processor finds its image tokens through these names.
+            extra["extra_special_tokens"] = {
+                "boi_token": "<start_of_image>",
+                "eoi_token": "<end_of_image>",
+                "image_token": "<image_soft_token>",
+            }
+        tokenizer = GemmaTokenizer(vocab=vocab, merges=[], model_max_length=1024, **extra)
 
         torch.manual_seed(seed)
         text_encoder = Gemma3ForConditionalGeneration(
@@ -117,55 +213,20 @@ def build_tiny_model(directory: Path, seed: int = 0) -> Path:
         ).eval()
 
         torch.manual_seed(seed + 1)
-        connectors = LTX2TextConnectors(
-            caption_channels=_TEXT_HIDDEN,
-            text_proj_in_factor=_TEXT_LAYERS + 1,  # the pipeline stacks every hidden state + embeddings
-            video_connector_num_attention_heads=4,
-            video_connector_attention_head_dim=8,
-            video_connector_num_layers=1,
-            video_connector_num_learnable_registers=None,
-            audio_connector_num_attention_heads=4,
-            audio_connector_attention_head_dim=8,
-            audio_connector_num_layers=1,
-            audio_connector_num_learnable_registers=None,
-            connector_rope_base_seq_len=32,
-            rope_double_precision=False,
-            rope_type="split",
-        )
+        connector_config = dict(arch["connectors"], **_TINY_CONNECTORS)
+        if connector_config["per_modality_projections"]:
+            connector_config.update(_TINY_PER_MODALITY)
+        connectors = ltx2.LTX2TextConnectors(**connector_config)
 
         torch.manual_seed(seed + 2)
-        transformer = LTX2VideoTransformer3DModel(
-            in_channels=16,  # = video VAE latent channels (patch size 1)
-            out_channels=16,
-            num_attention_heads=4,
-            attention_head_dim=8,
-            cross_attention_dim=32,
-            audio_in_channels=16,  # = audio latent channels (4) x latent mel bins (16 / 4)
-            audio_out_channels=16,
-            audio_num_attention_heads=2,
-            audio_attention_head_dim=8,
-            audio_cross_attention_dim=16,
-            num_layers=2,
-            caption_channels=_TEXT_HIDDEN,
-            rope_double_precision=False,
-            rope_type="split",
-        )
+        transformer = LTX2VideoTransformer3DModel(**dict(arch["transformer"], **_TINY_TRANSFORMER))
 
         torch.manual_seed(seed + 3)
-        # Down/upsampling pattern of the real LTX-2 VAE (spatial, temporal, spatiotemporal x2 after a
-        # 4x4 patchify) with narrow channels. The compression ratios are passed explicitly: the
-        # constructor's fallback computes 64/16 for this pattern and the pipeline would then silently
-        # return fewer, smaller frames than asked for.
-        vae = AutoencoderKLLTX2Video(
-            latent_channels=16,
-            block_out_channels=(8, 16, 32, 64),
-            layers_per_block=(1, 1, 1, 1, 1),
-            decoder_block_out_channels=(16, 32, 64),
-            decoder_layers_per_block=(1, 1, 1, 1),
-            decoder_inject_noise=(False, False, False, False),
-            spatial_compression_ratio=32,
-            temporal_compression_ratio=8,
-        )
+        # The family's down/upsampling pattern with narrow channels. The compression ratios stay
+        # explicit: the constructor's fallback computes 64/16 for this pattern and the pipeline would
+        # then silently return fewer, smaller frames than asked for.
+        vae_widths = _TINY_VAE["ltx2" if family == "ltx2" else "ltx2.3"]
+        vae = AutoencoderKLLTX2Video(**dict(arch["vae"], latent_channels=16, **vae_widths))
 
         torch.manual_seed(seed + 4)
         audio_vae = AutoencoderKLLTX2Audio(
@@ -179,18 +240,33 @@ def build_tiny_model(directory: Path, seed: int = 0) -> Path:
         )
 
         torch.manual_seed(seed + 5)
-        # 6*5*2*2*2 = 240 samples per mel frame at 100 mel frames/s gives 24 kHz, like LTX-2.0's
-        # vocoder, so the audio is as long as the video. Kernel sizes are the real ones: they make each
-        # transposed convolution upsample by exactly its factor.
-        vocoder = LTX2Vocoder(
-            in_channels=2 * 16,  # audio VAE output channels x mel bins
-            hidden_channels=64,
-            out_channels=2,
-            upsample_kernel_sizes=[16, 15, 8, 4, 4],
-            upsample_factors=[6, 5, 2, 2, 2],
-            resnet_kernel_sizes=[3],
-            resnet_dilations=[[1, 3, 5]],
-            output_sampling_rate=24000,
+        vocoder_class, vocoder_config = arch["vocoder"]
+        vocoder = getattr(ltx2, vocoder_class)(**dict(vocoder_config, **_TINY_VOCODER[vocoder_class]))
+
+        extras = {}
+        if arch["duration_head"] is not None:
+            torch.manual_seed(seed + 6)
+            extras["duration_head"] = ltx2.LTX2DurationHead(
+                video_cross_attention_dim=32,
+                audio_cross_attention_dim=16,
+                pooler_hidden_dim=16,
+                num_pooler_heads=2,
+                mlp_hidden_dim=16,
+            )
+        if enhancing:
+            from transformers import Gemma3ImageProcessorPil, Gemma3Processor
+
+            tokenizer.chat_template = _CHAT_TEMPLATE
+            extras["processor"] = Gemma3Processor(
+                image_processor=Gemma3ImageProcessorPil(size={"height": 32, "width": 32}),
+                tokenizer=tokenizer,
+                image_seq_length=4,
+                chat_template=_CHAT_TEMPLATE,
+            )
+
+        torch.manual_seed(seed + 7)
+        upsampler = ltx2.LTX2LatentUpsamplerModel(
+            **dict(arch["latent_upsampler"], in_channels=16, mid_channels=32, num_blocks_per_stage=1)
         )
 
         # LTX-2's scheduler settings: resolution-dependent shift, terminal sigma stretched to 0.1.
@@ -212,15 +288,18 @@ def build_tiny_model(directory: Path, seed: int = 0) -> Path:
         connectors=connectors,
         transformer=transformer,
         vocoder=vocoder,
+        **extras,
     )
     pipe.save_pretrained(directory)
+    upsampler.save_pretrained(directory / LATENT_UPSAMPLER_DIR)
+    marker = {"profile": f"tiny-{family}" if family != "ltx2" else "tiny", "family": family, "seed": seed}
     (directory / MARKER_FILE).write_text(
-        json.dumps({"profile": "tiny", "seed": seed, "diffusers": diffusers.__version__}, indent=2) + "\n"
+        json.dumps(dict(marker, diffusers=diffusers.__version__), indent=2) + "\n"
     )
     return directory
 
 
-def rebuild_tiny_model(directory: Path, seed: int = 0) -> Path:
+def rebuild_tiny_model(directory: Path, seed: int = 0, family: str = "ltx2") -> Path:
     """Delete ``directory`` if it holds a tiny model, then build a fresh one there.
 
     Refuses (``FileExistsError``) to delete a non-empty directory that isn't a tiny model, so a typo
@@ -231,4 +310,4 @@ def rebuild_tiny_model(directory: Path, seed: int = 0) -> Path:
         if not is_tiny_model(directory):
             raise FileExistsError(f"{directory} is not empty and holds no {MARKER_FILE}; not deleting it")
         shutil.rmtree(directory)
-    return build_tiny_model(directory, seed=seed)
+    return build_tiny_model(directory, seed=seed, family=family)

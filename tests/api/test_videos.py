@@ -419,3 +419,36 @@ def test_the_schema_and_docs_are_served(client):
     assert docs.status_code == 200 and b"swagger-ui-bundle.js" in docs.content and b"cdn" not in docs.content
     assert client.get("/v1/docs/assets/swagger-ui-bundle.js").status_code == 200
     assert client.get("/v1/docs/assets/settings.py").status_code == 404
+
+
+def test_a_storyboard_says_how_it_was_rendered(api, user, make_generation):
+    one_pass = make_generation(user, status="succeeded", storyboard_mode="one_pass")
+    single = make_generation(user, status="succeeded")
+    assert api.videos.retrieve("video_" + one_pass.code).storyboard_mode == "one_pass"
+    assert api.videos.retrieve("video_" + single.code).storyboard_mode is None
+
+
+def test_an_edit_with_a_range_is_a_retake_of_that_range(api, user, make_generation):
+    source = make_generation(user, status="succeeded", seconds=2, duration=2.0)
+    reference = by_id("video_" + source.code)
+    reference["extra_body"].update(start_seconds="0.5", end_seconds="1.5")
+    video = api.videos.edit(**reference, prompt="the kite turns red")
+    retake = Generation.objects.get(code=code_of(video.id))
+    assert (retake.source, retake.retake_start, retake.retake_end, retake.seconds) == (source, 0.5, 1.5, 2)
+    assert video.seconds == "2"
+
+    for bounds, param in (
+        ({"start_seconds": "0.5"}, "end_seconds"),
+        ({"start_seconds": "x", "end_seconds": "1"}, "start_seconds"),
+    ):
+        reference = by_id("video_" + source.code)
+        reference["extra_body"].update(bounds)
+        with pytest.raises(openai.BadRequestError) as caught:
+            api.videos.edit(**reference, prompt="x")
+        assert caught.value.param == param
+    reference = by_id("video_" + source.code)
+    reference["extra_body"].update(start_seconds="1", end_seconds="5")
+    with pytest.raises(openai.BadRequestError) as caught:
+        api.videos.edit(**reference, prompt="x")
+    assert "inside the video" in caught.value.message
+    assert Generation.objects.filter(source=source).count() == 1

@@ -109,8 +109,11 @@ def test_same_seed_is_bit_identical_and_another_seed_differs(tiny_engine):
 
 def test_storyboard_is_one_video_with_continuous_exact_audio(tiny_engine):
     shots = [Shot("a city at dawn", 1), Shot("the same city at noon", 2), Shot("and at night", 1)]
-    output = tiny_engine.generate(GenerationRequest(shots=shots, orientation="portrait", seed=5))
+    output = tiny_engine.generate(
+        GenerationRequest(shots=shots, orientation="portrait", seed=5, storyboard_mode="sequential")
+    )
 
+    assert output.storyboard_mode == "sequential" and output.cuts == [25, 25 + 49]
     assert output.frames.shape[0] == 25 + 49 + 25
     assert output.audio.shape[1] == output.frames.shape[0] * output.sample_rate // output.fps
     assert np.isfinite(output.audio).all()
@@ -123,8 +126,12 @@ def test_storyboard_is_one_video_with_continuous_exact_audio(tiny_engine):
 
 def test_storyboard_shot_continues_from_the_previous_shots_last_frame(tiny_engine):
     second = Shot("the lights go out", 1)
-    calm = tiny_engine.generate(GenerationRequest([Shot("a calm lake", 1), second], "portrait", seed=5))
-    storm = tiny_engine.generate(GenerationRequest([Shot("a stormy sea", 1), second], "portrait", seed=5))
+    calm = tiny_engine.generate(
+        GenerationRequest([Shot("a calm lake", 1), second], "portrait", seed=5, storyboard_mode="sequential")
+    )
+    storm = tiny_engine.generate(
+        GenerationRequest([Shot("a stormy sea", 1), second], "portrait", seed=5, storyboard_mode="sequential")
+    )
 
     # Same prompt and seed for shot 2: it can only differ because it starts from a different frame.
     assert not np.array_equal(calm.frames[:25], storm.frames[:25])
@@ -142,7 +149,8 @@ def test_condition_image_of_any_aspect_steers_the_video(tiny_engine):
 def test_progress_reports_every_step_and_a_preview_jpeg(tiny_engine):
     seen: list[Progress] = []
     shots = [Shot("a", 1), Shot("b", 1)]
-    tiny_engine.generate(GenerationRequest(shots, "landscape", seed=1, steps=4), on_progress=seen.append)
+    request = GenerationRequest(shots, "landscape", seed=1, steps=4, storyboard_mode="sequential")
+    tiny_engine.generate(request, on_progress=seen.append)
 
     generating = [(p.shot, p.step) for p in seen if p.stage == "generating"]
     assert generating == [(0, 1), (0, 2), (0, 3), (0, 4), (1, 1), (1, 2), (1, 3), (1, 4)]

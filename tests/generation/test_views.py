@@ -222,3 +222,11 @@ def test_download_gives_the_signed_export_and_never_the_draft(client, user, othe
     generation.export.delete()
     response = client.get(url, follow=True)
     assert "content check" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_the_video_page_says_how_a_storyboard_was_rendered(user_client, user):
+    shots = [{"prompt": "a door opens", "seconds": 1}, {"prompt": "a cat walks in", "seconds": 1}]
+    generation = queued_generation(user, storyboard=shots, seconds=2, storyboard_mode="one_pass")
+    page = user_client.get(generation.get_absolute_url()).content.decode()
+    assert 'data-storyboard-mode="one_pass"' in page and "Rendered in one pass" in page

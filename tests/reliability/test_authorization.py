@@ -155,6 +155,14 @@ def generation_rows() -> list[Row]:
             effect=lambda w, u: Generation.objects.filter(owner=w.owner, status="queued").exists(),
         ),
         Row(
+            "generation:retake",
+            "post",
+            lambda w: [w.draft.code],
+            owner_only(),
+            data=lambda w: {"prompt": "now it snows", "start": "0.25", "end": "0.75"},
+            effect=lambda w, u: Generation.objects.filter(source=w.draft, retake_start=0.25).exists(),
+        ),
+        Row(
             "generation:delete",
             "post",
             lambda w: [w.draft.code],

@@ -4,6 +4,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from generation.engine.architectures import FAMILIES
 from generation.engine.tiny import MARKER_FILE, build_tiny_model, is_tiny_model, rebuild_tiny_model
 
 
@@ -23,8 +24,14 @@ class Command(BaseCommand):
             help=f"replace a tiny model already in DIRECTORY (a directory without {MARKER_FILE} is never deleted)",
         )
         parser.add_argument("--seed", type=int, default=0, help="weight seed (default 0)")
+        parser.add_argument(
+            "--family",
+            choices=FAMILIES,
+            default="ltx2",
+            help="LTX architecture to build (profile 'tiny' for ltx2, 'tiny-<family>' otherwise)",
+        )
 
-    def handle(self, *args, directory: Path, force: bool, seed: int, **options):
+    def handle(self, *args, directory: Path, force: bool, seed: int, family: str = "ltx2", **options):
         occupied = directory.exists() and any(directory.iterdir())
         if occupied and not force:
             if is_tiny_model(directory):
@@ -32,9 +39,9 @@ class Command(BaseCommand):
             raise CommandError(f"{directory} is not empty")
         try:
             path = (
-                rebuild_tiny_model(directory, seed=seed)
+                rebuild_tiny_model(directory, seed=seed, family=family)
                 if occupied
-                else build_tiny_model(directory, seed=seed)
+                else build_tiny_model(directory, seed=seed, family=family)
             )
         except FileExistsError as error:
             raise CommandError(str(error)) from error
