@@ -573,10 +573,13 @@ def enqueue_analysis(cameo_id: int) -> None:
 
 
 def _delete_media(rows) -> None:
-    """Delete these CameoMedia rows and their files in storage."""
+    """Delete these CameoMedia rows now and their files in storage once the transaction commits:
+    a rolled-back deletion leaves rows and files as they were."""
+    from generation.models import delete_on_commit
+
+    rows = list(rows)
+    delete_on_commit([media.file for media in rows])
     for media in rows:
-        if media.file:
-            media.file.delete(save=False)
         media.delete()
 
 
@@ -604,12 +607,16 @@ def reject_cameo(cameo: Cameo, reasons: list[str], checks: dict | None = None) -
 # --- owner controls --------------------------------------------------------------------------
 
 
+@transaction.atomic
 def update_cameo_settings(
     cameo: Cameo, *, permission: str, preferences: str, restrictions: str, actor: User
 ) -> list[str]:
     """Change who may use a cameo and the owner's preferences and restrictions; returns the
     names of the fields that changed. Each change is a ledger entry; consent is then enforced on
-    videos already made or queued. Teens can't open their cameo to everyone."""
+    videos already made or queued. Teens can't open their cameo to everyone.
+
+    One transaction: the change, its ledger entry and every stopped video stand or fall together;
+    events, job cancels and file deletions happen only once it commits."""
     from moderation.policy import check_cameo_preferences
 
     if permission == Cameo.Permission.EVERYONE and cameo.owner.is_teen:
@@ -653,8 +660,10 @@ def approve_user(cameo: Cameo, handle: str, *, actor: User) -> Approval:
     return approval
 
 
+@transaction.atomic
 def remove_approval(cameo: Cameo, user: User, *, actor: User) -> bool:
-    """Take someone off the approval list (a ledger revocation) and enforce consent."""
+    """Take someone off the approval list (a ledger revocation) and enforce consent, in one
+    transaction."""
     removed = Approval.objects.filter(cameo=cameo, user=user).delete()[0] > 0
     if removed:
         append_entry(cameo, LedgerEntry.Kind.REVOKED, actor=actor, subject=user, reason="approval removed")
@@ -662,16 +671,21 @@ def remove_approval(cameo: Cameo, user: User, *, actor: User) -> bool:
     return removed
 
 
+@transaction.atomic
 def delete_cameo(cameo: Cameo, *, actor: User, keep_videos: bool) -> None:
     """Delete a cameo: its media and embeddings are erased, queued and running videos using it
     are stopped, and videos already made (drafts and posts, everyone's) are deleted unless the
-    owner keeps them. The row stays, marked deleted, to hold its ledger."""
-    if cameo.status == Cameo.Status.DELETED:
+    owner keeps them. The row stays, marked deleted, to hold its ledger.
+
+    One transaction; the ledger entry is written first and files go only once it commits, so a
+    failure half-way leaves the cameo, its files and its ledger exactly as they were."""
+    if not Cameo.objects.filter(pk=cameo.pk).exclude(status=Cameo.Status.DELETED).update(
+        status=Cameo.Status.DELETED, deleted=timezone.now()
+    ):
         return
-    Cameo.objects.filter(pk=cameo.pk).update(status=Cameo.Status.DELETED, deleted=timezone.now())
     cameo.status = Cameo.Status.DELETED
-    erase_media(cameo)
     append_entry(cameo, LedgerEntry.Kind.DELETED, actor=actor, keep_videos=keep_videos)
+    erase_media(cameo)
     enforce_consent(cameo, keep_finished=keep_videos)
     if not keep_videos:
         uses = CameoUse.objects.filter(cameo=cameo, generation__isnull=False).select_related(
@@ -704,9 +718,11 @@ def remove_video(use: CameoUse, *, actor: User) -> None:
     _delete_video(use, actor=actor)
 
 
+@transaction.atomic
 def block_user_of(use: CameoUse, *, actor: User) -> None:
     """The cameo's owner blocks the person who used (or tried to use) their cameo: the feed's
-    block, a ledger revocation on each of the owner's cameos, and consent enforced on them all."""
+    block, a ledger revocation on each of the owner's cameos, and consent enforced on them all,
+    in one transaction."""
     from feed.actions import FeedRefused, block_user
 
     try:

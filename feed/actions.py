@@ -118,12 +118,18 @@ def delete_post(post: Post) -> None:
     with transaction.atomic():
         unpost(post)
         generation.delete()
-    for field in {f.name: f for f in fields if f}.values():
-        shared = Generation.objects.filter(
-            Q(video=field.name) | Q(poster=field.name) | Q(sprite=field.name) | Q(preview=field.name)
-        ).exists()
-        if not shared:
-            field.storage.delete(field.name)
+    doomed = {f.name: f.storage for f in fields if f}
+
+    def delete_files() -> None:
+        # Only once committed: a caller's rolled-back transaction must find the files still there.
+        for name, storage in doomed.items():
+            shared = Generation.objects.filter(
+                Q(video=name) | Q(poster=name) | Q(sprite=name) | Q(preview=name)
+            ).exists()
+            if not shared:
+                storage.delete(name)
+
+    transaction.on_commit(delete_files)
 
 
 def remix_source(user: User, post_code: str) -> Generation:
@@ -253,6 +259,7 @@ def follow(follower: User, followee: User) -> bool:
     return True
 
 
+@transaction.atomic
 def unfollow(follower: User, followee: User) -> bool:
     """Stop following; cameos shared with "mutuals" stop being usable between the two."""
     from cameos.actions import enforce_consent_between
