@@ -266,7 +266,7 @@ def unfollow(follower: User, followee: User) -> bool:
 
     removed = Follow.objects.filter(follower=follower, followee=followee).delete()[0] > 0
     if removed:
-        enforce_consent_between(follower, followee)
+        enforce_consent_between(follower, followee, why="no longer mutuals")
     return removed
 
 
@@ -289,7 +289,7 @@ def block_user(blocker: User, blocked: User) -> bool:
     from cameos.actions import enforce_consent_between
 
     # Blocked users never qualify for a cameo: stop their queued jobs and posts that use one.
-    enforce_consent_between(blocker, blocked)
+    enforce_consent_between(blocker, blocked, why="blocked")
     return created
 
 
@@ -317,6 +317,7 @@ def notify(
     post: Post | None = None,
     comment: Comment | None = None,
     generation: Generation | None = None,
+    message: str = "",
 ) -> Notification | None:
     """Store a notification and, once the transaction commits, push the new unread count.
 
@@ -325,7 +326,13 @@ def notify(
     if actor is not None and (actor.pk == recipient_id or Block.between(actor.pk, recipient_id)):
         return None
     notification = Notification.objects.create(
-        recipient_id=recipient_id, kind=kind, actor=actor, post=post, comment=comment, generation=generation
+        recipient_id=recipient_id,
+        kind=kind,
+        actor=actor,
+        post=post,
+        comment=comment,
+        generation=generation,
+        message=message[:300],
     )
     text = notification.text
 

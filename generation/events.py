@@ -10,10 +10,9 @@ rolled back (a stopped video, a notification) and read a page that disagrees.
 
 import logging
 
-from django.db import transaction
-
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.db import transaction
 
 log = logging.getLogger(__name__)
 

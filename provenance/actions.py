@@ -47,7 +47,7 @@ def ensure_export(generation: Generation, *, public_url: str = "", source=None) 
         raise ExportFailed("This video can't leave the site: it hasn't passed the content check.")
     tracking_id = secrets.randbits(63)
     info = ManifestInfo(
-        title=(generation.prompt or "Video")[:120],
+        title=manifest_title(generation),
         model=Path(generation.model_id).name or generation.model_id,
         public_url=public_url or None,
         consent_ids=tuple(consent_entry_ids(generation)),
@@ -92,6 +92,15 @@ def ensure_export(generation: Generation, *, public_url: str = "", source=None) 
     return export
 
 
+def manifest_title(generation: Generation) -> str:
+    """The manifest's title: the post's caption, else a neutral one. Never the prompt: anyone who
+    holds the file can read its manifest, and a prompt is its author's unless they show it."""
+    from feed.models import Post
+
+    caption = Post.objects.filter(generation=generation).values_list("caption", flat=True).first()
+    return (caption or f"A video by @{generation.owner.handle} on {settings.SITE_NAME}")[:120]
+
+
 def fingerprint_lookup():
     """Brute-force lookup over every export's fingerprint (fine for a small site; see README)."""
     rows = Export.objects.values_list("pk", "fingerprint")
@@ -121,7 +130,34 @@ def verify_video(path: str, *, viewer=None) -> dict:
     elif identified and identified["method"] == "fingerprint":
         export = Export.objects.filter(pk=int(identified["key"])).select_related("generation").first()
     report["site"] = describe_source(export, viewer)
+    if identified and identified["method"] == "tracking":
+        note_withdrawal(report["site"], export, int(identified["key"]))
+    elif export is not None:
+        note_withdrawal(report["site"], export, export.tracking_id)
     return report
+
+
+def note_withdrawal(site: dict, export: Export | None, tracking_id: int) -> None:
+    """A copy downloaded before consent for a likeness in it ended can't be recalled: the report
+    says it was withdrawn, when (the date of the consent ledger's entry) and by whom."""
+    from cameos.models import Withdrawal
+
+    rows = Withdrawal.objects.filter(tracking_id=tracking_id)
+    if export is not None:
+        rows = Withdrawal.objects.filter(generation_code=export.generation.code) | rows
+    withdrawal = rows.order_by("created").first()
+    if withdrawal is None:
+        return
+    when = withdrawal.created.date().isoformat()
+    site.update(
+        made_here=True,
+        withdrawn={"on": when, "by": f"@{withdrawal.owner_handle}", "reason": withdrawal.reason},
+        text=(
+            f"Made on this site. Consent for a likeness in this video was withdrawn on {when} "
+            f"(@{withdrawal.owner_handle}: {withdrawal.reason}); the site no longer shows it."
+        ),
+    )
+    site.pop("url", None)
 
 
 def describe_source(export: Export | None, viewer) -> dict:
