@@ -74,7 +74,7 @@ KINDS = [
 
 
 @pytest.fixture
-def scene(make_user, make_generation, staff_user, django_capture_on_commit_callbacks):
+def scene(make_user, make_generation, staff_user, django_capture_on_commit_callbacks):  # noqa: F811
     """ada's cameo in bob's posted video and in his remix of it; bob downloads the export."""
 
     def build(level):
