@@ -39,7 +39,21 @@ ALLOWED_HOSTS = [
 ]
 CSRF_TRUSTED_ORIGINS = [o.strip() for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
 SITE_NAME = os.environ.get("SITE_NAME", "Sora Site")
-SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+
+
+def served_url(host: str, port: str) -> str:
+    """The address `make run` serves at (HOST/PORT), for links when SITE_URL isn't set: a wildcard
+    bind is reached on this machine as 127.0.0.1."""
+    host = "127.0.0.1" if host in ("", "0.0.0.0") else "[::1]" if host == "::" else host
+    host = f"[{host}]" if ":" in host and not host.startswith("[") else host
+    return f"http://{host}:{port}"
+
+
+# Invite links, emails and signed C2PA manifests use it: without SITE_URL, where the site is served.
+SITE_URL = (
+    os.environ.get("SITE_URL")
+    or served_url(os.environ.get("HOST", "127.0.0.1"), os.environ.get("PORT", "8000"))
+).rstrip("/")
 
 INSTALLED_APPS = [
     "daphne",

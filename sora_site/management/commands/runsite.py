@@ -28,6 +28,12 @@ class Command(BaseCommand):
         children: list[subprocess.Popen] = []
         settings.VAR_DIR.mkdir(parents=True, exist_ok=True)
         env = os.environ.copy()
+        if not os.environ.get("SITE_URL"):
+            # Links (invites printed below, emails, C2PA post URLs) name the address actually served,
+            # also when --host/--port differ from HOST/PORT.
+            from sora_site.settings import served_url
+
+            settings.SITE_URL = env["SITE_URL"] = served_url(host, str(port))
         if "REDIS_URL" not in os.environ:
             sock = settings.VAR_DIR / "redis.sock"
             children.append(embedded_redis.start(sock, settings.VAR_DIR / "redis.log"))
