@@ -38,7 +38,7 @@ MENTION_RE = re.compile(r"(?<![\w@.])@([A-Za-z][A-Za-z0-9_.]{2,29})")
 STALE_CHECK = timedelta(minutes=20)
 # Extra seconds a clip may last beyond the time between issuing the challenge and the upload.
 FRESHNESS_SLACK_SECONDS = 2.0
-LIVE_PERSON_STATUSES = (Cameo.Status.PENDING, Cameo.Status.CHECKING, Cameo.Status.ACTIVE)
+LIVE_PERSON_STATUSES = (Cameo.Status.PENDING, Cameo.Status.CHECKING, Cameo.Status.ACTIVE, Cameo.Status.REVIEW)
 
 
 class CameoRefused(Exception):
@@ -521,6 +521,8 @@ def _ensure_can_record(owner: User) -> None:
     current = person_cameo_of(owner)
     if current is not None and current.is_active:
         raise CameoRefused("You already have a verified cameo. Delete it first to record a new one.")
+    if current is not None and current.status == Cameo.Status.REVIEW:
+        raise CameoRefused("Your last recording is waiting for a review by our team. We'll let you know.")
     if current is not None:
         raise CameoRefused("Your last recording is still being checked. Wait for the result.")
 
@@ -839,6 +841,38 @@ def enforce_consent_between(*users: User, why: str = "consent withdrawn") -> int
     many uses were stopped. For the feed's block and unfollow actions to call."""
     cameos = Cameo.objects.filter(owner__in=[u.pk for u in users], status=Cameo.Status.ACTIVE)
     return sum(enforce_consent(cameo, why=why) for cameo in cameos)
+
+
+DISPUTE_REJECTED_REASON = (
+    "Our team reviewed your recording and couldn't verify it as your own likeness. "
+    "If you think this is a mistake, contact the site's moderators."
+)
+
+
+@transaction.atomic
+def resolve_dispute(dispute, *, verify: bool, moderator: User) -> None:
+    """A moderator's decision on a likeness dispute: verify the held cameo (not the same person:
+    it becomes active and its ledger starts) or reject it (its files are erased)."""
+    from cameos.models import LikenessDispute
+
+    cameo = dispute.cameo
+    status = LikenessDispute.Status.VERIFIED if verify else LikenessDispute.Status.REJECTED
+    if not LikenessDispute.objects.filter(pk=dispute.pk, status=LikenessDispute.Status.OPEN).update(
+        status=status, resolved=timezone.now(), resolved_by=moderator
+    ):
+        return
+    if verify:
+        if Cameo.objects.filter(pk=cameo.pk, status=Cameo.Status.REVIEW).update(
+            status=Cameo.Status.ACTIVE, verified=timezone.now(), reasons=[]
+        ):
+            append_entry(cameo, LedgerEntry.Kind.CREATED, actor=cameo.owner, permission=cameo.permission)
+    else:
+        Cameo.objects.filter(pk=cameo.pk, status=Cameo.Status.REVIEW).update(
+            status=Cameo.Status.REJECTED, reasons=[DISPUTE_REJECTED_REASON]
+        )
+        erase_media(cameo)
+    cameo.refresh_from_db()
+    publish(cameo.owner_id, cameo.event())
 
 
 def mark_uses_seen(cameo: Cameo) -> int:

@@ -125,6 +125,8 @@ class Cameo(models.Model):
         PENDING = "pending", "Waiting to be checked"
         CHECKING = "checking", "Checking"
         ACTIVE = "active", "Verified"
+        # The face matches another account's cameo or a listed public figure: a moderator decides.
+        REVIEW = "review", "Waiting for review"
         REJECTED = "rejected", "Rejected"
         DELETED = "deleted", "Deleted"
 
@@ -189,7 +191,7 @@ class Cameo(models.Model):
             # One likeness per person: a new recording waits until the last one is judged or deleted.
             models.UniqueConstraint(
                 fields=["owner"],
-                condition=Q(kind="person", status__in=["pending", "checking", "active"]),
+                condition=Q(kind="person", status__in=["pending", "checking", "active", "review"]),
                 name="cameos_one_live_person_cameo",
             ),
             models.CheckConstraint(
@@ -502,3 +504,40 @@ class Withdrawal(models.Model):
     @property
     def text(self) -> str:
         return f"Removed because @{self.owner_handle} withdrew consent ({self.reason})."
+
+
+class LikenessDispute(models.Model):
+    """A new person cameo held for a moderator because its face matches another account's verified
+    or held cameo, or a listed public figure's reference picture (one face, one owner). The
+    submitter is only told it needs review; the admin shows both recordings side by side.
+    """
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        VERIFIED = "verified", "Verified: not the same person"
+        REJECTED = "rejected", "Rejected: someone else's face"
+
+    cameo = models.ForeignKey(Cameo, on_delete=models.CASCADE, related_name="disputes")
+    matched_cameo = models.ForeignKey(
+        Cameo, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    matched_figure = models.ForeignKey(
+        "moderation.PublicFigure", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    distance = models.FloatField(help_text="dlib face-embedding distance (lower is more alike).")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    created = models.DateTimeField(default=timezone.now)
+    resolved = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created"]
+        indexes = [
+            # The moderators' queue: open disputes, newest first.
+            models.Index(fields=["status", "-created"], name="cameos_dispute_queue_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"likeness dispute on {self.cameo_id}"

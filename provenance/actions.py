@@ -130,22 +130,26 @@ def verify_video(path: str, *, viewer=None) -> dict:
     elif identified and identified["method"] == "fingerprint":
         export = Export.objects.filter(pk=int(identified["key"])).select_related("generation").first()
     report["site"] = describe_source(export, viewer)
-    if identified and identified["method"] == "tracking":
-        note_withdrawal(report["site"], export, int(identified["key"]))
-    elif export is not None:
-        note_withdrawal(report["site"], export, export.tracking_id)
+    # The mark read from the pixels, else the id the signed manifest binds: either finds a
+    # withdrawal whose export (and draft) are already gone.
+    marked = report["tracking"]["tracking_id"] or (report["c2pa"].get("soft_binding") or {}).get(
+        "tracking_id"
+    )
+    note_withdrawal(report["site"], export, int(marked) if marked is not None else None)
     return report
 
 
-def note_withdrawal(site: dict, export: Export | None, tracking_id: int) -> None:
+def note_withdrawal(site: dict, export: Export | None, tracking_id: int | None) -> None:
     """A copy downloaded before consent for a likeness in it ended can't be recalled: the report
     says it was withdrawn, when (the date of the consent ledger's entry) and by whom."""
+    from django.db.models import Q
+
     from cameos.models import Withdrawal
 
-    rows = Withdrawal.objects.filter(tracking_id=tracking_id)
+    condition = Q(tracking_id=tracking_id) if tracking_id is not None else Q(pk__in=[])
     if export is not None:
-        rows = Withdrawal.objects.filter(generation_code=export.generation.code) | rows
-    withdrawal = rows.order_by("created").first()
+        condition |= Q(generation_code=export.generation.code)
+    withdrawal = Withdrawal.objects.filter(condition).order_by("created").first()
     if withdrawal is None:
         return
     when = withdrawal.created.date().isoformat()

@@ -295,6 +295,9 @@ LOGGING = {
 }
 
 # Cameos (cameos/): consent limits and the liveness recording's bounds.
+# One face, one owner: a new person cameo whose dlib face embedding lies within this distance of
+# another account's cameo (or a public figure's picture) waits for a moderator (README).
+CAMEO_FACE_DISPUTE_DISTANCE = float(os.environ.get("CAMEO_FACE_DISPUTE_DISTANCE", "0.5"))
 CAMEO_MAX_PER_VIDEO = env_int("CAMEO_MAX_PER_VIDEO", 2)
 CAMEO_CHALLENGE_TTL_SECONDS = env_int("CAMEO_CHALLENGE_TTL_SECONDS", 300)
 CAMEO_MAX_UPLOAD_BYTES = env_int("CAMEO_MAX_UPLOAD_BYTES", 50_000_000)
