@@ -71,15 +71,12 @@ def test_unposting_keeps_the_draft_and_its_files(user, user_client, make_post):
     assert default_storage.exists(video)
 
 
-def test_deleting_a_post_removes_its_media_from_storage(
-    user, user_client, make_post, django_capture_on_commit_callbacks
-):
+def test_deleting_a_post_removes_its_media_from_storage(user, user_client, make_post):
     post = make_post(user)
     g = post.generation
     names = [g.video.name, g.poster.name, g.sprite.name]
     assert all(default_storage.exists(n) for n in names)
-    with django_capture_on_commit_callbacks(execute=True):  # files go once the deletion commits
-        response = user_client.post(reverse("feed:delete", args=[post.code]))
+    response = user_client.post(reverse("feed:delete", args=[post.code]))
     assert response.status_code == 302
     assert not Post.objects.exists() and not Generation.objects.filter(pk=g.pk).exists()
     assert not any(default_storage.exists(n) for n in names)

@@ -2,7 +2,7 @@
 
 A unique random string sits in the prompt of a posted video whose prompt is hidden, and another in
 an unposted draft. Then every named route of the authorization matrix (its table, so a route
-without a row fails there), as anonymous, stranger, follower, mutual and a blocked person, every
+without a row fails there), as anonymous, stranger, follower and mutual, every
 media variant's bytes, the export's C2PA manifest read back with c2pa-python, `/verify` and
 `verify_video` on the export, the API with other people's tokens and the WebSocket messages other
 signed-in people receive: the canary appears 0 times. The author and a moderator do see it.
@@ -33,7 +33,8 @@ from tests.reliability.test_authorization import MATRIX, OK, connect, drain, nam
 
 pytestmark = pytest.mark.django_db
 
-OTHERS = ("anonymous", "stranger", "follower", "friend", "blocked")
+# Everyone but the author: nobody signed in, a stranger, a follower and a mutual ("friend").
+OTHERS = ("anonymous", "stranger", "follower", "friend")
 
 
 class CanaryWorld(World):
@@ -107,12 +108,18 @@ def manifest_text(data: bytes) -> str:
 def test_a_hidden_prompt_reaches_no_one_but_its_author_and_moderators(canary_world, staff_user):
     w = canary_world
     canary = w.CANARY
-    swept = set()
+    swept, asked = set(), set()
     for row, role in swept_cells():
         if row.setup:
             row.setup(w)
-        response = send(w, row, role)
         swept.add(row.route)
+        if row.method == "get":
+            # Rows that differ only in the world's state (a cameo's level) ask the same page.
+            url = reverse(row.route, args=row.args(w))
+            if (url, role) in asked:
+                continue
+            asked.add((url, role))
+        response = send(w, row, role)
         if response.status_code != 302:
             assert canary not in body_text(response), f"{row.method.upper()} {row.id} as {role}"
     assert named_routes() - swept == set(), "routes the sweep never asked"
@@ -140,7 +147,7 @@ def test_a_hidden_prompt_reaches_no_one_but_its_author_and_moderators(canary_wor
         assert canary not in json.dumps(verify_video(tmp.name, viewer=None))
 
     # The API with every other person's token.
-    for role in ("stranger", "follower", "friend", "blocked"):
+    for role in ("stranger", "follower", "friend"):
         headers = {"Authorization": f"Bearer {w.token_of(role)}"}
         for url in (
             "/v1/videos",
