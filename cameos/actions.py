@@ -165,12 +165,11 @@ def record_cameo_uses(generation: Generation, cameos: list[Cameo]) -> None:
         )
         if withdrawn is not None or ended is not None:
             # A stopped use refuses (never skipped): the source shows someone who said no.
-            cameo = withdrawn.cameo if withdrawn is not None else ended.cameo
-            reason = (
-                withdrawn.text if withdrawn is not None else (ended.reason or refusal_reason(cameo, owner))
-            )
-            if cameo is not None:
-                _record_refusal(cameo, owner, reason, "source")
+            # (Nothing is written: the refusal rolls the request back.)
+            if withdrawn is not None:
+                reason = withdrawn.text
+            else:
+                reason = ended.reason or refusal_reason(ended.cameo, owner)
             raise ConsentRefused(f"This video can't be used as a source. {reason}".strip())
         inherited_ids = set(
             CameoUse.objects.filter(generation_id__in=lineage, status=CameoUse.Status.USED).values_list(
