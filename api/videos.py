@@ -553,7 +553,11 @@ def download_content(
 ):
     """The MP4 (`video`), the poster as WebP (`thumbnail`, as OpenAI's) or the sprite sheet JPEG
     (`spritesheet`)."""
+    from cameos.models import Withdrawal
+
     generation = get_video(request, video_id)
+    if (withdrawal := Withdrawal.objects.of_draft(generation.code, request.auth)) is not None:
+        raise ApiError(410, withdrawal.text, code="consent_withdrawn")
     if generation.status != Generation.Status.SUCCEEDED:
         raise bad_request(
             f"Video '{video_id}' is {STATUSES[generation.status]}; its content exists once it is completed.",

@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from accounts.models import Block, User
 from cameos.ledger import append_entry
-from cameos.models import Approval, Cameo, CameoMedia, CameoUse, Challenge, LedgerEntry
+from cameos.models import Approval, Cameo, CameoMedia, CameoUse, Challenge, LedgerEntry, Withdrawal
 from generation.errors import ConsentRefused, GenerationRefused
 from generation.events import publish
 from generation.models import Generation
@@ -38,7 +38,7 @@ MENTION_RE = re.compile(r"(?<![\w@.])@([A-Za-z][A-Za-z0-9_.]{2,29})")
 STALE_CHECK = timedelta(minutes=20)
 # Extra seconds a clip may last beyond the time between issuing the challenge and the upload.
 FRESHNESS_SLACK_SECONDS = 2.0
-LIVE_PERSON_STATUSES = (Cameo.Status.PENDING, Cameo.Status.CHECKING, Cameo.Status.ACTIVE)
+LIVE_PERSON_STATUSES = (Cameo.Status.PENDING, Cameo.Status.CHECKING, Cameo.Status.ACTIVE, Cameo.Status.REVIEW)
 
 
 class CameoRefused(Exception):
@@ -156,10 +156,25 @@ def record_cameo_uses(generation: Generation, cameos: list[Cameo]) -> None:
     owner = generation.owner
     inherited_ids: set[int] = set()
     if generation.source_id:
+        lineage = lineage_of(generation.source_id)
+        withdrawn = Withdrawal.objects.filter(generation_code__in=lineage.values()).first()
+        ended = (
+            CameoUse.objects.filter(generation_id__in=lineage, status__in=ENDED_USES)
+            .select_related("cameo__owner")
+            .first()
+        )
+        if withdrawn is not None or ended is not None:
+            # A stopped use refuses (never skipped): the source shows someone who said no.
+            # (Nothing is written: the refusal rolls the request back.)
+            if withdrawn is not None:
+                reason = withdrawn.text
+            else:
+                reason = ended.reason or refusal_reason(ended.cameo, owner)
+            raise ConsentRefused(f"This video can't be used as a source. {reason}".strip())
         inherited_ids = set(
-            CameoUse.objects.filter(
-                generation_id=generation.source_id, status=CameoUse.Status.USED
-            ).values_list("cameo_id", flat=True)
+            CameoUse.objects.filter(generation_id__in=lineage, status=CameoUse.Status.USED).values_list(
+                "cameo_id", flat=True
+            )
         )
     extra = list(Cameo.objects.filter(pk__in=inherited_ids - {c.pk for c in cameos}).select_related("owner"))
     everything = [*cameos, *extra]
@@ -189,6 +204,25 @@ def record_cameo_uses(generation: Generation, cameos: list[Cameo]) -> None:
         )
         if owner.pk != cameo.owner_id:
             transaction.on_commit(lambda use=use: notify_cameo_use(use))
+
+
+# Uses whose consent ended: the video they are in may not be a source for another.
+ENDED_USES = (CameoUse.Status.STOPPED, CameoUse.Status.REMOVED)
+MAX_LINEAGE = 50
+
+
+def lineage_of(generation_id: int) -> dict[int, str]:
+    """{id: code} of a generation and every source it continues from, up its remix chain (a
+    source inherits every cameo of its whole lineage). One query per generation in the chain."""
+    found: dict[int, str] = {}
+    next_id = generation_id
+    while next_id is not None and next_id not in found and len(found) < MAX_LINEAGE:
+        row = Generation.objects.filter(pk=next_id).values("code", "source_id").first()
+        if row is None:
+            break
+        found[next_id] = row["code"]
+        next_id = row["source_id"]
+    return found
 
 
 def notify_cameo_use(use: CameoUse) -> None:
@@ -363,14 +397,18 @@ def _stop_generation(generation: Generation, reason: str) -> None:
         generation_finished(generation)
 
 
-def enforce_consent(cameo: Cameo, *, keep_finished: bool = False) -> int:
+def enforce_consent(cameo: Cameo, *, keep_finished: bool = False, why: str = "consent withdrawn") -> int:
     """Apply `cameo`'s current consent to the videos that use it: stop queued and running jobs
     that may no longer use it and take down their posts (drafts stay with their creators, and
     can no longer be posted). With `keep_finished`, finished videos are left alone (a deleted
     cameo whose owner kept the videos). Returns how many uses were stopped.
 
-    Call after anything that narrows consent. Cost: one query for the uses, one per distinct
-    creator, and the writes for each stopped use.
+    Every stopped video of someone else becomes a `Withdrawal` (served to nobody but the
+    likeness owner and moderators, refused as a source) and its author gets one notification
+    naming the cameo and `why` (how consent ended).
+
+    Call after anything that narrows consent, inside the caller's transaction. Cost: one query for
+    the uses, one per distinct creator, and the writes for each stopped use.
     """
     from feed.actions import unpost
     from feed.models import Post
@@ -382,6 +420,7 @@ def enforce_consent(cameo: Cameo, *, keep_finished: bool = False) -> int:
     )
     cameo = Cameo.objects.select_related("owner").get(pk=cameo.pk)
     reasons: dict[int, str] = {}
+    withdrawn: dict[int, list[Withdrawal]] = {}
     stopped = 0
     for use in uses:
         generation = use.generation
@@ -398,7 +437,7 @@ def enforce_consent(cameo: Cameo, *, keep_finished: bool = False) -> int:
         post = Post.objects.filter(generation=generation).first()
         if post is not None:
             unpost(post)
-        append_entry(
+        entry = append_entry(
             cameo,
             LedgerEntry.Kind.STOPPED,
             actor=cameo.owner,
@@ -408,8 +447,55 @@ def enforce_consent(cameo: Cameo, *, keep_finished: bool = False) -> int:
             post_taken_down=post is not None,
         )
         CameoUse.objects.filter(pk=use.pk).update(status=CameoUse.Status.STOPPED, reason=reason[:300])
+        record = _withdraw(cameo, generation, post_code=post.code if post else "", entry=entry, why=why)
+        if record is not None:
+            withdrawn.setdefault(generation.owner_id, []).append(record)
         stopped += 1
+    for author_id, records in withdrawn.items():
+        _notify_withdrawal(author_id, cameo, records, why)
     return stopped
+
+
+def _withdraw(cameo: Cameo, generation: Generation, *, post_code: str, entry: LedgerEntry, why: str):
+    """Record that `generation` (someone else's, showing `cameo`) is withdrawn; None when it is the
+    likeness owner's own video or already withdrawn for this cameo."""
+    from provenance.models import Export
+
+    if generation.owner_id == cameo.owner_id:
+        return None
+    existing = Withdrawal.objects.filter(cameo=cameo, generation_code=generation.code).first()
+    if existing is not None:
+        if post_code and not existing.post_code:
+            Withdrawal.objects.filter(pk=existing.pk).update(post_code=post_code)
+        return None
+    return Withdrawal.objects.create(
+        cameo=cameo,
+        generation=generation,
+        author_id=generation.owner_id,
+        generation_code=generation.code,
+        post_code=post_code,
+        tracking_id=Export.objects.filter(generation=generation)
+        .values_list("tracking_id", flat=True)
+        .first(),
+        owner_handle=cameo.owner.handle,
+        reason=why[:120],
+        ledger_entry=entry,
+        created=entry.created,
+    )
+
+
+def _notify_withdrawal(author_id: int, cameo: Cameo, records: list[Withdrawal], why: str) -> None:
+    """One notification per author and withdrawal, naming the cameo and how consent ended. No
+    actor: a block between the two must not swallow it."""
+    from feed.actions import notify
+    from feed.models import Notification
+
+    count = "Your video" if len(records) == 1 else f"{len(records)} of your videos"
+    message = (
+        f"{count} with {_possessive(cameo)} was taken down: @{cameo.owner.handle} withdrew consent ({why})."
+    )
+    # Not linked to the draft: it may be deleted next (a deleted cameo), taking the row with it.
+    notify(author_id, Notification.Kind.CONSENT_WITHDRAWN, message=message)
 
 
 # --- creating a cameo ------------------------------------------------------------------------
@@ -434,6 +520,8 @@ def _ensure_can_record(owner: User) -> None:
     current = person_cameo_of(owner)
     if current is not None and current.is_active:
         raise CameoRefused("You already have a verified cameo. Delete it first to record a new one.")
+    if current is not None and current.status == Cameo.Status.REVIEW:
+        raise CameoRefused("Your last recording is waiting for a review by our team. We'll let you know.")
     if current is not None:
         raise CameoRefused("Your last recording is still being checked. Wait for the result.")
 
@@ -573,10 +661,13 @@ def enqueue_analysis(cameo_id: int) -> None:
 
 
 def _delete_media(rows) -> None:
-    """Delete these CameoMedia rows and their files in storage."""
+    """Delete these CameoMedia rows now and their files in storage once the transaction commits:
+    a rolled-back deletion leaves rows and files as they were."""
+    from generation.models import delete_on_commit
+
+    rows = list(rows)
+    delete_on_commit([media.file for media in rows])
     for media in rows:
-        if media.file:
-            media.file.delete(save=False)
         media.delete()
 
 
@@ -604,12 +695,16 @@ def reject_cameo(cameo: Cameo, reasons: list[str], checks: dict | None = None) -
 # --- owner controls --------------------------------------------------------------------------
 
 
+@transaction.atomic
 def update_cameo_settings(
     cameo: Cameo, *, permission: str, preferences: str, restrictions: str, actor: User
 ) -> list[str]:
     """Change who may use a cameo and the owner's preferences and restrictions; returns the
     names of the fields that changed. Each change is a ledger entry; consent is then enforced on
-    videos already made or queued. Teens can't open their cameo to everyone."""
+    videos already made or queued. Teens can't open their cameo to everyone.
+
+    One transaction: the change, its ledger entry and every stopped video stand or fall together;
+    events, job cancels and file deletions happen only once it commits."""
     from moderation.policy import check_cameo_preferences
 
     if permission == Cameo.Permission.EVERYONE and cameo.owner.is_teen:
@@ -634,7 +729,10 @@ def update_cameo_settings(
         actor=actor,
         changes={name: {"from": before[name], "to": value} for name, value in changed.items()},
     )
-    enforce_consent(cameo)
+    level = Cameo.Permission(cameo.permission).label.lower()
+    enforce_consent(
+        cameo, why=f"permission changed to {level}" if "permission" in changed else "settings changed"
+    )
     return list(changed)
 
 
@@ -653,49 +751,65 @@ def approve_user(cameo: Cameo, handle: str, *, actor: User) -> Approval:
     return approval
 
 
+@transaction.atomic
 def remove_approval(cameo: Cameo, user: User, *, actor: User) -> bool:
-    """Take someone off the approval list (a ledger revocation) and enforce consent."""
+    """Take someone off the approval list (a ledger revocation) and enforce consent, in one
+    transaction."""
     removed = Approval.objects.filter(cameo=cameo, user=user).delete()[0] > 0
     if removed:
         append_entry(cameo, LedgerEntry.Kind.REVOKED, actor=actor, subject=user, reason="approval removed")
-        enforce_consent(cameo)
+        enforce_consent(cameo, why="approval removed")
     return removed
 
 
-def delete_cameo(cameo: Cameo, *, actor: User, keep_videos: bool) -> None:
+@transaction.atomic
+def delete_cameo(cameo: Cameo, *, actor: User, keep_videos: bool, why: str = "cameo deleted") -> None:
     """Delete a cameo: its media and embeddings are erased, queued and running videos using it
     are stopped, and videos already made (drafts and posts, everyone's) are deleted unless the
-    owner keeps them. The row stays, marked deleted, to hold its ledger."""
-    if cameo.status == Cameo.Status.DELETED:
+    owner keeps them. The row stays, marked deleted, to hold its ledger.
+
+    One transaction; the ledger entry is written first and files go only once it commits, so a
+    failure half-way leaves the cameo, its files and its ledger exactly as they were."""
+    if (
+        not Cameo.objects.filter(pk=cameo.pk)
+        .exclude(status=Cameo.Status.DELETED)
+        .update(status=Cameo.Status.DELETED, deleted=timezone.now())
+    ):
         return
-    Cameo.objects.filter(pk=cameo.pk).update(status=Cameo.Status.DELETED, deleted=timezone.now())
     cameo.status = Cameo.Status.DELETED
-    erase_media(cameo)
     append_entry(cameo, LedgerEntry.Kind.DELETED, actor=actor, keep_videos=keep_videos)
-    enforce_consent(cameo, keep_finished=keep_videos)
+    erase_media(cameo)
+    enforce_consent(cameo, keep_finished=keep_videos, why=why)
     if not keep_videos:
         uses = CameoUse.objects.filter(cameo=cameo, generation__isnull=False).select_related(
             "generation", "user"
         )
         for use in uses:
-            _delete_video(use, actor=actor)
+            _delete_video(use, actor=actor, why=why)
 
 
-def _delete_video(use: CameoUse, *, actor: User) -> None:
+def _delete_video(use: CameoUse, *, actor: User, why: str = "video removed by the cameo's owner") -> None:
     from feed.actions import delete_post
     from feed.models import Post
     from generation.actions import delete_generation
 
     generation = use.generation
-    append_entry(use.cameo, LedgerEntry.Kind.REMOVED, actor=actor, subject=use.user, generation=generation)
+    entry = append_entry(
+        use.cameo, LedgerEntry.Kind.REMOVED, actor=actor, subject=use.user, generation=generation
+    )
     CameoUse.objects.filter(pk=use.pk).update(status=CameoUse.Status.REMOVED)
     post = Post.objects.filter(generation=generation).first()
+    cameo = Cameo.objects.select_related("owner").get(pk=use.cameo_id)
+    record = _withdraw(cameo, generation, post_code=post.code if post else "", entry=entry, why=why)
+    if record is not None:
+        _notify_withdrawal(generation.owner_id, cameo, [record], why)
     if post is not None:
         delete_post(post)
     else:
         delete_generation(generation)
 
 
+@transaction.atomic
 def remove_video(use: CameoUse, *, actor: User) -> None:
     """The cameo's owner deletes a video (anyone's draft or post) that used their cameo: it
     disappears for its creator too. A running job is told to stop and finds its row gone."""
@@ -704,9 +818,11 @@ def remove_video(use: CameoUse, *, actor: User) -> None:
     _delete_video(use, actor=actor)
 
 
+@transaction.atomic
 def block_user_of(use: CameoUse, *, actor: User) -> None:
     """The cameo's owner blocks the person who used (or tried to use) their cameo: the feed's
-    block, a ledger revocation on each of the owner's cameos, and consent enforced on them all."""
+    block, a ledger revocation on each of the owner's cameos, and consent enforced on them all,
+    in one transaction."""
     from feed.actions import FeedRefused, block_user
 
     try:
@@ -715,15 +831,47 @@ def block_user_of(use: CameoUse, *, actor: User) -> None:
         raise CameoRefused(str(exc)) from exc
     for cameo in Cameo.objects.filter(owner=actor, status=Cameo.Status.ACTIVE):
         append_entry(cameo, LedgerEntry.Kind.REVOKED, actor=actor, subject=use.user, reason="blocked")
-        enforce_consent(cameo)
+        enforce_consent(cameo, why="blocked")
 
 
-def enforce_consent_between(*users: User) -> int:
+def enforce_consent_between(*users: User, why: str = "consent withdrawn") -> int:
     """Re-apply consent on every cameo these people own, after something outside the cameo pages
     narrowed it (a block or unfollow from the feed: mutuals may no longer be mutual). Returns how
     many uses were stopped. For the feed's block and unfollow actions to call."""
     cameos = Cameo.objects.filter(owner__in=[u.pk for u in users], status=Cameo.Status.ACTIVE)
-    return sum(enforce_consent(cameo) for cameo in cameos)
+    return sum(enforce_consent(cameo, why=why) for cameo in cameos)
+
+
+DISPUTE_REJECTED_REASON = (
+    "Our team reviewed your recording and couldn't verify it as your own likeness. "
+    "If you think this is a mistake, contact the site's moderators."
+)
+
+
+@transaction.atomic
+def resolve_dispute(dispute, *, verify: bool, moderator: User) -> None:
+    """A moderator's decision on a likeness dispute: verify the held cameo (not the same person:
+    it becomes active and its ledger starts) or reject it (its files are erased)."""
+    from cameos.models import LikenessDispute
+
+    cameo = dispute.cameo
+    status = LikenessDispute.Status.VERIFIED if verify else LikenessDispute.Status.REJECTED
+    if not LikenessDispute.objects.filter(pk=dispute.pk, status=LikenessDispute.Status.OPEN).update(
+        status=status, resolved=timezone.now(), resolved_by=moderator
+    ):
+        return
+    if verify:
+        if Cameo.objects.filter(pk=cameo.pk, status=Cameo.Status.REVIEW).update(
+            status=Cameo.Status.ACTIVE, verified=timezone.now(), reasons=[]
+        ):
+            append_entry(cameo, LedgerEntry.Kind.CREATED, actor=cameo.owner, permission=cameo.permission)
+    else:
+        Cameo.objects.filter(pk=cameo.pk, status=Cameo.Status.REVIEW).update(
+            status=Cameo.Status.REJECTED, reasons=[DISPUTE_REJECTED_REASON]
+        )
+        erase_media(cameo)
+    cameo.refresh_from_db()
+    publish(cameo.owner_id, cameo.event())
 
 
 def mark_uses_seen(cameo: Cameo) -> int:

@@ -94,6 +94,15 @@ def _analyse_person(cameo: Cameo) -> str:
         save_media(cameo, CameoMedia.Role.REFERENCE, position, "face.jpg", ContentFile(jpeg))
     if result.voice_sample_wav:
         save_media(cameo, CameoMedia.Role.VOICE, 0, "voice.wav", ContentFile(result.voice_sample_wav))
+    match = likeness_match(cameo, result.face_embedding)
+    if match is not None:
+        return hold_for_review(
+            cameo,
+            match,
+            checks=result.checks,
+            voice_embedding=result.voice_embedding,
+            face_embedding=result.face_embedding,
+        )
     return _activate(
         cameo,
         checks=result.checks,
@@ -131,6 +140,97 @@ def _activate(cameo: Cameo, *, checks: dict, **fields) -> str:
     append_entry(cameo, LedgerEntry.Kind.CREATED, actor=cameo.owner, permission=cameo.permission)
     publish(cameo.owner_id, cameo.event())
     return "verified"
+
+
+REVIEW_REASON = (
+    "Your recording needs a review by our team before your cameo can be used. "
+    "We'll let you know when it's done."
+)
+
+
+def likeness_match(cameo: Cameo, face_embedding: list[float] | None):
+    """The closest other likeness within `CAMEO_FACE_DISPUTE_DISTANCE` of this face, as
+    (distance, matched cameo or None, matched public figure or None), or None.
+
+    Compared with every other account's person cameo that is verified or held for review (one
+    face, one owner) and every enabled public figure with a reference picture. A brute-force pass
+    (128 floats per cameo); a figure's embedding is computed once and kept with its picture's name.
+    """
+    import numpy as np
+
+    from moderation.models import PublicFigure
+
+    if not face_embedding:
+        return None
+    mine = np.asarray(face_embedding, dtype=np.float64)
+    best = None
+    others = (
+        Cameo.objects.filter(
+            kind=Cameo.Kind.PERSON,
+            status__in=[Cameo.Status.ACTIVE, Cameo.Status.REVIEW],
+            face_embedding__isnull=False,
+        )
+        .exclude(owner=cameo.owner_id)
+        .values_list("pk", "face_embedding")
+    )
+    for pk, vector in others.iterator():
+        distance = float(np.linalg.norm(mine - np.asarray(vector, dtype=np.float64)))
+        if distance <= settings.CAMEO_FACE_DISPUTE_DISTANCE and (best is None or distance < best[0]):
+            best = (distance, pk, None)
+    for figure in PublicFigure.objects.filter(enabled=True).exclude(reference_image=""):
+        vector = figure_embedding(figure)
+        if vector is None:
+            continue
+        distance = float(np.linalg.norm(mine - np.asarray(vector, dtype=np.float64)))
+        if distance <= settings.CAMEO_FACE_DISPUTE_DISTANCE and (best is None or distance < best[0]):
+            best = (distance, None, figure)
+    if best is None:
+        return None
+    distance, pk, figure = best
+    return distance, Cameo.objects.filter(pk=pk).first() if pk else None, figure
+
+
+def figure_embedding(figure) -> list[float] | None:
+    """The face embedding of a public figure's reference picture (its largest face), computed
+    when the picture is new or changed and stored beside its name; None without a face."""
+    import numpy as np
+    from PIL import Image
+
+    from cameos.liveness import face_embeddings_in_frames
+    from moderation.models import PublicFigure
+
+    stored = figure.face_embedding or {}
+    if stored.get("image") == figure.reference_image.name:
+        return stored.get("vector")
+    with figure.reference_image.open("rb") as fh:
+        rgb = np.asarray(Image.open(fh).convert("RGB"))
+    faces = face_embeddings_in_frames([rgb])
+    vector = faces[0] if faces else None
+    PublicFigure.objects.filter(pk=figure.pk).update(
+        face_embedding={"image": figure.reference_image.name, "vector": vector}
+    )
+    return vector
+
+
+def hold_for_review(cameo: Cameo, match, *, checks: dict, **fields) -> str:
+    """Hold a cameo whose face is someone else's likeness: stored as checked (embeddings and
+    references, for the moderator) but not verified, with a likeness dispute in the moderators'
+    queue. The owner is told only that it needs review."""
+    from cameos.models import LikenessDispute
+
+    distance, other, figure = match
+    changed = Cameo.objects.filter(pk=cameo.pk, status=Cameo.Status.CHECKING).update(
+        status=Cameo.Status.REVIEW, reasons=[REVIEW_REASON], checks={**cameo.checks, **checks}, **fields
+    )
+    if not changed:
+        erase_media(cameo)
+        return "deleted"
+    LikenessDispute.objects.create(
+        cameo=cameo, matched_cameo=other, matched_figure=figure, distance=round(distance, 4)
+    )
+    cameo.refresh_from_db()
+    publish(cameo.owner_id, cameo.event())
+    return "review"
 
 
 def claim_voice(cameo_id: int) -> bool:

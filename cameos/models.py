@@ -125,6 +125,8 @@ class Cameo(models.Model):
         PENDING = "pending", "Waiting to be checked"
         CHECKING = "checking", "Checking"
         ACTIVE = "active", "Verified"
+        # The face matches another account's cameo or a listed public figure: a moderator decides.
+        REVIEW = "review", "Waiting for review"
         REJECTED = "rejected", "Rejected"
         DELETED = "deleted", "Deleted"
 
@@ -189,7 +191,7 @@ class Cameo(models.Model):
             # One likeness per person: a new recording waits until the last one is judged or deleted.
             models.UniqueConstraint(
                 fields=["owner"],
-                condition=Q(kind="person", status__in=["pending", "checking", "active"]),
+                condition=Q(kind="person", status__in=["pending", "checking", "active", "review"]),
                 name="cameos_one_live_person_cameo",
             ),
             models.CheckConstraint(
@@ -441,3 +443,102 @@ class CameoUse(models.Model):
         if self.status == self.Status.USED and self.generation_id is None:
             return "Deleted by its creator"
         return self.get_status_display()
+
+
+class WithdrawalQuerySet(models.QuerySet):
+    def of_draft(self, code: str, viewer) -> "Withdrawal | None":
+        """Why draft `code` may no longer be served to `viewer`, or None. Only its author is told
+        (anyone else gets the draft's usual 404); moderators are never refused. One query."""
+        if not viewer.is_authenticated or viewer.is_staff:
+            return None
+        return self.filter(generation_code=code, author=viewer.pk).order_by("created").first()
+
+    def of_post(self, code: str, viewer) -> "Withdrawal | None":
+        """Why post `code` is gone, or None (moderators are never refused). One query."""
+        if viewer.is_authenticated and viewer.is_staff:
+            return None
+        return self.filter(post_code=code).order_by("created").first()
+
+
+class Withdrawal(models.Model):
+    """Someone else's video that shows a cameo whose consent ended (level narrowed, approval
+    removed, block, unfollow, cameo or account deleted, ban): from then on it is served to nobody
+    but the likeness owner (from their cameo page) and moderators, and can't be a source for a new
+    video. It outlives the draft and the post, so their old addresses answer 410 with the reason,
+    and `/verify` of a copy downloaded earlier (found by its tracking mark) names the withdrawal.
+
+    Written in the same transaction as the ledger's `stopped`/`removed` entry it mirrors.
+    """
+
+    cameo = models.ForeignKey(Cameo, null=True, on_delete=models.SET_NULL, related_name="withdrawals")
+    generation = models.ForeignKey(
+        "generation.Generation", null=True, on_delete=models.SET_NULL, related_name="withdrawals"
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Copies that outlive the rows: the addresses that now answer 410, and the export's mark.
+    generation_code = models.CharField(max_length=32)
+    post_code = models.CharField(max_length=32, blank=True)
+    tracking_id = models.BigIntegerField(null=True, blank=True)
+    owner_handle = models.CharField(max_length=30, help_text="Whose consent ended (their handle then).")
+    reason = models.CharField(max_length=120, help_text="How it ended: 'approval removed', 'blocked', ...")
+    ledger_entry = models.ForeignKey(LedgerEntry, null=True, on_delete=models.SET_NULL, related_name="+")
+    created = models.DateTimeField(default=timezone.now)
+
+    objects = WithdrawalQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created"]
+        indexes = [
+            # The draft page, its media and the source checks: is this draft withdrawn?
+            models.Index(fields=["generation_code"], name="cameos_withdrawal_gen_idx"),
+            # The post page and its media, once the post is gone.
+            models.Index(fields=["post_code"], condition=~Q(post_code=""), name="cameos_withdrawal_post_idx"),
+            # /verify of a copy downloaded before the withdrawal.
+            models.Index(fields=["tracking_id"], name="cameos_withdrawal_tracking_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.generation_code} withdrawn by @{self.owner_handle}"
+
+    @property
+    def text(self) -> str:
+        return f"Removed because @{self.owner_handle} withdrew consent ({self.reason})."
+
+
+class LikenessDispute(models.Model):
+    """A new person cameo held for a moderator because its face matches another account's verified
+    or held cameo, or a listed public figure's reference picture (one face, one owner). The
+    submitter is only told it needs review; the admin shows both recordings side by side.
+    """
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        VERIFIED = "verified", "Verified: not the same person"
+        REJECTED = "rejected", "Rejected: someone else's face"
+
+    cameo = models.ForeignKey(Cameo, on_delete=models.CASCADE, related_name="disputes")
+    matched_cameo = models.ForeignKey(
+        Cameo, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    matched_figure = models.ForeignKey(
+        "moderation.PublicFigure", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    distance = models.FloatField(help_text="dlib face-embedding distance (lower is more alike).")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    created = models.DateTimeField(default=timezone.now)
+    resolved = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created"]
+        indexes = [
+            # The moderators' queue: open disputes, newest first.
+            models.Index(fields=["status", "-created"], name="cameos_dispute_queue_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"likeness dispute on {self.cameo_id}"

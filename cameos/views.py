@@ -412,3 +412,9 @@ def block(request: HttpRequest, code: str) -> HttpResponse:
     else:
         messages.success(request, f"@{use.user.handle} is blocked and can't use your cameos.")
     return redirect(use.cameo)
+
+
+def withdrawn(request: HttpRequest, withdrawal) -> HttpResponse:
+    """The plain 410 page of a draft or post taken down because consent for a likeness in it
+    ended: it says who withdrew consent and when, and shows nothing of the video."""
+    return render(request, "cameos/withdrawn.html", {"withdrawal": withdrawal}, status=410)

@@ -146,12 +146,18 @@ def delete_post(post: Post) -> None:
     with transaction.atomic():
         unpost(post)
         generation.delete()
-    for field in {f.name: f for f in fields if f}.values():
-        shared = Generation.objects.filter(
-            Q(video=field.name) | Q(poster=field.name) | Q(sprite=field.name) | Q(preview=field.name)
-        ).exists()
-        if not shared:
-            field.storage.delete(field.name)
+    doomed = {f.name: f.storage for f in fields if f}
+
+    def delete_files() -> None:
+        # Only once committed: a caller's rolled-back transaction must find the files still there.
+        for name, storage in doomed.items():
+            shared = Generation.objects.filter(
+                Q(video=name) | Q(poster=name) | Q(sprite=name) | Q(preview=name)
+            ).exists()
+            if not shared:
+                storage.delete(name)
+
+    transaction.on_commit(delete_files)
 
 
 def remix_source(user: User, post_code: str) -> Generation:
@@ -281,13 +287,14 @@ def follow(follower: User, followee: User) -> bool:
     return True
 
 
+@transaction.atomic
 def unfollow(follower: User, followee: User) -> bool:
     """Stop following; cameos shared with "mutuals" stop being usable between the two."""
     from cameos.actions import enforce_consent_between
 
     removed = Follow.objects.filter(follower=follower, followee=followee).delete()[0] > 0
     if removed:
-        enforce_consent_between(follower, followee)
+        enforce_consent_between(follower, followee, why="no longer mutuals")
     return removed
 
 
@@ -310,7 +317,7 @@ def block_user(blocker: User, blocked: User) -> bool:
     from cameos.actions import enforce_consent_between
 
     # Blocked users never qualify for a cameo: stop their queued jobs and posts that use one.
-    enforce_consent_between(blocker, blocked)
+    enforce_consent_between(blocker, blocked, why="blocked")
     return created
 
 
@@ -338,6 +345,7 @@ def notify(
     post: Post | None = None,
     comment: Comment | None = None,
     generation: Generation | None = None,
+    message: str = "",
 ) -> Notification | None:
     """Store a notification and, once the transaction commits, push the new unread count.
 
@@ -346,7 +354,13 @@ def notify(
     if actor is not None and (actor.pk == recipient_id or Block.between(actor.pk, recipient_id)):
         return None
     notification = Notification.objects.create(
-        recipient_id=recipient_id, kind=kind, actor=actor, post=post, comment=comment, generation=generation
+        recipient_id=recipient_id,
+        kind=kind,
+        actor=actor,
+        post=post,
+        comment=comment,
+        generation=generation,
+        message=message[:300],
     )
     text = notification.text
 

@@ -349,6 +349,7 @@ class Notification(models.Model):
         GENERATION_SUCCEEDED = "generation_succeeded", "Video ready"
         GENERATION_FAILED = "generation_failed", "Video failed"
         CAMEO_USE = "cameo_use", "Cameo used"
+        CONSENT_WITHDRAWN = "consent_withdrawn", "Consent withdrawn"
 
     # db_index off: both named indexes lead with recipient.
     recipient = models.ForeignKey(
@@ -367,6 +368,8 @@ class Notification(models.Model):
     )
     created = models.DateTimeField(default=timezone.now)
     read = models.BooleanField(default=False)
+    # The sentence itself, for kinds whose rows it names may be gone (a withdrawn, deleted video).
+    message = models.CharField(max_length=300, blank=True)
 
     class Meta:
         ordering = ["-created", "-id"]
@@ -401,7 +404,7 @@ class Notification(models.Model):
                 return "Your video is ready."
             case self.Kind.GENERATION_FAILED:
                 return "Your video could not be made."
-        return "Something happened."
+        return self.message or "Something happened."
 
     def target_url(self) -> str:
         if self.kind == self.Kind.CAMEO_USE:

@@ -13,6 +13,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from accounts.models import Block, User
+from cameos.models import Withdrawal
+from cameos.views import withdrawn
 from feed import actions, ranking, search
 from feed.forms import CommentForm, FeedSettingsForm, PostForm, SteeringForm
 from feed.models import EPOCH, Comment, Follow, Notification, NotInterested, Post
@@ -240,7 +242,13 @@ def healthz(request: HttpRequest) -> HttpResponse:
 
 
 def post_detail(request: HttpRequest, code: str) -> HttpResponse:
-    post = get_post(request, code)
+    try:
+        post = get_post(request, code)
+    except Http404:
+        # A post taken down because consent for a likeness ended says so (410), not "not found".
+        if (withdrawal := Withdrawal.objects.of_post(code, request.user)) is not None:
+            return withdrawn(request, withdrawal)
+        raise
     viewer = request.user
     visible = Post.objects.visible_to(viewer)
     # Always one query, so the page's query count doesn't depend on whether it is a remix.
@@ -277,7 +285,11 @@ def media(request: HttpRequest, code: str, variant: str) -> HttpResponse:
     """Video, poster and sprite of a post, to whoever may see the post (Range requests work)."""
     if variant not in MEDIA_VARIANTS:
         raise Http404()
-    post = get_object_or_404(Post.objects.visible_to(request.user).select_related("generation"), code=code)
+    post = Post.objects.visible_to(request.user).select_related("generation").filter(code=code).first()
+    if post is None:
+        if (withdrawal := Withdrawal.objects.of_post(code, request.user)) is not None:
+            return withdrawn(request, withdrawal)
+        raise Http404()
     try:
         field = post.video_file() if variant == "video" else getattr(post.generation, variant)
     except ExportFailed:

@@ -2,12 +2,17 @@
 
 Publishing is best effort: a page that misses an event still renders the truth on reload, so a
 Redis hiccup must never fail the job that publishes.
+
+Events leave only once the caller's transaction commits (at once outside a transaction), as
+Zulip's `send_event_on_commit` does: a browser must never be told about a change that is then
+rolled back (a stopped video, a notification) and read a page that disagrees.
 """
 
 import logging
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.db import transaction
 
 log = logging.getLogger(__name__)
 
@@ -17,6 +22,12 @@ def user_group(user_id: int) -> str:
 
 
 def publish(user_id: int, event: dict) -> None:
+    """Send `event` to the user's open pages when the current transaction commits (now if none)."""
+    transaction.on_commit(lambda: send_now(user_id, event))
+
+
+def send_now(user_id: int, event: dict) -> None:
+    """Send at once, whatever the transaction: for callers that know they are outside one."""
     layer = get_channel_layer()
     if layer is None:
         return

@@ -1,7 +1,7 @@
 import secrets
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -256,21 +256,25 @@ class Generation(models.Model):
         return [{"prompt": self.prompt, "seconds": self.seconds}]
 
     def delete_files(self) -> None:
+        """Delete the draft's and its export's files from storage once the caller's transaction
+        commits (at once outside one): a rolled-back deletion must find its files still there."""
         from provenance.models import Export
 
         export = Export.objects.filter(generation=self).first()
-        if export is not None and export.file:
-            export.file.delete(save=False)
-        for field in (
-            self.video,
-            self.poster,
-            self.sprite,
-            self.preview,
-            self.source_image,
-            self.check_frames,
-        ):
-            if field:
-                field.delete(save=False)
+        fields = [export.file if export is not None else None]
+        fields += [self.video, self.poster, self.sprite, self.preview, self.source_image, self.check_frames]
+        delete_on_commit(fields)
+
+
+def delete_on_commit(fields) -> None:
+    """Delete these stored files (FieldFile or None) once the current transaction commits."""
+    doomed = [(field.storage, field.name) for field in fields if field]
+
+    def delete() -> None:
+        for storage, name in doomed:
+            storage.delete(name)
+
+    transaction.on_commit(delete)
 
 
 def mean_run_seconds() -> float | None:

@@ -2,6 +2,7 @@
 
 import django_rq
 from django.conf import settings
+from django.db import transaction
 from redis.exceptions import RedisError
 
 
@@ -39,9 +40,15 @@ def enqueue_generation(generation_id: int) -> str:
 
 
 def cancel_queued_job(job_id: str) -> None:
-    """Drop a job that hasn't started from Redis; the row's status is what really counts."""
+    """Drop a job that hasn't started from Redis once the caller's transaction commits (at once
+    outside one): a rolled-back cancel must leave the job queued. The row's status is what really
+    counts."""
     if not job_id:
         return
+    transaction.on_commit(lambda: _cancel_now(job_id))
+
+
+def _cancel_now(job_id: str) -> None:
     try:
         from rq.job import Job
 

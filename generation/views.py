@@ -1,3 +1,5 @@
+from functools import wraps
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -6,6 +8,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from cameos.actions import cameo_codes_for
+from cameos.models import Withdrawal
+from cameos.views import withdrawn
 from generation import actions
 from generation.forms import CreateForm, RetakeForm, ShotFormSet
 from generation.models import Generation
@@ -25,6 +29,34 @@ def get_generation(request: HttpRequest, code: str) -> Generation:
     return get_object_or_404(Generation.objects.visible_to(request.user).select_related("owner"), code=code)
 
 
+class Withdrawn(Exception):
+    def __init__(self, withdrawal: Withdrawal):
+        self.withdrawal = withdrawal
+
+
+def get_servable_generation(request: HttpRequest, code: str) -> Generation:
+    """`get_generation` for the views that show or reuse the video itself (page, media, download,
+    source of a new one): raises Withdrawn when consent for a likeness in it ended (its author gets
+    the 410 page; moderators are never refused), also once the draft itself is gone."""
+    withdrawal = Withdrawal.objects.of_draft(code, request.user)
+    if withdrawal is not None:
+        raise Withdrawn(withdrawal)
+    return get_generation(request, code)
+
+
+def answers_withdrawn(view):
+    """Turn `Withdrawn` into the plain 410 page."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except Withdrawn as exc:
+            return withdrawn(request, exc.withdrawal)
+
+    return wrapper
+
+
 def resolve_source(request: HttpRequest, code: str, remix_post: str = "") -> Generation | None:
     """The generation to continue from: one of my own drafts (`?source=`) or a post I may
     remix (`?remix=`, checked by the feed's one visibility rule). 404 otherwise."""
@@ -34,6 +66,9 @@ def resolve_source(request: HttpRequest, code: str, remix_post: str = "") -> Gen
         return remix_source(request.user, remix_post)
     if not code:
         return None
+    withdrawal = Withdrawal.objects.of_draft(code, request.user)
+    if withdrawal is not None:
+        raise Withdrawn(withdrawal)
     source = (
         Generation.objects.visible_to(request.user)
         .filter(code=code, status=Generation.Status.SUCCEEDED)
@@ -45,6 +80,7 @@ def resolve_source(request: HttpRequest, code: str, remix_post: str = "") -> Gen
 
 
 @login_required
+@answers_withdrawn
 def create(request: HttpRequest) -> HttpResponse:
     source_code = request.POST.get("source") or request.GET.get("source", "")
     remix_code = request.POST.get("remix") or request.GET.get("remix", "")
@@ -90,8 +126,9 @@ def create(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@answers_withdrawn
 def detail(request: HttpRequest, code: str) -> HttpResponse:
-    generation = get_generation(request, code)
+    generation = get_servable_generation(request, code)
     context = {"generation": generation, "nav": "drafts"}
     if request.htmx:
         return render(request, "generation/_job.html", context)
@@ -168,11 +205,12 @@ def delete(request: HttpRequest, code: str) -> HttpResponse:
 
 
 @login_required
+@answers_withdrawn
 def media(request: HttpRequest, code: str, variant: str) -> HttpResponse:
     field_name = MEDIA_VARIANTS.get(variant)
     if field_name is None:
         raise Http404()
-    generation = get_generation(request, code)
+    generation = get_servable_generation(request, code)
     field = getattr(generation, field_name)
     if not field:
         raise Http404()
@@ -180,11 +218,12 @@ def media(request: HttpRequest, code: str, variant: str) -> HttpResponse:
 
 
 @login_required
+@answers_withdrawn
 def download(request: HttpRequest, code: str) -> HttpResponse:
     """The watermarked, signed export rendition as a download (the unmarked draft never leaves)."""
     from provenance.actions import ExportFailed, ensure_export
 
-    generation = get_generation(request, code)
+    generation = get_servable_generation(request, code)
     try:
         export = ensure_export(generation)
     except ExportFailed as exc:

@@ -277,6 +277,11 @@ def apply_sanction(
         if kind in (UserSanction.Kind.SUSPENSION, UserSanction.Kind.BAN):
             User.objects.filter(pk=user.pk).update(is_active=False)
             user.is_active = False
+        if kind == UserSanction.Kind.BAN:
+            from cameos.actions import enforce_consent_between
+
+            # A banned account's likeness may no longer be used: others' videos of it come down.
+            enforce_consent_between(user, why="account banned")
         if case is None:
             action = {
                 UserSanction.Kind.WARNING: ModerationAction.Action.WARN,

@@ -138,6 +138,10 @@ class PublicFigure(models.Model):
     )  # fmt: skip
     enabled = models.BooleanField(default=True)
     created = models.DateTimeField(default=timezone.now)
+    # A picture of their face: a new cameo with that face is held for review (one face, one owner).
+    reference_image = models.ImageField(upload_to="private/figures/", blank=True)
+    # Its dlib embedding, computed by the next cameo check that needs it (dlib stays out of the web).
+    face_embedding = models.JSONField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["name"]

@@ -200,7 +200,7 @@ def revoke_cameo(moderator, cameo, reason: str) -> None:
     with the moderator as the actor."""
     from cameos.actions import delete_cameo
 
-    delete_cameo(cameo, actor=moderator, keep_videos=False)
+    delete_cameo(cameo, actor=moderator, keep_videos=False, why="revoked by a moderator")
 
 
 def apply_content_outcome(outcome: str, moderator, target: Model, reason: str) -> None:

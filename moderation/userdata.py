@@ -70,6 +70,7 @@ FRIENDLY_NAMES = {
     "cameos.ledgerentry": "cameo_ledger",
     "cameos.cameouse": "cameo_uses",
     "cameos.approval": "cameo_approvals",
+    "cameos.withdrawal": "withdrawn_videos",
     "moderation.report": "reports_filed",
     "moderation.policydecision": "refused_prompts",
     "moderation.usersanction": "sanctions",
@@ -189,8 +190,11 @@ def write_export(user: User, file: IO[bytes]) -> dict[str, int]:
             storage = file_fields(model)[0].storage if file_fields(model) else None
             media += [(file_name, storage) for file_name in names]
         written = set()
+        withheld = withdrawn_folders(user)
         for name, storage in media:
             if name in written or storage is None or not storage.exists(name):
+                continue
+            if any(folder in name for folder in withheld):
                 continue
             written.add(name)
             with storage.open(name, "rb") as source, archive.open(f"media/{name}", "w") as target:
@@ -198,6 +202,15 @@ def write_export(user: User, file: IO[bytes]) -> dict[str, int]:
                     target.write(chunk)
         archive.writestr("README.txt", readme(user, counts, len(written)))
     return counts
+
+
+def withdrawn_folders(user: User) -> set[str]:
+    """Storage folders of the user's videos whose consent ended: they show someone else's likeness,
+    so they leave the site with nobody, their author's data export included (the rows stay)."""
+    from cameos.models import Withdrawal
+
+    codes = Withdrawal.objects.filter(author=user).values_list("generation_code", flat=True)
+    return {f"/{code}/" for code in codes}
 
 
 def readme(user: User, counts: dict[str, int], files: int) -> str:
@@ -291,7 +304,7 @@ def erase_cameos(user: User) -> None:
     from cameos.models import Cameo
 
     for cameo in Cameo.objects.live().filter(owner=user):
-        delete_cameo(cameo, actor=user, keep_videos=False)
+        delete_cameo(cameo, actor=user, keep_videos=False, why="account deleted")
 
 
 def delete_files(files: list[tuple[str, object]]) -> None:

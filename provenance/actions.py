@@ -49,7 +49,7 @@ def ensure_export(generation: Generation, *, public_url: str = "", source=None) 
         raise ExportFailed("This video can't leave the site: it hasn't passed the content check.")
     tracking_id = secrets.randbits(63)
     info = ManifestInfo(
-        title=(generation.prompt or "Video")[:120],
+        title=manifest_title(generation),
         model=Path(generation.model_id).name or generation.model_id,
         public_url=public_url or None,
         consent_ids=tuple(consent_entry_ids(generation)),
@@ -95,6 +95,15 @@ def ensure_export(generation: Generation, *, public_url: str = "", source=None) 
     return export
 
 
+def manifest_title(generation: Generation) -> str:
+    """The manifest's title: the post's caption, else a neutral one. Never the prompt: anyone who
+    holds the file can read its manifest, and a prompt is its author's unless they show it."""
+    from feed.models import Post
+
+    caption = Post.objects.filter(generation=generation).values_list("caption", flat=True).first()
+    return (caption or f"A video by @{generation.owner.handle} on {settings.SITE_NAME}")[:120]
+
+
 def fingerprint_lookup():
     """Brute-force lookup over every export's fingerprint (fine for a small site; see README)."""
     rows = Export.objects.values_list("pk", "fingerprint")
@@ -125,7 +134,38 @@ def verify_video(path: str, *, viewer=None) -> dict:
     elif identified and identified["method"] == "fingerprint":
         export = Export.objects.filter(pk=int(identified["key"])).select_related("generation").first()
     report["site"] = describe_source(export, viewer)
+    # The mark read from the pixels, else the id the signed manifest binds: either finds a
+    # withdrawal whose export (and draft) are already gone.
+    marked = report["tracking"]["tracking_id"] or (report["c2pa"].get("soft_binding") or {}).get(
+        "tracking_id"
+    )
+    note_withdrawal(report["site"], export, int(marked) if marked is not None else None)
     return report
+
+
+def note_withdrawal(site: dict, export: Export | None, tracking_id: int | None) -> None:
+    """A copy downloaded before consent for a likeness in it ended can't be recalled: the report
+    says it was withdrawn, when (the date of the consent ledger's entry) and by whom."""
+    from django.db.models import Q
+
+    from cameos.models import Withdrawal
+
+    condition = Q(tracking_id=tracking_id) if tracking_id is not None else Q(pk__in=[])
+    if export is not None:
+        condition |= Q(generation_code=export.generation.code)
+    withdrawal = Withdrawal.objects.filter(condition).order_by("created").first()
+    if withdrawal is None:
+        return
+    when = withdrawal.created.date().isoformat()
+    site.update(
+        made_here=True,
+        withdrawn={"on": when, "by": f"@{withdrawal.owner_handle}", "reason": withdrawal.reason},
+        text=(
+            f"Made on this site. Consent for a likeness in this video was withdrawn on {when} "
+            f"(@{withdrawal.owner_handle}: {withdrawal.reason}); the site no longer shows it."
+        ),
+    )
+    site.pop("url", None)
 
 
 def describe_source(export: Export | None, viewer) -> dict:

@@ -74,12 +74,21 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = [h.strip() for h in env("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",") if h.strip()]
 CSRF_TRUSTED_ORIGINS = [o.strip() for o in env("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
 SITE_NAME = env("SITE_NAME", "Sora Site")
-# Where `make run` serves (runsite's defaults). Links in invites, emails and C2PA manifests use
-# SITE_URL; without it they point at this address (a wildcard bind address means this machine).
+
+
+def served_url(host: str, port: str) -> str:
+    """The address `make run` serves at (HOST/PORT), for links when SITE_URL isn't set: a wildcard
+    bind is reached on this machine as 127.0.0.1."""
+    host = "127.0.0.1" if host in ("", "0.0.0.0") else "[::1]" if host == "::" else host
+    host = f"[{host}]" if ":" in host and not host.startswith("[") else host
+    return f"http://{host}:{port}"
+
+
+# Where `make run` serves (runsite's defaults). Invite links, emails and signed C2PA manifests use
+# SITE_URL; without it, the address served at.
 HOST = env("HOST", "127.0.0.1")
 PORT = env_int("PORT", 8000)
-_link_host = "127.0.0.1" if HOST in {"0.0.0.0", "::", "[::]"} else HOST
-SITE_URL = env("SITE_URL", f"http://{_link_host}:{PORT}").rstrip("/")
+SITE_URL = (env("SITE_URL") or served_url(HOST, str(PORT))).rstrip("/")
 
 INSTALLED_APPS = [
     "daphne",
@@ -383,6 +392,9 @@ LOGGING = {
 }
 
 # Cameos (cameos/): consent limits and the liveness recording's bounds.
+# One face, one owner: a new person cameo whose dlib face embedding lies within this distance of
+# another account's cameo (or a public figure's picture) waits for a moderator (README).
+CAMEO_FACE_DISPUTE_DISTANCE = env_float("CAMEO_FACE_DISPUTE_DISTANCE", 0.5)
 CAMEO_MAX_PER_VIDEO = env_int("CAMEO_MAX_PER_VIDEO", 2)
 CAMEO_CHALLENGE_TTL_SECONDS = env_int("CAMEO_CHALLENGE_TTL_SECONDS", 300)
 CAMEO_MAX_UPLOAD_BYTES = env_int("CAMEO_MAX_UPLOAD_BYTES", 50_000_000)

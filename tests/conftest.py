@@ -11,6 +11,25 @@ from accounts.models import User
 _counter = itertools.count(1)
 
 
+@pytest.fixture(autouse=True)
+def _on_commit_as_in_production(monkeypatch):
+    """pytest-django wraps a non-transactional test in atomic blocks that never commit, so an
+    `on_commit` callback registered outside the code's own transaction (a job's event, a file
+    deletion) would never run, where production (autocommit) runs it at once. Run it at once when
+    the only open atomic blocks are the test's own; inside the code's transactions it still waits
+    (django_capture_on_commit_callbacks runs those)."""
+    from django.db.backends.base.base import BaseDatabaseWrapper
+
+    original = BaseDatabaseWrapper.on_commit
+
+    def on_commit(self, func, robust=False):
+        if self.in_atomic_block and all(getattr(a, "_from_testcase", False) for a in self.atomic_blocks):
+            return func()
+        return original(self, func, robust)
+
+    monkeypatch.setattr(BaseDatabaseWrapper, "on_commit", on_commit)
+
+
 @pytest.fixture
 def make_user(db):
     """Factory: make_user(handle=None, birth_date=None, **fields) -> User with password 'pw-secret-123'."""

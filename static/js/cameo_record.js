@@ -4,7 +4,7 @@
 // server's page is the truth: a reload renders the same state from the database.
 (function () {
   "use strict";
-  const FINAL = ["active", "rejected", "deleted"];
+  const FINAL = ["active", "rejected", "deleted", "review"];
   const latest = {}; // cameo code -> the newest event seen, in case it beats the upload's reply
 
   function csrfToken() {
@@ -23,7 +23,7 @@
     });
     const list = root.querySelector("[data-cameo-reasons]");
     if (list) {
-      const reasons = event.status === "rejected" ? event.reasons || [] : [];
+      const reasons = ["rejected", "review"].includes(event.status) ? event.reasons || [] : [];
       list.replaceChildren(...reasons.map((text) => {
         const li = document.createElement("li");
         li.textContent = text;

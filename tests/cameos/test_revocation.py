@@ -50,7 +50,8 @@ def test_revocation_mid_queue_stops_the_job(ada, bob, rq_queue, django_capture_o
     generation.refresh_from_db()
     assert generation.rq_job_id and Job.fetch(generation.rq_job_id, connection=rq_queue.connection)
 
-    lower(cameo, P.ONLY_ME)
+    with django_capture_on_commit_callbacks(execute=True):  # the job is cancelled on commit
+        lower(cameo, P.ONLY_ME)
 
     generation.refresh_from_db()
     assert generation.status == Generation.Status.FAILED

@@ -74,6 +74,8 @@ def test_a_killed_worker_is_started_again_and_sigterm_stops_everything(tiny_mode
         wait_for(
             lambda: healthy(port), timeout=240, interval=0.5, message=f"the site ({log.read_text()[-2000:]})"
         )
+        # Without SITE_URL, the invite links printed on first start name the port actually served.
+        assert f"http://127.0.0.1:{port}/invite/" in log.read_text()
         workers = [pid for pid, args in children_of(site.pid).items() if "rqworker" in args]
         assert len(workers) == 1, children_of(site.pid)
         first = workers[0]

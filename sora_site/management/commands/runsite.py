@@ -10,6 +10,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from sora_site import embedded_redis
+from sora_site.settings import served_url
 
 
 class Command(BaseCommand):
@@ -34,8 +35,7 @@ class Command(BaseCommand):
         if not env.get("SITE_URL") and not env.get("SITE_URL_FILE"):
             # --host/--port may differ from HOST/PORT: links (invites printed below, emails, C2PA
             # manifests made by the workers) must name the address actually served.
-            link_host = "127.0.0.1" if host in {"0.0.0.0", "::", "[::]"} else host
-            settings.SITE_URL = env["SITE_URL"] = f"http://{link_host}:{port}"
+            settings.SITE_URL = env["SITE_URL"] = served_url(host, str(port))
         if "REDIS_URL" not in os.environ:
             sock = settings.VAR_DIR / "redis.sock"
             children.append(embedded_redis.start(sock, settings.VAR_DIR / "redis.log"))
