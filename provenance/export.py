@@ -22,7 +22,7 @@ from .c2pa_manifest import ManifestInfo, build_manifest, read_manifest, sign_fil
 from .certs import SignerConfig
 from .fingerprint import Fingerprint, FingerprintBuilder
 from .frames import AUDIO_RATE
-from .watermark import DEFAULT_PERIOD, MovingWatermark
+from .watermark import MovingWatermark, watermark_key
 
 DEFAULT_CRF = 23
 DEFAULT_PRESET = "veryfast"
@@ -56,7 +56,6 @@ def export_rendition(
     tracking_strength: float = tracking.DEFAULT_STRENGTH,
     crf: int = DEFAULT_CRF,
     preset: str = DEFAULT_PRESET,
-    watermark_period: float = DEFAULT_PERIOD,
 ) -> ExportResult:
     """Write the signed, watermarked MP4 rendition of `src_path` to `dst_path`.
 
@@ -88,7 +87,8 @@ def export_rendition(
                 ),
                 crf=crf,
                 preset=preset,
-                watermark_period=watermark_period,
+                # Keyed by the site's secret and this export: its path can't be predicted.
+                watermark_key=watermark_key(tracking_key, tracking_id),
             )
         document = build_manifest(
             manifest, site_name=site_name, handle=_at(handle), tracking_id=tracking_id, duration=duration
@@ -120,7 +120,7 @@ def _at(handle: str) -> str:
     return handle if handle.startswith("@") else f"@{handle}"
 
 
-def _encode(inp, out_path: str, *, handle, site_name, mark_for, crf, preset, watermark_period):
+def _encode(inp, out_path: str, *, handle, site_name, mark_for, crf, preset, watermark_key):
     import av
 
     if not inp.streams.video:
@@ -147,7 +147,7 @@ def _encode(inp, out_path: str, *, handle, site_name, mark_for, crf, preset, wat
         to_mono = av.AudioResampler(format="flt", layout="mono", rate=AUDIO_RATE) if ain is not None else None
 
         mark = mark_for(width, height)
-        visible = MovingWatermark(site_name, handle, width, height, period=watermark_period)
+        visible = MovingWatermark(site_name, handle, width, height, key=watermark_key)
         builder = FingerprintBuilder()
         last_time, index = 0.0, 0
         streams = [vin] + ([ain] if ain is not None else [])
