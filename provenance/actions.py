@@ -10,7 +10,7 @@ from generation.models import Generation
 from provenance import signing
 from provenance.c2pa_manifest import ManifestInfo
 from provenance.export import export_rendition
-from provenance.fingerprint import Fingerprint, lookup_from
+from provenance.index import index_export, indexed_lookup
 from provenance.models import Export
 from provenance.verify import verify_file
 
@@ -80,6 +80,7 @@ def ensure_export(generation: Generation, *, public_url: str = "", source=None) 
                 with open(result.path, "rb") as fh:
                     export.file.save("video.mp4", File(fh), save=False)
                 export.save()
+                index_export(export, result.fingerprint)
     except signing.SigningNotConfigured as exc:
         raise ExportFailed("Sharing is unavailable: the site has no signing certificate yet.") from exc
     except IntegrityError:
@@ -93,9 +94,8 @@ def ensure_export(generation: Generation, *, public_url: str = "", source=None) 
 
 
 def fingerprint_lookup():
-    """Brute-force lookup over every export's fingerprint (fine for a small site; see README)."""
-    rows = Export.objects.values_list("pk", "fingerprint")
-    return lookup_from((pk, Fingerprint.from_bytes(bytes(data))) for pk, data in rows)
+    """Fingerprint lookup through the index of export frame hashes (provenance.index)."""
+    return indexed_lookup()
 
 
 def verify_video(path: str, *, viewer=None) -> dict:
