@@ -111,6 +111,7 @@ def verify_video(path: str, *, viewer=None) -> dict:
         tracking_key=signing.tracking_key(),
         max_bytes=settings.VERIFY_MAX_BYTES,
         max_seconds=settings.VERIFY_MAX_SECONDS,
+        tracking_ids=lambda pks: dict(Export.objects.filter(pk__in=pks).values_list("pk", "tracking_id")),
     )
     export = None
     identified = report.get("identified")

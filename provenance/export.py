@@ -2,9 +2,10 @@
 
 One streaming pass decodes the source, adds the tracking mark and the moving visible watermark
 in the YUV planes, fingerprints what it is about to encode, and encodes with libx264; AAC audio
-is copied (other codecs are re-encoded to AAC). A decode-only pre-pass measures the source's
-average luma first so the tracking mark can be informed (see `provenance.tracking`). The file is
-then signed into `dst_path` with a C2PA manifest. Nothing is held in memory beyond one frame.
+is copied (other codecs are re-encoded to AAC). A decode-only pre-pass measures the average luma of
+the source's first PREPASS_FRAMES frames so the tracking mark can be informed (see
+`provenance.tracking`). The file is then signed into `dst_path` with a C2PA manifest. Nothing
+is held in memory beyond one frame.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from .watermark import MovingWatermark, watermark_key
 
 DEFAULT_CRF = 23
 DEFAULT_PRESET = "veryfast"
+PREPASS_FRAMES = 48
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,9 @@ def export_rendition(
     src_path, dst_path = Path(src_path), Path(dst_path)
     if not 0 <= tracking_id < 2**64:
         raise ValueError("tracking_id must fit in 64 unsigned bits")
-    mean = tracking.mean_luma(src_path, trim_bars=False)
+    # The informed embedding needs the video's static content; its first seconds show it well
+    # enough, and decoding only those keeps the pre-pass from costing a whole extra decode.
+    mean = tracking.mean_luma(src_path, trim_bars=False, max_frames=PREPASS_FRAMES)
 
     dst_path.parent.mkdir(parents=True, exist_ok=True)
     fd, unsigned = tempfile.mkstemp(suffix=".mp4", dir=dst_path.parent)
