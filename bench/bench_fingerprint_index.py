@@ -62,19 +62,37 @@ def clip_hashes(rng: np.random.Generator, count: int, per_clip: int) -> np.ndarr
     return np.bitwise_xor.accumulate(steps, axis=1)
 
 
-def indexes_of_table() -> list[tuple[str, str]]:
+def index_names() -> list[str]:
+    """Names of the table's single-column indexes (not the primary key)."""
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = %s AND indexname NOT LIKE %s",
-                [TABLE, "%pkey"],
-            )
-        else:
-            cursor.execute(
-                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = %s AND sql IS NOT NULL",
-                [TABLE],
-            )
-        return list(cursor.fetchall())
+        constraints = connection.introspection.get_constraints(cursor, TABLE)
+    return [name for name, info in constraints.items() if info["index"] and not info["primary_key"]]
+
+
+def ensure_indexes() -> None:
+    """The model's indexes and nothing else (after a load, an interrupted load, or tables made
+    by an earlier version of the migration), then fresh statistics and visibility map."""
+    wanted = {index.name: index for index in FingerprintHash._meta.indexes}
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, TABLE)
+        for name, info in constraints.items():
+            if (
+                info["index"]
+                and not info["primary_key"]
+                and name not in wanted
+                and info["columns"] != ["export_id"]
+            ):
+                cursor.execute(f'DROP INDEX "{name}"')
+        if not any(info["index"] and info["columns"] == ["export_id"] for info in constraints.values()):
+            cursor.execute(f"CREATE INDEX bench_{TABLE}_export_id ON {TABLE} (export_id)")
+        for name, index in wanted.items():
+            if name not in constraints:
+                # Plain SQL: SQLite's schema editor re-checks every foreign key on exit.
+                columns = ", ".join(FingerprintHash._meta.get_field(f).column for f in index.fields)
+                cursor.execute(f'CREATE INDEX "{name}" ON {TABLE} ({columns})')
+    with connection.cursor() as cursor:
+        # VACUUM sets PostgreSQL's visibility map, without which no scan is index-only.
+        cursor.execute(f"VACUUM ANALYZE {TABLE}" if connection.vendor == "postgresql" else f"ANALYZE {TABLE}")
 
 
 def load(hashes: np.ndarray) -> float:
@@ -83,9 +101,9 @@ def load(hashes: np.ndarray) -> float:
     exports = np.repeat(np.arange(1, len(hashes) + 1, dtype=np.int64), hashes.shape[1])
     flat = hashes.ravel()
     values, bands = index.signed(flat), index.bands(flat)
-    definitions = indexes_of_table()
     with connection.cursor() as cursor:
-        for name, _ in definitions:
+        # Loading without indexes and indexing once is many times faster than row by row.
+        for name in index_names():
             cursor.execute(f'DROP INDEX "{name}"')
         cursor.execute(f"DELETE FROM {TABLE}")
         cursor.execute(f"DELETE FROM {Export._meta.db_table}")
@@ -104,9 +122,7 @@ def load(hashes: np.ndarray) -> float:
                 connection.connection.executemany(
                     f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?)", block.tolist()
                 )
-        for _, definition in definitions:
-            cursor.execute(definition)
-        cursor.execute(f"ANALYZE {TABLE}")
+    ensure_indexes()
     return time.perf_counter() - start
 
 
@@ -154,6 +170,7 @@ def main() -> None:
     if rows != hashes.size or not FingerprintHash.objects.filter(export_id=args.exports).exists():
         print(f"loading {hashes.size:,} rows ...", flush=True)
         print(f"loaded in {load(hashes):.0f} s (indexes rebuilt)")
+    ensure_indexes()
     print(f"{connection.vendor}: {args.exports:,} exports, {hashes.size:,} indexed hashes")
 
     targets = rng.choice(np.arange(1, args.exports + 1), args.queries, replace=False)

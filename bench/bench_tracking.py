@@ -48,7 +48,11 @@ ATTACKS = {
     "trim1s": dict(crf=23, trim_start=1.0),
     "flip": dict(crf=23, flip=True),
 }
-BASE_ID = 2**63 + 4_242
+
+
+def random_id(seed: int) -> int:
+    """A tracking id like the site's: 63 random bits (seeded, so runs repeat)."""
+    return int(np.random.default_rng(seed + 9_000).integers(0, 2**63, dtype=np.uint64)) | 2**63
 
 
 def make_copy(src: Path, dst: Path, attack: dict) -> Path:
@@ -97,7 +101,7 @@ def main() -> None:
         start = time.perf_counter()
         for seed in range(args.clips):
             src = write_clip(tmp / f"src{seed}.mp4", seed, seconds=args.seconds, width=width, height=height)
-            tracking_id = BASE_ID + seed
+            tracking_id = random_id(seed)
             site[tracking_id] = export_rendition(
                 src, tmp / f"export{seed}.mp4", handle="bench", site_name="Sora Site",
                 tracking_id=tracking_id, manifest=ManifestInfo(title="bench", model="m"), signer=signer,
