@@ -95,13 +95,22 @@ def main() -> int:
     parser.add_argument("--only", help="comma-separated case names to run")
     parser.add_argument("--json", help="write every verdict here")
     parser.add_argument("--make-only", action="store_true", help="only write the recordings")
+    parser.add_argument("--kind", choices=["honest", "attacks"], help="run only these presentations")
+    parser.add_argument("--table", help="comma-separated --json files of earlier runs: print their table")
     args = parser.parse_args()
+    if args.table:
+        rows = [row for name in args.table.split(",") for row in json.loads(Path(name).read_text())]
+        report, ok = table(rows)
+        print(report)
+        return 0 if ok else 1
     from tests.cameos import corpus
 
     cases = corpus.corpus(args.honest, args.per_attack)
     if args.only:
         wanted = set(args.only.split(","))
         cases = [c for c in cases if c.name in wanted]
+    if args.kind:
+        cases = [c for c in cases if (c.kind == "honest") == (args.kind == "honest")]
     folder = Path(args.dir or tempfile.mkdtemp(prefix="liveness-corpus-"))
     folder.mkdir(parents=True, exist_ok=True)
     made = {

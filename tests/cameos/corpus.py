@@ -25,7 +25,7 @@ Attacks, each with the check meant to catch it (``Case.expected``):
 
 The head turn is a depth-map warp of the portrait (``media_factory.HeadWarp``): the nose moves
 further than the eyes and the outline stays put, as with a real head; photos are homographies of
-the flat picture. Cost: ~2-4 s per recording on one core.
+the flat picture. Cost: ~5-8 s of CPU per recording (most of it encoding 24-30 fps video).
 """
 
 from __future__ import annotations
