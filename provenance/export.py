@@ -55,14 +55,15 @@ def export_rendition(
     manifest: ManifestInfo,
     signer: SignerConfig,
     tracking_key: bytes = tracking.DEFAULT_KEY,
-    tracking_strength: float = tracking.DEFAULT_STRENGTH,
+    tracking_strength: float | None = None,
     crf: int = DEFAULT_CRF,
     preset: str = DEFAULT_PRESET,
 ) -> ExportResult:
     """Write the signed, watermarked MP4 rendition of `src_path` to `dst_path`.
 
     `tracking_id` (64-bit unsigned) is embedded invisibly and recorded as the manifest's soft
-    binding; `tracking_key` must be the site's secret. Cost on 2 cores: ~0.3 s per 10 s of 720p
+    binding; `tracking_key` must be the site's secret; `tracking_strength` overrides the
+    mark's size-dependent default (`tracking.strength_for`). Cost on 2 cores: ~0.3 s per 10 s of 720p
     for the pre-pass plus roughly a veryfast libx264 encode; see bench/bench_export.py.
     `dst_path` is replaced atomically. Raises ValueError for sources without video, and
     `av.error.FFmpegError` / `c2pa.C2paError` on codec or signing failures.
@@ -87,7 +88,12 @@ def export_rendition(
                 handle=handle,
                 site_name=site_name,
                 mark_for=lambda w, h: tracking.TrackingMark.for_video(
-                    tracking_id, w, h, key=tracking_key, mean=mean, strength=tracking_strength
+                    tracking_id,
+                    w,
+                    h,
+                    key=tracking_key,
+                    mean=mean,
+                    strength=tracking_strength or tracking.strength_for(w, h),
                 ),
                 crf=crf,
                 preset=preset,
