@@ -25,7 +25,7 @@ from av.video.frame import PictureType  # noqa: E402
 from provenance import tracking  # noqa: E402
 from provenance.c2pa_manifest import ManifestInfo  # noqa: E402
 from provenance.certs import SignerConfig, make_signing_cert  # noqa: E402
-from provenance.export import DEFAULT_CRF, DEFAULT_PRESET, export_rendition  # noqa: E402
+from provenance.export import DEFAULT_CRF, DEFAULT_PRESET, PREPASS_FRAMES, export_rendition  # noqa: E402
 from tests.provenance.synthetic import write_clip  # noqa: E402
 
 
@@ -83,7 +83,7 @@ def main() -> None:
             export_times.append(time.perf_counter() - start)
 
             start = time.perf_counter()
-            tracking.mean_luma(src, trim_bars=False)
+            tracking.mean_luma(src, trim_bars=False, max_frames=PREPASS_FRAMES)
             prepass_times.append(time.perf_counter() - start)
 
         plain, export, prepass = min(plain_times), min(export_times), min(prepass_times)

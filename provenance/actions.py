@@ -11,7 +11,7 @@ from generation.serving import local_path
 from provenance import signing
 from provenance.c2pa_manifest import ManifestInfo
 from provenance.export import export_rendition
-from provenance.fingerprint import Fingerprint, lookup_from
+from provenance.index import index_export, indexed_lookup
 from provenance.models import Export
 from provenance.verify import verify_file
 from sora_site import metrics
@@ -82,6 +82,7 @@ def ensure_export(generation: Generation, *, public_url: str = "", source=None) 
                 with open(result.path, "rb") as fh:
                     export.file.save("video.mp4", File(fh), save=False)
                 export.save()
+                index_export(export, result.fingerprint)
             metrics.count("sora_exports_total")
     except signing.SigningNotConfigured as exc:
         raise ExportFailed("Sharing is unavailable: the site has no signing certificate yet.") from exc
@@ -105,9 +106,8 @@ def manifest_title(generation: Generation) -> str:
 
 
 def fingerprint_lookup():
-    """Brute-force lookup over every export's fingerprint (fine for a small site; see README)."""
-    rows = Export.objects.values_list("pk", "fingerprint")
-    return lookup_from((pk, Fingerprint.from_bytes(bytes(data))) for pk, data in rows)
+    """Fingerprint lookup through the index of export frame hashes (provenance.index)."""
+    return indexed_lookup()
 
 
 def verify_video(path: str, *, viewer=None) -> dict:
@@ -123,6 +123,7 @@ def verify_video(path: str, *, viewer=None) -> dict:
         tracking_key=signing.tracking_key(),
         max_bytes=settings.VERIFY_MAX_BYTES,
         max_seconds=settings.VERIFY_MAX_SECONDS,
+        tracking_ids=lambda pks: dict(Export.objects.filter(pk__in=pks).values_list("pk", "tracking_id")),
     )
     export = None
     identified = report.get("identified")

@@ -2,9 +2,10 @@
 
 One streaming pass decodes the source, adds the tracking mark and the moving visible watermark
 in the YUV planes, fingerprints what it is about to encode, and encodes with libx264; AAC audio
-is copied (other codecs are re-encoded to AAC). A decode-only pre-pass measures the source's
-average luma first so the tracking mark can be informed (see `provenance.tracking`). The file is
-then signed into `dst_path` with a C2PA manifest. Nothing is held in memory beyond one frame.
+is copied (other codecs are re-encoded to AAC). A decode-only pre-pass measures the average luma of
+the source's first PREPASS_FRAMES frames so the tracking mark can be informed (see
+`provenance.tracking`). The file is then signed into `dst_path` with a C2PA manifest. Nothing
+is held in memory beyond one frame.
 """
 
 from __future__ import annotations
@@ -22,10 +23,11 @@ from .c2pa_manifest import ManifestInfo, build_manifest, read_manifest, sign_fil
 from .certs import SignerConfig
 from .fingerprint import Fingerprint, FingerprintBuilder
 from .frames import AUDIO_RATE
-from .watermark import DEFAULT_PERIOD, MovingWatermark
+from .watermark import MovingWatermark, watermark_key
 
 DEFAULT_CRF = 23
 DEFAULT_PRESET = "veryfast"
+PREPASS_FRAMES = 48
 
 
 @dataclass(frozen=True)
@@ -53,15 +55,15 @@ def export_rendition(
     manifest: ManifestInfo,
     signer: SignerConfig,
     tracking_key: bytes = tracking.DEFAULT_KEY,
-    tracking_strength: float = tracking.DEFAULT_STRENGTH,
+    tracking_strength: float | None = None,
     crf: int = DEFAULT_CRF,
     preset: str = DEFAULT_PRESET,
-    watermark_period: float = DEFAULT_PERIOD,
 ) -> ExportResult:
     """Write the signed, watermarked MP4 rendition of `src_path` to `dst_path`.
 
     `tracking_id` (64-bit unsigned) is embedded invisibly and recorded as the manifest's soft
-    binding; `tracking_key` must be the site's secret. Cost on 2 cores: ~0.3 s per 10 s of 720p
+    binding; `tracking_key` must be the site's secret; `tracking_strength` overrides the
+    mark's size-dependent default (`tracking.strength_for`). Cost on 2 cores: ~0.3 s per 10 s of 720p
     for the pre-pass plus roughly a veryfast libx264 encode; see bench/bench_export.py.
     `dst_path` is replaced atomically. Raises ValueError for sources without video, and
     `av.error.FFmpegError` / `c2pa.C2paError` on codec or signing failures.
@@ -71,7 +73,9 @@ def export_rendition(
     src_path, dst_path = Path(src_path), Path(dst_path)
     if not 0 <= tracking_id < 2**64:
         raise ValueError("tracking_id must fit in 64 unsigned bits")
-    mean = tracking.mean_luma(src_path, trim_bars=False)
+    # The informed embedding needs the video's static content; its first seconds show it well
+    # enough, and decoding only those keeps the pre-pass from costing a whole extra decode.
+    mean = tracking.mean_luma(src_path, trim_bars=False, max_frames=PREPASS_FRAMES)
 
     dst_path.parent.mkdir(parents=True, exist_ok=True)
     fd, unsigned = tempfile.mkstemp(suffix=".mp4", dir=dst_path.parent)
@@ -84,11 +88,17 @@ def export_rendition(
                 handle=handle,
                 site_name=site_name,
                 mark_for=lambda w, h: tracking.TrackingMark.for_video(
-                    tracking_id, w, h, key=tracking_key, mean=mean, strength=tracking_strength
+                    tracking_id,
+                    w,
+                    h,
+                    key=tracking_key,
+                    mean=mean,
+                    strength=tracking_strength or tracking.strength_for(w, h),
                 ),
                 crf=crf,
                 preset=preset,
-                watermark_period=watermark_period,
+                # Keyed by the site's secret and this export: its path can't be predicted.
+                watermark_key=watermark_key(tracking_key, tracking_id),
             )
         document = build_manifest(
             manifest, site_name=site_name, handle=_at(handle), tracking_id=tracking_id, duration=duration
@@ -120,7 +130,7 @@ def _at(handle: str) -> str:
     return handle if handle.startswith("@") else f"@{handle}"
 
 
-def _encode(inp, out_path: str, *, handle, site_name, mark_for, crf, preset, watermark_period):
+def _encode(inp, out_path: str, *, handle, site_name, mark_for, crf, preset, watermark_key):
     import av
 
     if not inp.streams.video:
@@ -147,7 +157,7 @@ def _encode(inp, out_path: str, *, handle, site_name, mark_for, crf, preset, wat
         to_mono = av.AudioResampler(format="flt", layout="mono", rate=AUDIO_RATE) if ain is not None else None
 
         mark = mark_for(width, height)
-        visible = MovingWatermark(site_name, handle, width, height, period=watermark_period)
+        visible = MovingWatermark(site_name, handle, width, height, key=watermark_key)
         builder = FingerprintBuilder()
         last_time, index = 0.0, 0
         streams = [vin] + ([ain] if ain is not None else [])

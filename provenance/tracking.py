@@ -23,13 +23,21 @@ Design (our own; numbers from the synthetic clips in tests/provenance):
   when the keyed CRC matches. A video without our mark passes with probability
   ~ (decodes tried) × 2^-32, so unrelated videos do not yield ids. Black bars are trimmed first;
   vertical video runs the grid along its long side.
+- Confirmation: when the blind read fails, the verifier still has candidates, the exports the
+  fingerprint lookup ranks best (at any confidence). Testing whether one known pattern is there
+  (all data cells, no decoding) needs about a third of the signal that decoding 204 bits does,
+  so copies whose raw bit error rate is far beyond the code's reach (up to ~0.35) are still
+  attributed, and only to a candidate whose own pattern stands out (z ≥ CONFIRM_Z, never two).
+  The mark and the fingerprint thus back each other up: a video must look like a post AND carry
+  that post's keyed pattern, or carry a decodable id with a valid keyed CRC.
 
-Measured (6 s synthetic clips, default strength): ids read back after CRF 28, 480p, 5% crops and
-remuxing on 8/8 clips each, after all three at once on 6/8; unmarked clips never gave an id.
-Size growth at CRF 23 is -3 to +3% with a still camera but +4 to +37% for smooth, slowly panning
-content: a static pattern under a moving scene is new residual in every P-frame, and what an
-encoder does not pay for, it drags along with the motion (that is also what a re-encode does to
-the mark on panning clips). The fingerprint covers those cases.
+Measured (bench/bench_tracking.py, BENCHMARKS.md): at the tiny profile's 320×192 and at
+704×1280, raw bit error rates per re-upload transform, and the source post named in every copy
+of every transform measured, with no foreign clip ever attributed. Size growth at CRF 23 is
+small with a still camera but up to +20-40% for smooth, slowly panning content: a static
+pattern under a moving scene is new residual in every P-frame, and what an encoder does not pay
+for, it drags along with the motion (that is also what a re-encode does to the mark on panning
+clips). The fingerprint covers those cases.
 
 Without the key nobody can read, forge or precisely subtract the mark, so the site should pass a
 secret key (derive it from its SECRET_KEY); `DEFAULT_KEY` exists for tests and tools.
@@ -38,8 +46,9 @@ secret key (derive it from its SECRET_KEY); `DEFAULT_KEY` exists for tests and t
 from __future__ import annotations
 
 import hashlib
+import math
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -57,13 +66,18 @@ _K = 7
 _G = (0o171, 0o133)
 CODED_BITS = 2 * (PAYLOAD_BITS + _K - 1)
 # Baseline chip amplitude in luma levels and the cap for bits the content fights.
-DEFAULT_STRENGTH = 1.4
+DEFAULT_STRENGTH = 2.2
+LARGE_STRENGTH = 1.7
 MAX_GAIN = 2.5
 MIN_GAIN = 0.3
 # Detection works on mean luma scaled to this width (cells are then ~5 px wide).
 WORK_WIDTH = 512
 MAX_CROP = 0.10
 COARSE_STEP = 0.01
+# Whole-pattern z-score that confirms a candidate id (see confirm_tracking_from_luma).
+CONFIRM_Z = 7.0
+# ... and at least this multiple of the pilots' z-score at the same alignment.
+CONFIRM_RATIO = 1.2
 
 
 @dataclass(frozen=True)
@@ -323,6 +337,19 @@ def chip_amplitudes(
     return unit * amplitude
 
 
+def strength_for(width: int, height: int) -> float:
+    """Default chip amplitude for a video of this size: DEFAULT_STRENGTH up to the tiny profile's
+    320×192, falling (log-linearly in pixels) to LARGE_STRENGTH at 720p and above.
+
+    A small frame has few pixels per cell for the encoder to keep, so it needs the stronger mark;
+    at 704×1280 the weaker one still decodes after CRF 35 (mean raw bit error rate ~5%, against
+    <1% at 2.2) and costs the encoder less on panning content, where a static pattern is new
+    residual in every frame (bench/bench_export.py)."""
+    small, large = math.log(320 * 192), math.log(1280 * 720)
+    t = min(max((math.log(max(width * height, 1)) - small) / (large - small), 0.0), 1.0)
+    return DEFAULT_STRENGTH + t * (LARGE_STRENGTH - DEFAULT_STRENGTH)
+
+
 class TrackingMark:
     """Adds a tracking pattern to the luma plane of yuv420p frames of one size.
 
@@ -385,6 +412,11 @@ class TrackingReading:
     # frame as seen, i.e. after un-mirroring when `flipped`)
     flipped: bool
     frames: int
+    # Soft coded-bit values at the chosen alignment (for bit error rates in benchmarks).
+    soft: np.ndarray | None = field(default=None, repr=False, compare=False)
+    # True when the id was not decoded but confirmed among candidates (see
+    # confirm_tracking_from_luma); `sync` is then the whole pattern's z-score.
+    confirmed: bool = False
 
 
 def _crop_pairs(lo: float = 0.0, hi: float = MAX_CROP, step: float = COARSE_STEP) -> np.ndarray:
@@ -393,8 +425,11 @@ def _crop_pairs(lo: float = 0.0, hi: float = MAX_CROP, step: float = COARSE_STEP
     return np.stack([a.ravel(), b.ravel()], axis=1)
 
 
-def _sync_scores(residual: np.ndarray, xpairs: np.ndarray, ypairs: np.ndarray, layout: _Layout) -> np.ndarray:
-    """Pilot correlation z-scores (n_ypairs, n_xpairs) for every pair of axis crops.
+def _sync_scores(
+    residual: np.ndarray, xpairs: np.ndarray, ypairs: np.ndarray, pattern: np.ndarray
+) -> np.ndarray:
+    """Correlation z-scores (n_ypairs, n_xpairs) of a (GRID_Y, GRID_X) `pattern` (the pilots, or
+    a candidate's whole pattern) for every pair of axis crops.
 
     Separable: the column positions depend only on the x crop and the rows only on the y crop,
     so sum_cells pilot * R[row, col] = sum_rows (R[:, cols] @ pilot.T)[row]. The noise term
@@ -406,12 +441,12 @@ def _sync_scores(residual: np.ndarray, xpairs: np.ndarray, ypairs: np.ndarray, l
     # grid in one matrix product, then add up one gathered row per grid row: far faster than
     # element-wise fancy indexing of a (rows, hypotheses, cells) array.
     columns = np.ascontiguousarray(residual.T)[xi] * xin[..., None]  # (nx, GX, h)
-    per_row = layout.pilot @ columns.transpose(1, 0, 2).reshape(GRID_X, -1)  # (GY, nx * h)
+    per_row = pattern @ columns.transpose(1, 0, 2).reshape(GRID_X, -1)  # (GY, nx * h)
     per_row = np.ascontiguousarray(per_row.reshape(GRID_Y, len(xpairs), h).transpose(0, 2, 1))
     corr = np.zeros((len(ypairs), len(xpairs)), np.float32)
     for gy in range(GRID_Y):
         corr += per_row[gy, yi[:, gy]] * yin[:, gy, None]
-    inside = yin.astype(np.float32) @ np.abs(layout.pilot) @ xin.T.astype(np.float32)
+    inside = yin.astype(np.float32) @ np.abs(pattern) @ xin.T.astype(np.float32)
     return corr / np.sqrt(float(np.mean(residual * residual)) * inside + 1e-9)
 
 
@@ -427,7 +462,7 @@ def _local_maxima(scores: np.ndarray, count: int, spacing: int = 2) -> list[tupl
 
 
 def _refine(
-    residual: np.ndarray, crop: tuple[float, ...], layout: _Layout
+    residual: np.ndarray, crop: tuple[float, ...], pattern: np.ndarray
 ) -> tuple[float, tuple[float, ...]]:
     """Best pilot z-score and crop within ±COARSE_STEP of `crop`, at full work resolution."""
     offsets = np.arange(-COARSE_STEP, COARSE_STEP + 1e-9, COARSE_STEP / 4)
@@ -437,7 +472,7 @@ def _refine(
         return grid[(grid >= -0.002).all(axis=1) & (grid.sum(axis=1) < 0.5)]
 
     xs, ys = around(*crop[:2]), around(*crop[2:])
-    scores = _sync_scores(residual, xs, ys, layout)
+    scores = _sync_scores(residual, xs, ys, pattern)
     iy, ix = np.unravel_index(np.argmax(scores), scores.shape)
     return float(scores[iy, ix]), (float(xs[ix][0]), float(xs[ix][1]), float(ys[iy][0]), float(ys[iy][1]))
 
@@ -460,7 +495,7 @@ def read_tracking_from_luma(
     for flipped, res in flips.items():
         # The band-passed residual has nothing above ~1/3 of the cell frequency, so decimating
         # by two (cells still ~2.7 px) keeps the sync peak while quartering the search cost.
-        scores = _sync_scores(res[::2, ::2], pairs, pairs, layout)
+        scores = _sync_scores(res[::2, ::2], pairs, pairs, layout.pilot)
         for iy, ix in _local_maxima(scores, candidates):
             crop = (*pairs[ix], *pairs[iy])
             found.append((float(scores[iy, ix]), flipped, tuple(float(c) for c in crop)))
@@ -468,19 +503,86 @@ def read_tracking_from_luma(
     readings = []
     for tried, (_, flipped, crop) in enumerate(found[:candidates], start=1):
         res = flips[flipped]
-        sync, crop = _refine(res, crop, layout)
+        sync, crop = _refine(res, crop, layout.pilot)
         soft = _sample(res, crop) @ layout.spread
         tracking_id = _decode_payload(_viterbi(soft), layout)
         if portrait:
             crop = (crop[2], crop[3], crop[0], crop[1])
         if tracking_id is not None:
             return TrackingReading(
-                tracking_id, 1.0 - tried * 2.0**-CRC_BITS, sync, _rounded(crop), flipped, mean.frames
+                tracking_id, 1.0 - tried * 2.0**-CRC_BITS, sync, _rounded(crop), flipped, mean.frames, soft
             )
         readings.append(
-            TrackingReading(None, _looks_marked(sync), sync, _rounded(crop), flipped, mean.frames)
+            TrackingReading(None, _looks_marked(sync), sync, _rounded(crop), flipped, mean.frames, soft)
         )
     return max(readings, key=lambda r: r.sync)
+
+
+def _data_pattern(tracking_id: int, layout: _Layout) -> np.ndarray:
+    """The unit-amplitude signs of `tracking_id`'s data cells, 0 on pilots: (GRID_Y, GRID_X).
+
+    Pilots are left out because every id shares them: with them, a strong mark of one export
+    would correlate with any other candidate's pattern."""
+    coded = 2.0 * _coded_bits(tracking_id, layout) - 1.0
+    data = layout.bit_of_cell >= 0
+    unit = np.where(data, coded[np.maximum(layout.bit_of_cell, 0)] * layout.sign_of_cell, 0.0)
+    return unit.astype(np.float32).reshape(GRID_Y, GRID_X)
+
+
+def confirm_tracking_from_luma(
+    mean: MeanLuma, tracking_ids: list[int], *, key: bytes = DEFAULT_KEY
+) -> TrackingReading | None:
+    """Which of `tracking_ids` (a few candidates named by another clue, the fingerprint) is
+    marked in the video, when the blind read found no id: a reading for it, or None.
+
+    Testing whether one known pattern is present needs far less signal than decoding 204
+    unknown bits: every data cell counts (four times as many cells as the pilots) and nothing
+    has to be error-corrected, so a copy whose mark is too damaged to decode (raw bit error
+    rates up to ~0.35) still shows its pattern. Each candidate's whole pattern is searched over
+    every crop in both flips; the best z-score must reach CONFIRM_Z, which unmarked videos do
+    not (maximum of ~15 k hypotheses, about 4-5), and CONFIRM_RATIO times the pilots' z-score
+    there, which another export's pattern does not: tracking ids are random, so two ids' coded
+    bits agree by chance only (correlation ~±0.07), and a mark strong enough to lend a wrong
+    pattern CONFIRM_Z also lends the pilots far more. Ids that differ in a few bits (never
+    issued by the site: ids are 63 random bits) have correlated codewords and are not told
+    apart this way. Exactly one candidate must pass. Cost: ~0.1 s per candidate."""
+    layout = _layout(key)
+    portrait = mean.luma.shape[0] > mean.luma.shape[1]
+    residual = _bandpass(_oriented(mean.luma))
+    flips = {False: residual, True: np.ascontiguousarray(np.flip(residual, axis=0 if portrait else 1))}
+    pairs = _crop_pairs(step=COARSE_STEP)
+    scored = []
+    for tracking_id in dict.fromkeys(tracking_ids):
+        pattern = _data_pattern(tracking_id, layout)
+        best = None
+        for flipped, res in flips.items():
+            scores = _sync_scores(res[::2, ::2], pairs, pairs, pattern)
+            iy, ix = np.unravel_index(np.argmax(scores), scores.shape)
+            z, crop = _refine(res, (*pairs[ix], *pairs[iy]), pattern)
+            if best is None or z > best[0]:
+                best = (z, flipped, crop)
+        z, flipped, crop = best
+        # The pilots show how strong the mark is there, whatever its id: the true id's data
+        # cells (four times as many) correlate about twice as strongly, another id's only by
+        # the chance overlap of two random codewords (±0.07 × that).
+        pilots = float(
+            _sync_scores(flips[flipped], np.array([crop[:2]]), np.array([crop[2:]]), layout.pilot)[0, 0]
+        )
+        if z >= CONFIRM_Z and z >= CONFIRM_RATIO * pilots:
+            scored.append((z, tracking_id, flipped, crop))
+    scored.sort(key=lambda item: -item[0])
+    # None confirmed, or two (then neither can be trusted).
+    if len(scored) != 1:
+        return None
+    z, tracking_id, flipped, crop = scored[0]
+    soft = _sample(flips[flipped], crop) @ layout.spread
+    if portrait:
+        crop = (crop[2], crop[3], crop[0], crop[1])
+    # Chance that an unmarked video reaches z somewhere: ~hypotheses × candidates × tail.
+    false_alarm = min(1.0, 3e4 * len(tracking_ids) * math.erfc(z / math.sqrt(2)) / 2)
+    return TrackingReading(
+        tracking_id, 1.0 - false_alarm, z, _rounded(crop), flipped, mean.frames, soft, confirmed=True
+    )
 
 
 def _looks_marked(sync: float) -> float:
@@ -498,6 +600,15 @@ def extract_tracking_id(path: str | Path, *, key: bytes = DEFAULT_KEY) -> tuple[
     """(tracking id or None, confidence 0..1) for the video at `path`; see `read_tracking`."""
     reading = read_tracking(path, key=key)
     return reading.tracking_id, reading.confidence
+
+
+def bit_error_rate(reading: TrackingReading, tracking_id: int, *, key: bytes = DEFAULT_KEY) -> float:
+    """Fraction of coded bits whose soft value in `reading` has the wrong sign for `tracking_id`
+    (0.5 is chance); the channel code corrects up to roughly 10%."""
+    if reading.soft is None:
+        return 0.5
+    coded = _coded_bits(tracking_id, _layout(key))
+    return float(np.mean((reading.soft > 0) != (coded > 0)))
 
 
 def _rounded(crop: tuple[float, ...]) -> tuple[float, float, float, float]:

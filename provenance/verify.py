@@ -8,6 +8,7 @@ C2PA manifest is gone.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,10 @@ DEFAULT_MAX_SECONDS = 600.0
 # Containers a phone or browser uploads; everything else (images, audio, text) is refused.
 VIDEO_FORMATS = ("mov", "mp4", "m4a", "3gp", "3g2", "mj2", "matroska", "webm")
 MATCH_CONFIDENCE = 0.5
+# Fingerprint candidates whose mark pattern identify() tests when the mark can't be decoded.
+CONFIRM_CANDIDATES = 5
+
+TrackingIds = Callable[[list[Any]], dict[Any, int]]
 
 
 class UnsupportedMediaError(ValueError):
@@ -141,17 +146,32 @@ def identify(
     tracking_key: bytes = tracking.DEFAULT_KEY,
     fingerprint_lookup: FingerprintLookup | None = None,
     max_seconds: float = DEFAULT_MAX_SECONDS,
+    tracking_ids: TrackingIds | None = None,
 ) -> Identification:
     """Read the tracking mark and (with a lookup) fingerprint the video at `path`.
 
-    Cost: about two decodes of the video plus ~0.5 s; call `probe_video` first for untrusted
-    uploads. The fingerprint is only computed when `fingerprint_lookup` is given."""
-    reading = tracking.read_tracking(path, key=tracking_key)
+    When the mark can't be decoded blindly, the fingerprint's best CONFIRM_CANDIDATES
+    candidates (whatever their confidence) are tested for their own mark pattern
+    (`tracking.confirm_tracking_from_luma`): the two clues together name copies that neither
+    names alone. `tracking_ids` maps lookup keys to tracking ids (default: the keys are the
+    tracking ids). Cost: about two decodes of the video plus ~0.5 s (plus ~0.1 s per candidate
+    tested); call `probe_video` first for untrusted uploads. The fingerprint is only computed
+    when `fingerprint_lookup` is given."""
+    mean = tracking.mean_luma(path)
+    reading = tracking.read_tracking_from_luma(mean, key=tracking_key)
     result = Identification(tracking=reading)
     if fingerprint_lookup is not None:
         result.fingerprint = compute_fingerprint(path, with_flipped=True, max_seconds=max_seconds)
         matches = sorted(fingerprint_lookup(result.fingerprint), key=lambda item: -item[1])
         result.matches = [(key, float(score)) for key, score in matches]
+        if reading.tracking_id is None and result.matches:
+            keys = [key for key, _ in result.matches[:CONFIRM_CANDIDATES]]
+            ids = tracking_ids(keys) if tracking_ids is not None else {key: key for key in keys}
+            confirmed = tracking.confirm_tracking_from_luma(
+                mean, [ids[key] for key in keys if key in ids], key=tracking_key
+            )
+            if confirmed is not None:
+                result.tracking = confirmed
     return result
 
 
@@ -163,6 +183,7 @@ def verify_file(
     tracking_key: bytes = tracking.DEFAULT_KEY,
     max_bytes: int = DEFAULT_MAX_BYTES,
     max_seconds: float = DEFAULT_MAX_SECONDS,
+    tracking_ids: TrackingIds | None = None,
 ) -> dict[str, Any]:
     """Full report on the video at `path`, JSON-serialisable (ids are decimal strings, since
     64-bit integers lose precision in JavaScript).
@@ -178,7 +199,11 @@ def verify_file(
     else:
         manifest = {"present": False, "supported": False}
     found = identify(
-        path, tracking_key=tracking_key, fingerprint_lookup=fingerprint_lookup, max_seconds=max_seconds
+        path,
+        tracking_key=tracking_key,
+        fingerprint_lookup=fingerprint_lookup,
+        max_seconds=max_seconds,
+        tracking_ids=tracking_ids,
     )
     reading = found.tracking
     tracking_id = reading.tracking_id if reading else None

@@ -2,22 +2,27 @@
 
 The mark is rendered once per export with Pillow (white glyphs with a dark outline, so it reads
 on any background) and blended with integer numpy arithmetic straight into the decoded Y, U and V
-planes: an RGB round trip per frame would cost more than the blend itself. It jumps between the
-four corners in a non-adjacent order every `period` seconds, so cropping one side or corner of
-the video leaves it visible most of the time.
+planes: an RGB round trip per frame would cost more than the blend itself.
+
+It jumps to a new place at keyed, irregular times, MIN_INTERVAL-MAX_INTERVAL seconds apart (so
+at least once a second, and before the end of a 1 s clip), between spots along the frame's edge
+(corners and edge middles, nudged by a keyed offset). Spots and times come from a random
+generator seeded by a per-export key, so a viewer who has watched one export cannot predict where
+the mark will be in another, nor where it goes next; a crop of one side or corner leaves it
+visible most of the time, and a crop that follows it would have to jump with it.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-# Order TL → BR → TR → BL: every corner once per cycle, so a crop of any one side hides the mark
-# for at most half of the time, and the diagonal jumps make a crop that follows it jump too.
-CORNER_ORDER = ("top-left", "bottom-right", "top-right", "bottom-left")
-DEFAULT_PERIOD = 3.0
+# Spots as (x, y) fractions of the free room: the four corners and the four edge middles.
+SPOTS = ((0, 0), (0.5, 0), (1, 0), (0, 0.5), (1, 0.5), (0, 1), (0.5, 1), (1, 1))
+MIN_INTERVAL, MAX_INTERVAL = 0.4, 0.9  # seconds between moves
 DEFAULT_OPACITY = 0.6
 
 
@@ -108,8 +113,13 @@ def mark_planes(mark: Image.Image, opacity: float = DEFAULT_OPACITY) -> MarkPlan
     )
 
 
+def watermark_key(secret: bytes, tracking_id: int) -> bytes:
+    """The per-export key of the mark's path: secret, so paths can't be predicted from ids."""
+    return hashlib.blake2b(tracking_id.to_bytes(8, "big"), key=secret[:64], person=b"wm-path").digest()
+
+
 class MovingWatermark:
-    """Blends a mark into yuv420p frames of a fixed size, at a corner chosen by time.
+    """Blends a mark into yuv420p frames of a fixed size, at a keyed spot chosen by time.
 
     Not thread-safe (keeps scratch buffers). Cost: ~0.2 ms per 720p frame.
     """
@@ -121,10 +131,10 @@ class MovingWatermark:
         width: int,
         height: int,
         *,
-        period: float = DEFAULT_PERIOD,
+        key: bytes = b"",
         opacity: float = DEFAULT_OPACITY,
     ):
-        self.width, self.height, self.period = width, height, period
+        self.width, self.height = width, height
         # Sized by the short side, so vertical video gets the same mark as landscape video of
         # that resolution rather than one spanning its whole width.
         mark = render_mark(site_name, handle, min(width, height))
@@ -134,23 +144,46 @@ class MovingWatermark:
             mark = mark.resize((max(2, int(mark.width * scale)), max(2, int(mark.height * scale))))
         self.planes = mark_planes(mark, opacity)
         margin = max(2, round(min(width, height) * 0.03)) // 2 * 2
-        right = (width - self.planes.width - margin) // 2 * 2
-        bottom = (height - self.planes.height - margin) // 2 * 2
-        self.corners = {
-            "top-left": (margin, margin),
-            "top-right": (right, margin),
-            "bottom-left": (margin, bottom),
-            "bottom-right": (right, bottom),
-        }
+        self._room = (
+            max(0, width - self.planes.width - 2 * margin),
+            max(0, height - self.planes.height - 2 * margin),
+        )
+        self._margin = margin
+        self._rng = np.random.default_rng(
+            int.from_bytes(hashlib.blake2b(key, person=b"wm-rng").digest()[:16], "big")
+        )
+        # (start time, spot index, x, y) of every placement so far, extended on demand.
+        self._moves: list[tuple[float, int, int, int]] = []
+        self._place(0.0)
 
-    def corner_at(self, seconds: float) -> str:
-        """Name of the corner the mark occupies at time `seconds`."""
-        return CORNER_ORDER[int(max(seconds, 0.0) // self.period) % len(CORNER_ORDER)]
+    def _place(self, start: float) -> None:
+        previous = self._moves[-1][1] if self._moves else -1
+        spot = int(self._rng.integers(len(SPOTS) - (previous >= 0)))
+        spot += previous >= 0 and spot >= previous  # never the spot it is leaving
+        # Up to a fifth of the free room of keyed nudge, kept inside the frame.
+        nudge = self._rng.uniform(-0.1, 0.1, 2)
+        fx, fy = np.clip(np.array(SPOTS[spot]) + nudge, 0.0, 1.0)
+        x = (self._margin + round(fx * self._room[0])) // 2 * 2
+        y = (self._margin + round(fy * self._room[1])) // 2 * 2
+        self._moves.append((start, spot, x, y))
+
+    def moves_until(self, seconds: float) -> list[float]:
+        """Times (after 0) at which the mark jumps, up to `seconds`."""
+        self._extend(seconds)
+        return [start for start, *_ in self._moves[1:] if start <= seconds]
+
+    def _extend(self, seconds: float) -> None:
+        while self._moves[-1][0] <= seconds:
+            self._place(self._moves[-1][0] + float(self._rng.uniform(MIN_INTERVAL, MAX_INTERVAL)))
 
     def box_at(self, seconds: float) -> tuple[int, int, int, int]:
         """(x, y, width, height) of the mark in luma pixels at time `seconds`."""
-        x, y = self.corners[self.corner_at(seconds)]
-        return x, y, self.planes.width, self.planes.height
+        seconds = max(seconds, 0.0)
+        self._extend(seconds)
+        for start, _, x, y in reversed(self._moves):
+            if start <= seconds:
+                return x, y, self.planes.width, self.planes.height
+        raise AssertionError("the first placement starts at 0")
 
     def apply(self, yuv: np.ndarray, seconds: float) -> None:
         """Blend the mark in place into `yuv`, a (H*3/2, W) uint8 yuv420p array as produced by

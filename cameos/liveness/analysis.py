@@ -17,6 +17,7 @@ from .media import RecordingError, check_size, decode_recording
 MIN_FACE_RATIO, NO_FACE_RATIO = 0.7, 0.3
 MULTI_FACE_RATIO = 0.2  # share of face frames with a second face that counts as two people
 MIN_SPEECH_SECONDS = 0.6
+SPEECH_MARGIN = 0.3  # seconds of audio kept either side of the speech the VAD found
 REFERENCE_FACES, EMBEDDING_FRAMES = 3, 5
 
 
@@ -60,6 +61,7 @@ def analyse_recording(
     """
     recording = decode_recording(path, min_seconds=min_seconds, max_seconds=max_seconds, max_bytes=max_bytes)
     checks: dict = {
+        "failed": [],  # the names of the checks that failed, in order (see _fail)
         "challenge": challenge.as_dict(),
         "media": recording.info,
         "duration": recording.info["duration"],
@@ -72,14 +74,40 @@ def analyse_recording(
     return result
 
 
+def _fail(result: LivenessResult, check: str, reason: str) -> None:
+    """Record a failed check: the reason for the person, the check's name for staff and the bench."""
+    result.reasons.append(reason)
+    result.checks.setdefault("failed", []).append(check)
+
+
+FLAT_REASON = (
+    "Your face moved like a flat picture, not a real head. Please record yourself live, "
+    "turning your head as asked."
+)
+
+
+def _turn_reason(seen: list[str], asked: tuple[str, ...]) -> str:
+    """What to do about turns that don't match the challenge, in the person's own terms."""
+    how = "Turn your head clearly, about a quarter of the way, and back to the camera each time."
+    if not seen:
+        return f"We didn't see your head turn. {how}"
+    missing = [turn for turn in asked if turn not in seen]
+    if missing and len(set(seen)) == 1:
+        return f"We saw your head turn {seen[0]} but not {missing[0]}. {how}"
+    return (
+        f"Your head turned {', then '.join(seen)}, but the challenge asked for {', then '.join(asked)}. "
+        "Turn to your own left or right as the screen says, in that order."
+    )
+
+
 def _check_face(recording, challenge: Challenge, result: LivenessResult) -> None:
     frames = recording.frames
     observations = face.observe_faces(frames)
     with_face = [o for o in observations if o.faces]
     face_ratio = len(with_face) / len(observations)
     multi_ratio = sum(o.faces >= 2 for o in with_face) / len(with_face) if with_face else 0.0
-    events, baseline = face.find_turns(observations)
-    seen = [e.direction for e in events]
+    reading = face.find_turns(observations)
+    seen = [e.direction for e in reading.events]
     result.checks["face"] = {
         "frames": len(observations),
         "face_ratio": round(face_ratio, 3),
@@ -90,43 +118,45 @@ def _check_face(recording, challenge: Challenge, result: LivenessResult) -> None
     result.checks["turns"] = {
         "asked": list(challenge.turns),
         "seen": seen,
-        "baseline": round(baseline, 3),
-        "peaks": [round(e.peak_offset, 3) for e in events],
-        "times": [round(frames[e.peak].time, 2) for e in events],
+        **reading.as_dict(),
+        "peaks": [round(e.peak_offset, 3) for e in reading.events],
+        "times": [round(frames[e.peak].time, 2) for e in reading.events],
         "yaw": [[round(o.time, 2), round(o.yaw, 3)] for o in observations if o.yaw is not None],
     }
-    reasons = result.reasons
     if face_ratio < NO_FACE_RATIO:
-        reasons.append("No face in most of the video. Keep your face in the picture, well lit.")
+        _fail(result, "face", "No face in most of the video. Keep your face in the picture, well lit.")
         return
     if face_ratio < MIN_FACE_RATIO:
-        reasons.append(
-            "Your face was out of view for part of the video. Keep your whole face in the picture."
+        _fail(
+            result,
+            "face",
+            "Your face was out of view for part of the video. Keep your whole face in the picture.",
         )
     if multi_ratio >= MULTI_FACE_RATIO:
-        reasons.append("More than one face was in the video. Please record on your own.")
+        _fail(result, "faces", "More than one face was in the video. Please record on your own.")
 
-    if not seen:
-        reasons.append("The head turn was not detected. Turn your head clearly to each side as asked.")
-    elif tuple(seen) != challenge.turns:
-        reasons.append(
-            f"The head turned {', then '.join(seen)}, but the challenge asked for "
-            f"{', then '.join(challenge.turns)}."
-        )
-    flatness = [face.flatness(frames, observations, e, baseline) for e in events]
-    result.checks["turns"]["flatness"] = flatness
-    if any(face.looks_flat(f) for f in flatness):
-        reasons.append("The face moved like a flat picture, not a real head. Please record yourself live.")
+    if tuple(seen) != challenge.turns:
+        _fail(result, "turns", _turn_reason(seen, challenge.turns))
+    # Decided on its own, whether or not a turn was seen: a picture held still, slid, tilted or
+    # turned convincingly must be refused as a picture.
+    flat = face.judge_flatness(frames, observations, reading)
+    result.checks["flat"] = flat
+    if flat["verdict"] == "flat":
+        _fail(result, "flat", FLAT_REASON)
 
-    frontal = face.best_frontal(frames, observations, baseline, EMBEDDING_FRAMES)
+    frontal = face.best_frontal(frames, observations, reading, EMBEDDING_FRAMES)
     embeddings = [face.embedding(frames[o.index].rgb, o.box) for o in frontal]
     if embeddings:
         result.face_embedding = [float(v) for v in np.mean(embeddings, axis=0)]
         spread = max((float(np.linalg.norm(a - b)) for a, b in combinations(embeddings, 2)), default=0.0)
         result.checks["face"]["embedding_spread"] = round(spread, 3)
         if spread > face.SAME_PERSON_DISTANCE:
-            reasons.append("The face changed during the video. Please record on your own, in one take.")
-    references = face.best_frontal(frames, observations, baseline, REFERENCE_FACES)
+            _fail(
+                result,
+                "identity",
+                "The face changed during the video. Please record on your own, in one take.",
+            )
+    references = face.best_frontal(frames, observations, reading, REFERENCE_FACES)
     result.reference_faces = [face.jpeg_crop(frames[o.index].rgb, o.box) for o in references]
 
 
@@ -137,17 +167,23 @@ def _check_speech(recording, challenge: Challenge, result: LivenessResult) -> No
     details = {"seconds": round(seconds, 2), "segments": [[round(a, 2), round(b, 2)] for a, b in segments]}
     result.checks["speech"] = details
     if seconds < MIN_SPEECH_SECONDS:
-        result.reasons.append("We could not hear the numbers. Please read them aloud, clearly.")
+        _fail(result, "speech", "We could not hear the numbers. Please read them aloud, clearly.")
         return
-    # Decode only the span with speech: long noisy silences are where the grammar goes astray.
-    start, end = int(max(0.0, segments[0][0] - 0.2) * speech.RATE), int((segments[-1][1] + 0.2) * speech.RATE)
-    heard = speech.recognise_digits(audio[start:end], len(challenge.digits))
-    details["transcript"] = _spoken(heard.digits)
-    details["score"] = heard.score
+    # Decode only the span with speech (and a margin for a soft first or last digit): long noisy
+    # silences are where the grammar goes astray.
+    start = int(max(0.0, segments[0][0] - SPEECH_MARGIN) * speech.RATE)
+    end = int((segments[-1][1] + SPEECH_MARGIN) * speech.RATE)
+    heard = speech.check_digits(audio[start:end], challenge.digits)
+    details.update(heard.as_dict())
     if not heard.digits:
-        result.reasons.append("We could not make out the numbers. Please read them aloud, clearly.")
-    elif heard.digits != challenge.digits:
-        result.reasons.append(f"The numbers we heard ({_spoken(heard.digits)}) don't match the challenge.")
+        _fail(result, "digits", "We could not make out the numbers. Please read them aloud, clearly.")
+    elif not heard.matches:
+        _fail(
+            result,
+            "digits",
+            f"The numbers we heard ({_spoken(heard.digits)}) are not the ones shown for this recording. "
+            "Please read the numbers on screen, one by one.",
+        )
     spoken = speech.speech_audio(audio, segments)
     result.voice_sample_wav = voice.wav_bytes(spoken)
     result.voice_embedding = voice.voice_embedding(spoken)

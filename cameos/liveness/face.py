@@ -14,7 +14,7 @@ import functools
 import importlib.util
 import io
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -22,17 +22,26 @@ import numpy as np
 # A face counts as a second person only if it is at least this share of the main face's area;
 # HOG's rare false positives are small and short-lived.
 SECOND_FACE_AREA = 0.25
-# Nose offset from the eyes' midpoint, in eye distances, that counts as a turn. A head model (nose
-# base 2.25 cm before the pupils, 6.3 cm apart) reads 0.36·tan(yaw): 0.10 at 16°, 0.21 at 30°.
-# The test media's 30° turns read 0.16-0.23; talking and sway stayed under 0.05.
-TURN_THRESHOLD = 0.10
+# Head turns are read from the nose's offset from the eyes' midpoint, in eye distances. A head
+# model (nose base 2.25 cm before the pupils, 6.3 cm apart) reads 0.36·tan(yaw): 0.10 at 16°, 0.21
+# at 30°, but real faces and landmarks differ: the same 30° turn read +0.20 on one face and +0.08
+# on a smaller one, and one face's two sides can differ by half. So a turn is judged against the
+# face's own yaw range: an excursion from the resting pose counts when it reaches TURN_SHARE of the
+# larger excursion either way, and at least TURN_FLOOR (and TURN_NOISE times the landmark jitter)
+# so that a still face's tremble never counts.
+TURN_SHARE = 0.2
+TURN_FLOOR = 0.035
+TURN_NOISE = 3.0
 MIN_TURN_SAMPLES = 2  # at 10 analysed frames a second: a turn held for ~0.2 s
 # A head turning shows parallax inside the face (the nose moves against the cheeks), so the
-# motion of points on the face fits no single homography; a flat photo, slid or tilted, does up
-# to tracking error. Flat: the homography leaves under 30% of the face's deformation unexplained,
-# or the face hardly deformed at all (see ``flatness`` for measured values).
+# motion of points on the face fits no single homography; a flat picture, slid, tilted or turned,
+# does up to tracking error. A measurement shows depth when the homography leaves at least
+# FLAT_RATIO of the face's deformation unexplained and the face deformed at least
+# FLAT_DEFORMATION (face widths); a recording is flat when no measurement shows depth, or when
+# one that deformed a lot (FLAT_CLEAR_DEFORMATION) still fits a homography.
 FLAT_RATIO = 0.3
 FLAT_DEFORMATION = 0.005
+FLAT_CLEAR_DEFORMATION = 0.012
 SAME_PERSON_DISTANCE = 0.6  # dlib's own threshold for "same person" between two embeddings
 
 _load_lock = threading.Lock()
@@ -136,35 +145,83 @@ class TurnEvent:
     peak_offset: float
 
 
-def find_turns(observations: list[FaceObservation]) -> tuple[list[TurnEvent], float]:
-    """Head turns in time order, and the frontal baseline offset they were measured from.
+@dataclass
+class TurnReading:
+    """The head turns of one recording and what they were measured against.
 
-    The baseline is the median offset: the challenge turns both ways, so a frontal pose holds the
-    middle even when the person lingers in a turn. Consecutive turns the same way merge (a face
-    lost for a frame mid-turn must not count twice).
+    ``baseline`` is the resting (frontal) yaw, ``threshold`` the offset from it that counted as a
+    turn, ``noise`` the landmark jitter, ``extremes`` the largest offsets to the person's left and
+    right (as observation indices and offsets), turn or not.
+    """
+
+    events: list[TurnEvent]
+    baseline: float = 0.0
+    threshold: float = TURN_FLOOR
+    noise: float = 0.0
+    extremes: dict = field(default_factory=dict)
+
+    def near_frontal(self, yaw: float) -> bool:
+        return abs(yaw - self.baseline) < max(TURN_FLOOR, self.threshold / 2)
+
+    def as_dict(self) -> dict:
+        return {
+            "baseline": round(self.baseline, 3),
+            "threshold": round(self.threshold, 3),
+            "noise": round(self.noise, 4),
+            "extremes": {side: round(offset, 3) for side, (_, offset) in self.extremes.items()},
+        }
+
+
+def _resting_yaw(smooth: np.ndarray, noise: float) -> float:
+    """The pose the person holds most: the median of the densest cluster of yaw readings.
+
+    Not the plain median: someone who lingers in one turn, or turns one way further than the
+    other, would drag it off the frontal pose and make one turn look small and the other large.
+    """
+    width = max(0.02, 3 * noise)
+    counts = [(np.abs(smooth - v) < width).sum() for v in smooth]
+    centre = smooth[int(np.argmax(counts))]
+    return float(np.median(smooth[np.abs(smooth - centre) < width]))
+
+
+def find_turns(observations: list[FaceObservation]) -> TurnReading:
+    """Head turns in time order, judged against the face's own yaw range (see TURN_SHARE).
+
+    Consecutive turns the same way merge (a face lost for a frame mid-turn must not count twice).
+    A turn starts where the offset passes the threshold and lasts while it stays past half of it.
     """
     seen = [o for o in observations if o.yaw is not None]
     if len(seen) < 3:
-        return [], 0.0
+        return TurnReading([])
     raw = np.array([o.yaw for o in seen])
     # A 3-sample median filter drops single-frame landmark glitches.
     padded = np.concatenate([raw[:1], raw, raw[-1:]])
     smooth = np.median(np.stack([padded[:-2], padded[1:-1], padded[2:]]), axis=0)
-    baseline = float(np.median(smooth))
+    # Landmark jitter: the typical frame-to-frame change of the raw reading (robust to turns).
+    noise = float(1.4826 * np.median(np.abs(np.diff(raw))) / np.sqrt(2)) if len(raw) > 2 else 0.0
+    baseline = _resting_yaw(smooth, noise)
     offsets = smooth - baseline
-    states = np.where(offsets > TURN_THRESHOLD, 1, np.where(offsets < -TURN_THRESHOLD, -1, 0))
-    events: list[TurnEvent] = []
+    left, right = float(offsets.max()), float(-offsets.min())
+    threshold = max(TURN_FLOOR, TURN_NOISE * noise, TURN_SHARE * max(left, right))
+    reading = TurnReading([], baseline, threshold, noise)
+    reading.extremes = {
+        "left": (seen[int(np.argmax(offsets))].index, left),
+        "right": (seen[int(np.argmin(offsets))].index, -right),
+    }
+    events = reading.events
     i = 0
-    while i < len(states):
-        if states[i] == 0:
+    while i < len(offsets):
+        if abs(offsets[i]) < threshold:
             i += 1
             continue
+        sign = 1 if offsets[i] > 0 else -1
         j = i
-        while j + 1 < len(states) and states[j + 1] == states[i]:
+        while j + 1 < len(offsets) and sign * offsets[j + 1] >= threshold / 2:
             j += 1
-        if j - i + 1 >= MIN_TURN_SAMPLES:
-            direction = "left" if states[i] > 0 else "right"
-            peak = i + int(np.argmax(np.abs(offsets[i : j + 1])))
+        strong = int((sign * offsets[i : j + 1] >= threshold).sum())
+        if strong >= MIN_TURN_SAMPLES:
+            direction = "left" if sign > 0 else "right"
+            peak = i + int(np.argmax(sign * offsets[i : j + 1]))
             if events and events[-1].direction == direction:
                 last = events[-1]
                 if abs(offsets[peak]) > abs(last.peak_offset):
@@ -180,44 +237,48 @@ def find_turns(observations: list[FaceObservation]) -> tuple[list[TurnEvent], fl
             seen[event.end].index,
             seen[event.peak].index,
         )
-    return events, baseline
+    return reading
 
 
-def _frontal_before(observations, event: TurnEvent, baseline: float) -> FaceObservation | None:
-    """The most recent near-frontal observation before a turn (or, failing that, after it)."""
-    near = [o for o in observations if o.yaw is not None and abs(o.yaw - baseline) < TURN_THRESHOLD / 2]
-    before = [o for o in near if o.index < event.start]
+def _frontal_near(observations, index: int, reading: TurnReading) -> FaceObservation | None:
+    """The nearest near-frontal observation before ``index`` (or, failing that, after it)."""
+    near = [o for o in observations if o.yaw is not None and reading.near_frontal(o.yaw)]
+    before = [o for o in near if o.index < index]
     if before:
         return before[-1]
-    after = [o for o in near if o.index > event.end]
+    after = [o for o in near if o.index > index]
     return after[0] if after else None
 
 
-def flatness(frames, observations, event: TurnEvent, baseline: float) -> dict | None:
-    """How much of the face's motion, frontal to the turn's peak, one homography explains.
+def flatness(frames, observations, target: int, reading: TurnReading) -> dict | None:
+    """How much of the face's motion, from the frontal pose to frame ``target``, one homography
+    explains.
 
-    Tracks corners inside the frontal face through every analysed frame up to the peak
+    Tracks corners inside the frontal face through every analysed frame up to the target
     (pyramidal Lucas-Kanade, forward-backward checked) and fits a homography with RANSAC.
     Returns ``residual`` (median distance of the points from the homography), ``deformation``
     (median spread of the points' motion around their common shift), both in face widths, and
-    ``ratio`` = residual / deformation; None when too few points survive tracking. A flat photo
-    slid and tilted measured ratio ~0.15 (tracking error only); synthetic turning heads 0.6-2.
+    ``ratio`` = residual / deformation; None when too few points survive tracking. Flat pictures
+    slid, tilted or turned 66° measured ratio ~0.1-0.2 (tracking error only); synthetic turning
+    heads 0.6-2.
     """
     import cv2
 
-    origin = _frontal_before(observations, event, baseline)
-    if origin is None or origin.box is None:
+    origin = _frontal_near(observations, target, reading)
+    if origin is None or origin.box is None or origin.index == target:
         return None
     left, top, right, bottom = origin.box
     width = right - left
     mask = np.zeros_like(frames[origin.index].gray)
     # The inner face: cheeks, eyes, nose, mouth; no hair or background, which move differently.
-    mask[top + width // 10 : bottom - width // 20, left + width // 8 : right - width // 8] = 255
+    mask[max(0, top + width // 10) : bottom - width // 20, max(0, left + width // 8) : right - width // 8] = (
+        255
+    )
     start = cv2.goodFeaturesToTrack(frames[origin.index].gray, 150, 0.01, max(3, width // 25), mask=mask)
     if start is None or len(start) < 12:
         return None
-    step = 1 if event.peak >= origin.index else -1
-    path = list(range(origin.index, event.peak + step, step))
+    step = 1 if target >= origin.index else -1
+    path = list(range(origin.index, target + step, step))
     lk = {"winSize": (21, 21), "maxLevel": 3}
     points, alive = start.copy(), np.ones(len(start), bool)
     for a, b in zip(path, path[1:], strict=False):
@@ -239,6 +300,8 @@ def flatness(frames, observations, event: TurnEvent, baseline: float) -> dict | 
     motion = dst - src
     deformation = float(np.median(np.linalg.norm(motion - np.median(motion, axis=0), axis=1)) / width)
     return {
+        "from": origin.index,
+        "to": target,
         "residual": round(residual, 4),
         "deformation": round(deformation, 4),
         "ratio": round(residual / deformation, 3) if deformation > 0 else 0.0,
@@ -246,11 +309,47 @@ def flatness(frames, observations, event: TurnEvent, baseline: float) -> dict | 
     }
 
 
-def looks_flat(measure: dict | None) -> bool:
-    """True when a turn's face motion is that of a flat picture (see ``flatness``)."""
-    if measure is None:
-        return False  # too little texture to tell: the other checks decide
-    return measure["deformation"] < FLAT_DEFORMATION or measure["ratio"] < FLAT_RATIO
+def shows_depth(measure: dict | None) -> bool:
+    return (
+        measure is not None and measure["deformation"] >= FLAT_DEFORMATION and measure["ratio"] >= FLAT_RATIO
+    )
+
+
+def judge_flatness(frames, observations, reading: TurnReading) -> dict:
+    """Does the face move like a head or like a flat picture? Decided on its own, turn or not.
+
+    Measures the motion from the frontal pose to the turns' peaks and to the largest yaw
+    excursions each way (which a still or slid picture has too, however small), and to the frame
+    where the face box moved furthest. ``verdict``: "depth" when a measurement shows parallax and
+    none that deformed clearly fits a homography, "flat" when otherwise measured, "unknown" when
+    nothing could be tracked (too little texture: the other checks decide).
+    """
+    targets = [e.peak for e in reading.events] + [index for index, _ in reading.extremes.values()]
+    with_box = [o for o in observations if o.box is not None]
+    if with_box:
+        first = with_box[0]
+        centre = np.array([(first.box[0] + first.box[2]) / 2, (first.box[1] + first.box[3]) / 2])
+        furthest = max(
+            with_box,
+            key=lambda o: np.hypot(
+                *(np.array([(o.box[0] + o.box[2]) / 2, (o.box[1] + o.box[3]) / 2]) - centre)
+            ),
+        )
+        targets.append(furthest.index)
+    measures = []
+    for target in dict.fromkeys(targets):
+        measure = flatness(frames, observations, target, reading)
+        if measure is not None:
+            measures.append(measure)
+    if not measures:
+        verdict = "unknown"
+    elif any(shows_depth(m) for m in measures) and not any(
+        m["deformation"] >= FLAT_CLEAR_DEFORMATION and m["ratio"] < FLAT_RATIO for m in measures
+    ):
+        verdict = "depth"
+    else:
+        verdict = "flat"
+    return {"verdict": verdict, "measures": measures}
 
 
 def _crop_box(box, shape, factor: float = 1.8) -> tuple[int, int, int, int]:
@@ -267,14 +366,12 @@ def _sharpness(gray: np.ndarray) -> float:
     return float(cv2.Laplacian(gray, cv2.CV_64F).var())
 
 
-def best_frontal(frames, observations, baseline: float, count: int) -> list[FaceObservation]:
+def best_frontal(frames, observations, reading: TurnReading, count: int) -> list[FaceObservation]:
     """Up to ``count`` near-frontal, sharp observations with colour frames, spread over time."""
     candidates = [
         o
         for o in observations
-        if o.yaw is not None
-        and frames[o.index].rgb is not None
-        and abs(o.yaw - baseline) < TURN_THRESHOLD / 2
+        if o.yaw is not None and frames[o.index].rgb is not None and reading.near_frontal(o.yaw)
     ]
     if not candidates:
         return []

@@ -213,6 +213,11 @@
       $("[data-digits]").textContent = challenge.spoken;
       $("[data-turns]").textContent = challenge.turns.join(", then ");
       $("[data-challenge]").classList.remove("hidden");
+      // The same prompt on the picture itself, so it stays in view while the person records. The
+      // preview is mirrored, so the person's own left is the screen's left.
+      const arrows = { left: "← left", right: "right →" };
+      $("[data-prompt-digits]").textContent = "Say " + challenge.spoken;
+      $("[data-prompt-turns]").textContent = "then look " + challenge.turns.map((t) => arrows[t] || t).join(", then ");
       stage.classList.remove("hidden");
       setState("countdown");
       countdownText.classList.remove("hidden");

@@ -57,6 +57,10 @@ def test_record_upload_and_see_the_verdict(live_site, chromium, make_user, worke
         assert page.locator("[data-digits]").inner_text() == "4 7 1 9"
         page.locator("#cameo-recorder[data-state=recording]").wait_for(state="attached")
         page.locator("[data-timer]").wait_for(state="visible")
+        # The challenge stays on the picture while recording, the turns as the person's own sides.
+        prompt = page.get_by_test_id("recording-prompt")
+        assert prompt.is_visible() and "Say 4 7 1 9" in prompt.inner_text()
+        assert "then look ← left, then right →" in prompt.inner_text()
         expect(page.locator("[data-timer-text]")).not_to_have_text("0:00", timeout=20_000)
 
         verdict = page.get_by_test_id("cameo-verdict")

@@ -57,7 +57,11 @@ def test_wrong_digits_fail_with_what_we_heard(liveness_clip):
     result = analyse_recording(liveness_clip("wrong_digits", digits="4718"), CHALLENGE)
 
     assert not result.verified
-    assert result.reasons == ["The numbers we heard (4 7 1 8) don't match the challenge."]
+    assert result.reasons == [
+        "The numbers we heard (4 7 1 8) are not the ones shown for this recording. "
+        "Please read the numbers on screen, one by one."
+    ]
+    assert result.checks["failed"] == ["digits"]
 
 
 def test_silence_fails_as_numbers_not_heard(liveness_clip):
@@ -80,7 +84,11 @@ def test_still_head_fails_as_no_turn(liveness_clip):
     result = analyse_recording(liveness_clip("static", turns=()), CHALLENGE)
 
     assert not result.verified
-    assert result.reasons == ["The head turn was not detected. Turn your head clearly to each side as asked."]
+    assert result.reasons[0] == (
+        "We didn't see your head turn. Turn your head clearly, about a quarter of the way, "
+        "and back to the camera each time."
+    )
+    assert result.checks["failed"][0] == "turns"
 
 
 def test_turns_in_the_wrong_order_fail(liveness_clip):
@@ -88,7 +96,8 @@ def test_turns_in_the_wrong_order_fail(liveness_clip):
 
     assert not result.verified
     assert result.reasons == [
-        "The head turned right, then left, but the challenge asked for left, then right."
+        "Your head turned right, then left, but the challenge asked for left, then right. "
+        "Turn to your own left or right as the screen says, in that order."
     ]
 
 
@@ -106,8 +115,10 @@ def test_flat_photo_tilted_and_slid_fails(liveness_clip):
     assert not result.verified
     # Perspective alone can fake the nose moving between the eyes; the face's motion still fits
     # one homography, which a real head's doesn't.
+    assert "flat" in result.checks["failed"] and result.checks["flat"]["verdict"] == "flat"
     assert (
-        "The face moved like a flat picture, not a real head. Please record yourself live." in result.reasons
+        "Your face moved like a flat picture, not a real head. Please record yourself live, "
+        "turning your head as asked." in result.reasons
     )
 
 

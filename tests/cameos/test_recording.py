@@ -297,10 +297,10 @@ def test_right_challenge_is_verified_with_private_reference_media(client, user, 
 @pytest.mark.parametrize(
     "clip, options, reason",
     [
-        ("wrong_digits", {"digits": "4718"}, "The numbers we heard (4 7 1 8) don't match the challenge."),
+        ("wrong_digits", {"digits": "4718"}, "The numbers we heard (4 7 1 8) are not the ones shown"),
         ("silent", {"speech": False}, "We could not hear the numbers. Please read them aloud, clearly."),
         ("no_face", {"face": False}, "No face in most of the video."),
-        ("static", {"turns": ()}, "The head turn was not detected."),
+        ("static", {"turns": ()}, "We didn't see your head turn."),
     ],
 )
 def test_failed_checks_reject_with_reasons_and_erase_the_recording(

@@ -331,3 +331,15 @@ def test_deleting_a_cameo_erases_its_media_and_keeps_videos_only_if_asked(
     assert not cameo.may_be_used_by(scene["owner"])
     # The ledger stays the owner's to export.
     assert client.get(reverse("cameos:ledger", args=[cameo.code])).json()["chain_valid"] is True
+
+
+def test_the_record_page_gives_tips_and_keeps_the_challenge_on_the_picture(client, user):
+    client.force_login(user)
+    page = client.get(reverse("cameos:record")).content.decode()
+
+    tips = page.split('data-testid="recording-tips"')[1].split("</section>")[0]
+    assert "Face a light" in tips and "arm's length" in tips and 'say 0 as "zero"' in tips
+    assert "about a quarter of the way" in tips
+    # The prompt the script fills in sits inside the camera stage, over the preview.
+    stage = page.split("data-stage>")[1].split("</div>")[0]
+    assert 'data-testid="recording-prompt"' in stage and "data-prompt-digits" in stage

@@ -11,6 +11,7 @@ from provenance.verify import identify
 
 from .conftest import BASE_ID
 from .synthetic import transform
+from .test_tracking import random_id
 
 ATTACKS = {
     "crf28": dict(crf=28),
@@ -55,6 +56,41 @@ def test_videos_the_site_did_not_make_are_not_identified(make_clip, small_site, 
     for seed in (40, 41):
         foreign = transform(make_clip(seed, seconds=3.0), tmp_path / f"f{seed}.mp4", crf=28, height=480)
         assert _identified(foreign, small_site) == (None, None)
+
+
+TINY_COPIES = {
+    "crf28+480p+crop5": dict(crf=28, height=480, crop=0.05),
+    "crf35": dict(crf=35),
+    "crop10": dict(crf=23, crop=0.10),
+    "flip": dict(crf=23, flip=True),
+}
+
+
+@pytest.fixture(scope="module")
+def tiny_site(make_clip, export):
+    """Two exports at the tiny profile's 320×192 (bench/bench_tracking.py measures more)."""
+    return {
+        result.tracking_id: result
+        for result in (
+            export(make_clip(seed, seconds=3.0, width=320, height=192), random_id(seed + 50))
+            for seed in (0, 1)
+        )
+    }
+
+
+@pytest.mark.parametrize("attack", list(TINY_COPIES))
+def test_tiny_profile_copies_name_their_post(tiny_site, attack, tmp_path):
+    for tracking_id, result in tiny_site.items():
+        copy = transform(result.path, tmp_path / f"{tracking_id}.mp4", **TINY_COPIES[attack])
+        assert _identified(copy, tiny_site)[0] == tracking_id, attack
+
+
+def test_tiny_foreign_clips_name_no_post(make_clip, tiny_site, tmp_path):
+    for seed in range(50, 54):
+        foreign = transform(
+            make_clip(seed, seconds=2.0, width=320, height=192), tmp_path / f"f{seed}.mp4", crf=26
+        )
+        assert _identified(foreign, tiny_site) == (None, None)
 
 
 @pytest.mark.slow

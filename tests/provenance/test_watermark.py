@@ -2,67 +2,90 @@ import av
 import numpy as np
 import pytest
 
-from provenance.watermark import CORNER_ORDER, MovingWatermark
+from provenance.watermark import MovingWatermark
 
 from .conftest import BASE_ID
 from .synthetic import write_clip
 
-CORNERS = {
-    "top-left": (slice(0, 90), slice(0, 160)),
-    "top-right": (slice(0, 90), slice(480, 640)),
-    "bottom-left": (slice(270, 360), slice(0, 160)),
-    "bottom-right": (slice(270, 360), slice(480, 640)),
-}
+
+def _mark_box(luma: np.ndarray, grey: int) -> tuple[int, int, int, int] | None:
+    """Bounding box (x0, y0, x1, y1) of pixels far from the flat grey of the source."""
+    ys, xs = np.nonzero(np.abs(luma.astype(int) - grey) > 30)
+    return None if len(ys) < 50 else (int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max()))
 
 
-def _marked_corners(luma: np.ndarray, grey: int) -> set[str]:
-    """Corners where many pixels are far from the flat grey of the source."""
-    return {name for name, box in CORNERS.items() if (np.abs(luma[box].astype(int) - grey) > 30).sum() > 200}
+def _boxes(path) -> list[tuple[float, tuple[int, int, int, int] | None]]:
+    with av.open(str(path)) as container:
+        return [
+            (frame.time, _mark_box(frame.to_ndarray(format="gray"), 128))
+            for frame in container.decode(video=0)
+        ]
+
+
+def _grey_clip(directory, seconds: float):
+    frames = (np.full((360, 640, 3), 128, np.uint8) for _ in range(int(seconds * 24)))
+    return write_clip(
+        directory / f"grey{seconds}.mp4", 0, seconds=seconds, width=640, height=360, fps=24, frames=frames
+    )
 
 
 @pytest.fixture(scope="module")
-def grey_export(tmp_path_factory, export):
+def grey_clips(tmp_path_factory):
     directory = tmp_path_factory.mktemp("grey")
-    frames = (np.full((360, 640, 3), 128, np.uint8) for _ in range(100))
-    clip = write_clip(directory / "grey.mp4", 0, seconds=10, width=640, height=360, fps=10, frames=frames)
-    return export(clip, BASE_ID + 77)
+    return {seconds: _grey_clip(directory, seconds) for seconds in (1.0, 2.0)}
 
 
-def test_visible_mark_visits_every_corner_in_turn(grey_export):
-    seen = {}
-    with av.open(str(grey_export.path)) as container:
-        for frame in container.decode(video=0):
-            if frame.time in (1.0, 4.0, 7.0, 9.5):
-                luma = frame.to_ndarray(format="gray")
-                seen[frame.time] = _marked_corners(luma, int(np.median(luma)))
-    assert seen == {1.0: {"top-left"}, 4.0: {"bottom-right"}, 7.0: {"top-right"}, 9.5: {"bottom-left"}}
+@pytest.mark.parametrize("seconds", [1.0, 2.0])
+def test_visible_mark_moves_at_least_once_a_second_on_short_clips(grey_clips, export, seconds):
+    boxes = _boxes(export(grey_clips[seconds], BASE_ID + 77).path)
+    assert all(box is not None for _, box in boxes)  # visible on every frame
+    jumps = [
+        t
+        for (t, box), (_, before) in zip(boxes[1:], boxes, strict=False)
+        if abs(box[0] - before[0]) + abs(box[1] - before[1]) > 20
+    ]
+    assert jumps, "the mark never moved"
+    # Every stretch of the clip between moves (and before the first) is at most a second long.
+    edges = [0.0, *jumps, boxes[-1][0] + 1 / 24]
+    assert max(b - a for a, b in zip(edges, edges[1:], strict=False)) <= 1.0
 
 
-def test_visible_mark_is_semi_transparent(grey_export):
-    with av.open(str(grey_export.path)) as container:
-        frame = next(f for f in container.decode(video=0) if f.time == 1.0)
-    luma = frame.to_ndarray(format="gray")[CORNERS["top-left"]].astype(int)
+def test_each_export_moves_the_mark_along_its_own_path(grey_clips, export):
+    paths = [
+        tuple(
+            (box[0] // 40, box[1] // 40) for _, box in _boxes(export(grey_clips[2.0], BASE_ID + i).path)[::6]
+        )
+        for i in (77, 78, 79)
+    ]
+    assert len(set(paths)) == 3  # three exports, three different paths
+    assert all(len(set(path)) >= 2 for path in paths)
+
+
+def test_visible_mark_is_semi_transparent(grey_clips, export):
+    path = export(grey_clips[1.0], BASE_ID + 77).path
+    with av.open(str(path)) as container:
+        frame = next(container.decode(video=0))
+    x0, y0, x1, y1 = _boxes(path)[0][1]
+    luma = frame.to_ndarray(format="gray")[y0 : y1 + 1, x0 : x1 + 1].astype(int)
     # Full-opacity white text would reach ~255; at 60% over grey it stays well below.
     assert 170 < luma.max() < 235
     assert luma.min() > 20
 
 
-def test_a_crop_of_any_side_leaves_the_mark_visible_half_the_time():
-    for side in ("top", "bottom", "left", "right"):
-        hidden = [corner for corner in CORNER_ORDER if side in corner]
-        assert len(hidden) == 2 and len(set(CORNER_ORDER)) == 4
-
-
-def test_corner_changes_every_period():
-    mark = MovingWatermark("Site", "bob", 1280, 720, period=2.5)
-    assert [mark.corner_at(t) for t in (0, 2.4, 2.5, 5.1, 7.6, 10.0)] == [
-        "top-left",
-        "top-left",
-        "bottom-right",
-        "top-right",
-        "bottom-left",
-        "top-left",
-    ]
+def test_path_is_keyed_irregular_and_never_stays_put():
+    mark = MovingWatermark("Site", "bob", 1280, 720, key=b"export one")
+    moves = mark.moves_until(60.0)
+    gaps = np.diff([0.0, *moves])
+    assert gaps.max() <= 1.0 and gaps.min() >= 0.3 and gaps.std() > 0.05  # not a fixed rhythm
+    boxes = [mark.box_at(t) for t in [0.0, *moves]]
+    assert all(a[:2] != b[:2] for a, b in zip(boxes, boxes[1:], strict=False))
+    # Every edge of the frame gets visits, so cropping one side hides it only part of the time.
+    xs, ys = {b[0] for b in boxes}, {b[1] for b in boxes}
+    assert min(xs) < 100 and max(xs) > 900 and min(ys) < 100 and max(ys) > 550
+    other = MovingWatermark("Site", "bob", 1280, 720, key=b"export two")
+    assert other.moves_until(60.0) != moves
+    again = MovingWatermark("Site", "bob", 1280, 720, key=b"export one")
+    assert again.moves_until(60.0) == moves and [again.box_at(t) for t in [0.0, *moves]] == boxes
 
 
 def test_blend_only_touches_the_mark_box_and_keeps_chroma_neutral():
