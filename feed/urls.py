@@ -22,6 +22,7 @@ urlpatterns = [
     path("p/<str:code>/unpost", views.unpost, name="unpost"),
     path("p/<str:code>/delete", views.delete, name="delete"),
     path("@<str:handle>", views.profile, name="profile"),
+    path("@<str:handle>/avatar", views.avatar, name="avatar"),
     path("@<str:handle>/followers", views.followers, name="followers"),
     path("@<str:handle>/following", views.following_list, name="following_list"),
     path("@<str:handle>/follow", views.follow, name="follow"),

@@ -420,6 +420,15 @@ def profile(request: HttpRequest, handle: str) -> HttpResponse:
     return render(request, "feed/profile.html", context)
 
 
+def avatar(request: HttpRequest, handle: str) -> HttpResponse:
+    """A person's picture, streamed from media storage to whoever may open their profile (404
+    without one). Media storage has no public URL of its own (files are private objects on S3)."""
+    person = get_object_or_404(User.objects.filter(is_active=True).only("avatar"), handle__iexact=handle)
+    if not person.avatar:
+        raise Http404()
+    return serve_file(request, person.avatar, private=False)
+
+
 def people(request: HttpRequest, handle: str, direction: str) -> HttpResponse:
     """Followers (`direction="followers"`) or following of a person, keyset-paged."""
     person = get_person(request, handle)

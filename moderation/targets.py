@@ -9,6 +9,7 @@ cases store the target generically (ContentType + id).
 from django.apps import apps
 from django.db.models import Model
 from django.http import Http404
+from django.urls import reverse
 
 from moderation.models import Case
 
@@ -157,7 +158,10 @@ def preview(target: Model | None) -> dict:
         case "comment":
             return {"page": target.get_absolute_url()}
         case "user":
-            return {"poster": target.avatar.url if target.avatar else "", "page": target.get_absolute_url()}
+            return {
+                "poster": reverse("feed:avatar", args=[target.handle]) if target.avatar else "",
+                "page": target.get_absolute_url(),
+            }
         case "cameo":
             page = target.get_absolute_url() if hasattr(target, "get_absolute_url") else ""
             return {"page": page}

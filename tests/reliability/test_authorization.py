@@ -103,6 +103,17 @@ class Row:
         return f"{self.route}[{self.label}]" if self.label else self.route
 
 
+def give_avatar(person) -> None:
+    from io import BytesIO
+
+    from django.core.files.base import ContentFile
+    from PIL import Image
+
+    png = BytesIO()
+    Image.new("RGB", (160, 160), "teal").save(png, "PNG")
+    person.avatar.save("avatar.png", ContentFile(png.getvalue()), save=True)
+
+
 def cameo_code(permission=Cameo.Permission.APPROVED):
     return lambda w: [w.cameo(permission).code]
 
@@ -243,6 +254,13 @@ def feed_rows() -> list[Row]:
             owner_only(),
             data=lambda w: {"visibility": "public", "caption": "hi"},
             effect=lambda w, u: Post.objects.filter(generation=w.draft).exists(),
+        ),
+        Row(
+            "feed:avatar",
+            "get",
+            lambda w: [w.owner.handle],
+            public(),
+            setup=lambda w: give_avatar(w.owner),
         ),
         Row(
             "feed:profile",
