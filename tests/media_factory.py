@@ -4,7 +4,9 @@ Every generator here writes genuine files (VP8/VP9 + Opus WebM, H.264 + AAC MP4,
 material that ships with installed packages, so tests exercise the real decoders and models
 instead of mocks. Nothing is downloaded.
 
-- The face is matplotlib's ``grace_hopper.jpg`` sample (matplotlib is a test dependency).
+- The face is matplotlib's ``grace_hopper.jpg`` sample (matplotlib is a test dependency), or any
+  other portrait passed as ``portrait=`` (tests/data/astronaut_face.jpg is a second, different
+  person: see ``ASTRONAUT_FACE``).
 - Speech comes from Debian's ``flite`` (default; pocketsphinx decodes its digits far more reliably
   than espeak's) or ``espeak-ng``, resampled by ``sox``.
 - A head turn is simulated by a depth-map warp of the portrait: the face is given a rounded depth
@@ -43,8 +45,17 @@ SAMPLE_RATE = 48_000
 TURN_RAMP, TURN_HOLD, TURN_GAP, TURN_YAW = 0.35, 0.5, 0.25, math.radians(30)
 
 
-def portrait_image() -> Image.Image:
-    """A frontal RGB portrait of one real person (Grace Hopper, 512×600), shipped by matplotlib."""
+# A second real person for "two different faces" tests: a 256×256 crop around the face of NASA's
+# public-domain portrait of astronaut Eileen Collins (STS-93, 1999), as shipped by scikit-image as
+# ``skimage.data.astronaut()``; dlib finds one face in it.
+ASTRONAUT_FACE = Path(__file__).parent / "data" / "astronaut_face.jpg"
+
+
+def portrait_image(path=None) -> Image.Image:
+    """A frontal RGB portrait of one real person: the image at ``path``, or by default Grace
+    Hopper (512×600), shipped by matplotlib."""
+    if path is not None:
+        return Image.open(path).convert("RGB")
     try:
         import matplotlib
     except ImportError as exc:  # pragma: no cover - depends on the environment
@@ -101,8 +112,8 @@ def speech_samples(text: str, voice: str = "rms", sample_rate: int = SAMPLE_RATE
 
 
 @functools.cache
-def _portrait_geometry() -> dict:
-    """Face box and 5-point landmarks of the sample portrait, found once with dlib."""
+def _portrait_geometry(path=None) -> dict:
+    """Face box and 5-point landmarks of a portrait (default: the sample one), found once with dlib."""
     import importlib.util
 
     import dlib
@@ -110,11 +121,16 @@ def _portrait_geometry() -> dict:
     # Found by path: importing face_recognition_models drags in the deprecated pkg_resources.
     spec = importlib.util.find_spec("face_recognition_models")
     models = Path(spec.submodule_search_locations[0]) / "models"
-    rgb = np.asarray(portrait_image())
+    rgb = np.asarray(portrait_image(path))
     rect = dlib.get_frontal_face_detector()(rgb, 0)[0]
     shape = dlib.shape_predictor(str(models / "shape_predictor_5_face_landmarks.dat"))(rgb, rect)
     points = np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)
     return {"box": (rect.left(), rect.top(), rect.right(), rect.bottom()), "points": points}
+
+
+def _face_width(geometry: dict) -> int:
+    left, _, right, _ = geometry["box"]
+    return right - left
 
 
 class HeadWarp:
@@ -213,6 +229,7 @@ class _Scene:
     voice: str = "rms"
     seed: int = 0
     tail: float = 0.6  # still, silent seconds at the end
+    portrait: Path | None = None  # None: the default sample portrait
 
     def __post_init__(self):
         self.rng = np.random.default_rng(self.seed)
@@ -223,11 +240,15 @@ class _Scene:
         speech_end = self.speech_start + (len(self.speech_audio) / SAMPLE_RATE if self.speech else 2.0)
         self.duration = max(turns_end, speech_end) + self.tail
         self.wall = _background(self.rng)
-        portrait = portrait_image()
-        geometry = _portrait_geometry()
-        # Scale the portrait so dlib's face box is ~125 px wide in a 480-px-high picture (a webcam
+        portrait = portrait_image(self.portrait)
+        geometry = _portrait_geometry(self.portrait)
+        # Scale the portrait so dlib's face box is ~140 px wide in a 480-px-high picture (a webcam
         # at arm's length); with two faces, each is smaller and they stand side by side.
         scale = (0.8 if self.faces == 1 else 0.6) * HEIGHT / portrait.height
+        if self.portrait is not None:
+            # Another portrait is framed differently: give its face the default one's width.
+            default_width = _face_width(_portrait_geometry()) / portrait_image().height
+            scale *= default_width * portrait.height / _face_width(geometry)
         size = (round(portrait.width * scale), round(portrait.height * scale))
         image = np.asarray(portrait.resize(size, Image.LANCZOS))
         self.warp = HeadWarp(image, [v * scale for v in geometry["box"]], geometry["points"] * scale)
@@ -283,6 +304,7 @@ def make_liveness_recording(
     codec: str | None = None,
     live: bool = True,
     seed: int = 0,
+    portrait=None,
 ) -> Path:
     """Write a browser-like liveness clip to ``path`` and return the path.
 
@@ -292,10 +314,11 @@ def make_liveness_recording(
     header as Chrome's MediaRecorder does) or ``"mp4"`` (H.264 + AAC, as Safari records).
     ``face=False`` shows an empty room, ``speech=False`` records only room noise, ``faces=2``
     shows two people, ``turns=()`` keeps the head still, ``photo_attack=True`` shows the portrait
-    as a flat photo tilted and slid sideways instead of a turning head.
+    as a flat photo tilted and slid sideways instead of a turning head. ``portrait`` is the path
+    of another person's frontal photo (default: the sample portrait), e.g. ``ASTRONAUT_FACE``.
     """
     path = Path(path)
-    scene = _Scene(digits, tuple(turns), face, faces, speech, photo_attack, voice, seed)
+    scene = _Scene(digits, tuple(turns), face, faces, speech, photo_attack, voice, seed, portrait=portrait)
     if container == "webm":
         vcodec, acodec, options = (
             {"vp9": "libvpx-vp9"}.get(codec, "libvpx"),

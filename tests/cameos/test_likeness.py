@@ -2,7 +2,8 @@
 verified (or that belongs to a listed public figure) is not verified; it waits in the moderators'
 queue as a likeness dispute, and the submitter learns only that it needs review.
 
-Real recordings made by tests/media_factory.py and the real analysis job (dlib embeddings).
+Real recordings made by tests/media_factory.py (two real people's photos: matplotlib's Grace Hopper
+and NASA's Eileen Collins) and the real analysis job (dlib embeddings).
 """
 
 import io
@@ -18,7 +19,6 @@ from cameos import actions, jobs
 from cameos.models import Cameo, LikenessDispute
 from moderation.models import PublicFigure
 from tests import media_factory
-from tests.cameos.factories import make_cameo
 from tests.cameos.test_recording import submitted
 
 pytestmark = pytest.mark.django_db
@@ -74,19 +74,37 @@ def test_the_same_face_on_a_second_account_is_held_for_review(
     assert cameo.status == Cameo.Status.REJECTED and not cameo.media.exists()
 
 
-def test_two_different_faces_both_verify(client, make_user, liveness_clip):
-    # Ada's verified face is another person's: only one real face photo ships with the installed
-    # packages, so hers is a stored embedding far from it (as any other person's is).
-    ada = make_cameo(make_user("ada"), face_embedding=[0.1] * 128)
-    bob = make_user("bob")
-    cameo = submitted(client, bob, liveness_clip("good"))
+def test_two_different_faces_both_verify_and_the_same_face_again_is_held(
+    make_user, ada_verified, liveness_clip, staff_user
+):
+    # Bea records her own face (another real person's photo, same synthetic pipeline).
+    bea = make_user("bea")
+    beas = submitted(Client(), bea, liveness_clip("another person", portrait=media_factory.ASTRONAUT_FACE))
 
-    assert jobs.analyse_cameo(cameo.pk) == "verified"
+    assert jobs.analyse_cameo(beas.pk) == "verified"
 
-    cameo.refresh_from_db()
-    distance = np.linalg.norm(np.asarray(cameo.face_embedding) - np.asarray(ada.face_embedding))
+    beas.refresh_from_db()
+    assert beas.status == Cameo.Status.ACTIVE and beas.verified is not None
+    distance = np.linalg.norm(np.asarray(beas.face_embedding) - np.asarray(ada_verified.face_embedding))
     assert distance > settings.CAMEO_FACE_DISPUTE_DISTANCE
-    assert cameo.status == Cameo.Status.ACTIVE and not LikenessDispute.objects.exists()
+    print(f"two different people: distance {distance:.3f}")  # README's figure
+    assert not LikenessDispute.objects.exists()
+
+    # Cal then records Ada's face: held, matched to Ada and not to Bea.
+    cal = make_user("cal")
+    cals = submitted(Client(), cal, liveness_clip("same face, another take", seed=11))
+
+    assert jobs.analyse_cameo(cals.pk) == "review"
+
+    cals.refresh_from_db()
+    assert cals.status == Cameo.Status.REVIEW and cals.verified is None
+    dispute = LikenessDispute.objects.get()
+    assert dispute.cameo == cals and dispute.matched_cameo == ada_verified
+    moderator = Client()
+    moderator.force_login(staff_user)
+    queue = moderator.get(reverse("admin:cameos_likenessdispute_changelist")).content.decode()
+    assert str(cals) in queue and str(ada_verified) in queue  # held cameo and the one it matched
+    assert str(beas) not in queue
 
 
 def test_a_listed_public_figures_face_is_held_for_review(client, make_user, liveness_clip, staff_user):
