@@ -227,7 +227,8 @@ _UPSAMPLER = {
     "rational_spatial_scale": 2.0,
 }
 
-# Gemma 3 12B, the text encoder of 2.0 and 2.3 (2.5's is a Gemma 4; see README's known limits).
+# Gemma 3 12B, the text encoder of 2.0 and 2.3. 2.5's is a Gemma 4 (Gemma4UnifiedForConditionalGeneration,
+# built tiny in .tiny); diffusers 0.42.1 publishes no full-size config for it, so bench_gpu uses this one.
 GEMMA3_12B_TEXT = {
     "vocab_size": 262208,
     "hidden_size": 3840,

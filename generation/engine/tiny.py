@@ -1,6 +1,7 @@
 """A tiny random-weight LTX-2 pipeline, built offline, for tests, CI and laptops without a GPU.
 
-It has every component of the real checkpoint (Gemma 3 text encoder and tokenizer, text connectors,
+It has every component of the real checkpoint (Gemma text encoder and tokenizer: Gemma 3 for LTX-2
+and 2.3, Gemma 4 for 2.5; text connectors,
 audio-video transformer, video VAE, audio VAE, vocoder, scheduler) and compresses like it: the video
 VAE 32x in space and 8x in time, the audio path 100 mel frames per second and a 240x vocoder to
 24 kHz, so frame counts, sizes and audio lengths follow the same arithmetic as production. Weights
@@ -136,8 +137,9 @@ def build_tiny_model(directory: Path, seed: int = 0, family: str = "ltx2") -> Pa
     """Build the tiny pipeline of LTX ``family`` ("ltx2", "ltx2.3", "ltx2.5") into ``directory``.
 
     Every component has its family's real architecture (see :mod:`.architectures`) at tiny widths.
-    LTX-2.3 and 2.5 also get a Gemma 3 processor with a chat template, so prompt enhancement runs
-    offline on the tiny text model, and 2.5 its duration head. A tiny latent upsampler (two-stage
+    LTX-2.3 and 2.5 also get a processor with a chat template, so prompt enhancement runs offline:
+    2.3 enhances with its text encoder, 2.5 with its own tiny Gemma 4 ``prompt_enhancer`` (its Gemma 4
+    text encoder is not a writer), and 2.5 gets its duration head. A tiny latent upsampler (two-stage
     generation) is saved beside the pipeline in ``latent_upsampler/``.
 
     Deterministic for a given ``seed``; needs no network. Overwrites files of the same name but
@@ -154,13 +156,7 @@ def build_tiny_model(directory: Path, seed: int = 0, family: str = "ltx2") -> Pa
         LTX2VideoTransformer3DModel,
     )
     from diffusers.pipelines import ltx2
-    from transformers import (
-        Gemma3Config,
-        Gemma3ForConditionalGeneration,
-        Gemma3TextConfig,
-        GemmaTokenizer,
-        SiglipVisionConfig,
-    )
+    from transformers import GemmaTokenizer
 
     from .architectures import architecture
 
@@ -173,6 +169,9 @@ def build_tiny_model(directory: Path, seed: int = 0, family: str = "ltx2") -> Pa
     # fork_rng keeps the caller's global RNG state untouched while module constructors draw from it.
     with torch.random.fork_rng(devices=[]):
         extra = {}
+        if family == "ltx2.5":
+            # Gemma 4 reads no token_type_ids, which Gemma3Processor adds unless its tokenizer says so.
+            extra["return_mm_token_type_ids"] = False
         if enhancing:
             # Gemma3Processor finds its image tokens through these names.
             extra["extra_special_tokens"] = {
@@ -183,34 +182,7 @@ def build_tiny_model(directory: Path, seed: int = 0, family: str = "ltx2") -> Pa
         tokenizer = GemmaTokenizer(vocab=vocab, merges=[], model_max_length=1024, **extra)
 
         torch.manual_seed(seed)
-        text_encoder = Gemma3ForConditionalGeneration(
-            Gemma3Config(
-                text_config=Gemma3TextConfig(
-                    vocab_size=len(vocab),
-                    hidden_size=_TEXT_HIDDEN,
-                    intermediate_size=64,
-                    num_hidden_layers=_TEXT_LAYERS,
-                    num_attention_heads=2,
-                    num_key_value_heads=1,
-                    head_dim=16,
-                    query_pre_attn_scalar=16,
-                    max_position_embeddings=2048,
-                    sliding_window=64,
-                ),
-                vision_config=SiglipVisionConfig(
-                    hidden_size=16,
-                    intermediate_size=32,
-                    num_hidden_layers=1,
-                    num_attention_heads=2,
-                    image_size=32,
-                    patch_size=8,
-                ),
-                mm_tokens_per_image=4,
-                boi_token_index=vocab["<start_of_image>"],
-                eoi_token_index=vocab["<end_of_image>"],
-                image_token_index=vocab["<image_soft_token>"],
-            )
-        ).eval()
+        text_encoder = _tiny_text_encoder(family, vocab)
 
         torch.manual_seed(seed + 1)
         connector_config = dict(arch["connectors"], **_TINY_CONNECTORS)
@@ -253,16 +225,13 @@ def build_tiny_model(directory: Path, seed: int = 0, family: str = "ltx2") -> Pa
                 num_pooler_heads=2,
                 mlp_hidden_dim=16,
             )
+        if family == "ltx2.5":
+            # 2.5's text encoder is not trained to write; a separate Gemma 4 chat model enhances.
+            torch.manual_seed(seed + 8)
+            extras["prompt_enhancer"] = _tiny_prompt_enhancer(vocab)
         if enhancing:
-            from transformers import Gemma3ImageProcessorPil, Gemma3Processor
-
             tokenizer.chat_template = _CHAT_TEMPLATE
-            extras["processor"] = Gemma3Processor(
-                image_processor=Gemma3ImageProcessorPil(size={"height": 32, "width": 32}),
-                tokenizer=tokenizer,
-                image_seq_length=4,
-                chat_template=_CHAT_TEMPLATE,
-            )
+            extras["processor"] = _tiny_processor(tokenizer)
 
         torch.manual_seed(seed + 7)
         upsampler = ltx2.LTX2LatentUpsamplerModel(
@@ -311,3 +280,124 @@ def rebuild_tiny_model(directory: Path, seed: int = 0, family: str = "ltx2") -> 
             raise FileExistsError(f"{directory} is not empty and holds no {MARKER_FILE}; not deleting it")
         shutil.rmtree(directory)
     return build_tiny_model(directory, seed=seed, family=family)
+
+
+def _tiny_text_config(vocab: dict[str, int]) -> dict:
+    return {
+        "vocab_size": len(vocab),
+        "hidden_size": _TEXT_HIDDEN,
+        "intermediate_size": 64,
+        "num_hidden_layers": _TEXT_LAYERS,
+        "num_attention_heads": 2,
+        "num_key_value_heads": 1,
+        "head_dim": 16,
+        "max_position_embeddings": 2048,
+        "sliding_window": 64,
+    }
+
+
+def _tiny_gemma4_text_config(vocab: dict[str, int]) -> dict:
+    # Gemma 4 alternates sliding and full attention and gives full-attention layers their own head
+    # width (global_head_dim, 512 at full size); both kept explicit so the tiny model has each kind.
+    return dict(
+        _tiny_text_config(vocab),
+        layer_types=["sliding_attention", "full_attention"],
+        global_head_dim=16,
+    )
+
+
+def _gemma4_media_tokens(vocab: dict[str, int]) -> dict:
+    # Gemma 4's defaults point past the tiny vocabulary; without towers the ids are never looked up,
+    # but they must name real tokens. Video and audio reuse the image markers.
+    begin, end, soft = vocab["<start_of_image>"], vocab["<end_of_image>"], vocab["<image_soft_token>"]
+    return {
+        "boi_token_id": begin,
+        "eoi_token_id": end,
+        "image_token_id": soft,
+        "video_token_id": soft,
+        "boa_token_id": begin,
+        "eoa_token_index": end,
+        "audio_token_id": soft,
+    }
+
+
+def _tiny_text_encoder(family: str, vocab: dict[str, int]):
+    """The family's text encoder class at tiny widths: Gemma 3 for 2.0/2.3, Gemma 4 for 2.5.
+
+    The class is what diffusers' LTX2Pipeline takes for each generation (``text_encoder:
+    Gemma3ForConditionalGeneration | Gemma4UnifiedForConditionalGeneration``); the pipeline stacks
+    every layer's hidden states, so ``_TEXT_HIDDEN`` x (layers + 1) is the connectors' input either way.
+    """
+    if family == "ltx2.5":
+        from transformers import (
+            Gemma4UnifiedConfig,
+            Gemma4UnifiedForConditionalGeneration,
+            Gemma4UnifiedTextConfig,
+        )
+
+        return Gemma4UnifiedForConditionalGeneration(
+            Gemma4UnifiedConfig(
+                text_config=Gemma4UnifiedTextConfig(**_tiny_gemma4_text_config(vocab)),
+                # Only the language model encodes prompts; the vision and audio towers stay out.
+                vision_config=None,
+                audio_config=None,
+                **_gemma4_media_tokens(vocab),
+            )
+        ).eval()
+
+    from transformers import (
+        Gemma3Config,
+        Gemma3ForConditionalGeneration,
+        Gemma3TextConfig,
+        SiglipVisionConfig,
+    )
+
+    return Gemma3ForConditionalGeneration(
+        Gemma3Config(
+            text_config=Gemma3TextConfig(**_tiny_text_config(vocab), query_pre_attn_scalar=16),
+            vision_config=SiglipVisionConfig(
+                hidden_size=16,
+                intermediate_size=32,
+                num_hidden_layers=1,
+                num_attention_heads=2,
+                image_size=32,
+                patch_size=8,
+            ),
+            mm_tokens_per_image=4,
+            boi_token_index=vocab["<start_of_image>"],
+            eoi_token_index=vocab["<end_of_image>"],
+            image_token_index=vocab["<image_soft_token>"],
+        )
+    ).eval()
+
+
+def _tiny_processor(tokenizer):
+    """The enhancer's chat processor: Gemma 3's, the one Gemma processor that builds without torchvision."""
+    from transformers import Gemma3ImageProcessorPil, Gemma3Processor
+
+    return Gemma3Processor(
+        image_processor=Gemma3ImageProcessorPil(size={"height": 32, "width": 32}),
+        tokenizer=tokenizer,
+        image_seq_length=4,
+        chat_template=_CHAT_TEMPLATE,
+    )
+
+
+def _tiny_prompt_enhancer(vocab: dict[str, int]):
+    """LTX-2.5's dedicated enhancer, diffusers' ``prompt_enhancer: Gemma4ForConditionalGeneration``."""
+    from transformers import Gemma4Config, Gemma4ForConditionalGeneration, Gemma4TextConfig
+
+    text = Gemma4TextConfig(
+        **_tiny_gemma4_text_config(vocab),
+        # Per-layer input embeddings default to a 262144 x (layers x 256) table: 134M parameters.
+        vocab_size_per_layer_input=len(vocab),
+        hidden_size_per_layer_input=8,
+    )
+    return Gemma4ForConditionalGeneration(
+        Gemma4Config(
+            text_config=text,
+            vision_config=None,
+            audio_config=None,
+            **_gemma4_media_tokens(vocab),
+        )
+    ).eval()

@@ -27,6 +27,19 @@ def test_each_tiny_family_has_its_real_architecture(family_engine):
     assert list(pipe.vae.config.upsample_type) == ["spatiotemporal", "spatiotemporal", "temporal", "spatial"]
     assert (getattr(pipe, "duration_head", None) is not None) == (family == "ltx2.5")
     assert config.ff_bias == (family != "ltx2.5")
+    # The text side: 2.3 encodes and enhances with Gemma 3; 2.5 encodes with Gemma 4 and enhances
+    # with a separate Gemma 4 chat model, the classes diffusers' LTX2Pipeline names for each.
+    encoder, enhancer = type(pipe.text_encoder).__name__, getattr(pipe, "prompt_enhancer", None)
+    if family == "ltx2.5":
+        assert encoder == "Gemma4UnifiedForConditionalGeneration"
+        assert pipe.text_encoder.config.model_type == "gemma4_unified"
+        assert type(enhancer).__name__ == "Gemma4ForConditionalGeneration"
+    else:
+        assert encoder == "Gemma3ForConditionalGeneration" and enhancer is None
+    # Every layer's hidden states, stacked, are what the connectors read.
+    text = pipe.text_encoder.config.text_config
+    assert pipe.connectors.config.caption_channels == text.hidden_size
+    assert pipe.connectors.config.text_proj_in_factor == text.num_hidden_layers + 1
 
 
 def test_each_tiny_family_makes_a_clip_with_48_khz_sound_from_an_enhanced_prompt(family_engine):
