@@ -255,9 +255,12 @@ def check_digits(audio: np.ndarray, challenge: str) -> DigitsHeard:
         # Rivals: the decoder's best guesses, and the challenge with each digit it heard differently
         # put in (so a digit said differently is weighed even when the free guess erred elsewhere).
         rivals = list(heard.nbest[:NBEST_COMPARED])
-        for i, (want, got) in enumerate(zip(challenge, heard.digits, strict=True)):
-            if want != got:
-                rivals.append(challenge[:i] + got + challenge[i + 1 :])
+        # Only a full-length guess lines up digit by digit (a decode that ran out of audio before
+        # the grammar's end heard fewer digits; its n-best guesses still compete above).
+        if len(heard.digits) == len(challenge):
+            for i, (want, got) in enumerate(zip(challenge, heard.digits, strict=True)):
+                if want != got:
+                    rivals.append(challenge[:i] + got + challenge[i + 1 :])
         others = [_forced_score(decoder, pcm, guess) for guess in dict.fromkeys(rivals) if guess != challenge]
     best_other = max((score for score in others if score is not None), default=own)
     # Per second of audio (100 frames), so long and short readings are judged alike.

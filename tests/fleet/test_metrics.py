@@ -3,6 +3,7 @@ processes count in Redis and what RQ holds shows up at scrape time."""
 
 import secrets
 
+import django_rq
 import pytest
 from channels.testing import WebsocketCommunicator
 from django.urls import reverse
@@ -46,6 +47,9 @@ def test_counters_histograms_and_queues_show_up_at_scrape(client, staff_user, rq
     metrics.observe_stages("gpu", "succeeded", {"denoise": 3.2, "total": 40.0})
     metrics.observe_stages("gpu", "failed", {"total": 0.3})
     rq_queue.enqueue("generation.jobs.run_generation", 0)
+    # Earlier tests of the run leave CPU jobs (post embeddings, webhook sends) with no worker to
+    # take them: start this queue empty so its depth is known.
+    django_rq.get_queue(settings.CPU_QUEUE).empty()
     client.force_login(staff_user)
 
     _, text = scrape(client)
