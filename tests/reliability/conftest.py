@@ -49,6 +49,8 @@ class World:
     """
 
     SECRET = "Zanzibar"
+    # The word in the owner's prompts (the canary sweep puts its own there, and only there).
+    PROMPT_SECRET = SECRET
 
     def __init__(self, make_user, make_draft, recording: bytes):
         self.make_user = make_user
@@ -91,7 +93,7 @@ class World:
     @cached_property
     def draft(self) -> Generation:
         """A finished, unposted draft with every media variant in storage."""
-        generation = self.make_generation(self.owner, prompt=f"{self.SECRET} draft: a corgi surfing")
+        generation = self.make_generation(self.owner, prompt=f"{self.PROMPT_SECRET} draft: a corgi surfing")
         generation.preview.save("preview.jpg", ContentFile(jpeg((72, 128))), save=False)
         generation.source_image.save("source.jpg", ContentFile(jpeg((72, 128))), save=False)
         generation.save()
@@ -100,14 +102,14 @@ class World:
     @cached_property
     def queued(self) -> Generation:
         return Generation.objects.create(
-            owner=self.owner, prompt=f"{self.SECRET} queued", seconds=1, orientation="portrait", seed=1
+            owner=self.owner, prompt=f"{self.PROMPT_SECRET} queued", seconds=1, orientation="portrait", seed=1
         )
 
     @cached_property
     def failed(self) -> Generation:
         return Generation.objects.create(
             owner=self.owner,
-            prompt=f"{self.SECRET} failed",
+            prompt=f"{self.PROMPT_SECRET} failed",
             seconds=1,
             orientation="portrait",
             seed=1,

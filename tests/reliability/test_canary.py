@@ -14,20 +14,16 @@ import io
 import json
 import secrets
 import tempfile
-from functools import cached_property
 
 import pytest
 from asgiref.sync import sync_to_async
-from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
 from feed import actions as feed_actions
 from feed.models import Follow, Post
-from generation.models import Generation
 from provenance.actions import verify_video
-from tests.cameos.factories import jpeg
 from tests.reliability.conftest import World, body_text
 from tests.reliability.test_authorization import MATRIX, OK, connect, drain, named_routes, send
 
@@ -42,36 +38,12 @@ class CanaryWorld(World):
     it: posts hide their prompt (captions say nothing of it) and drafts are unposted."""
 
     CANARY = "cnry" + secrets.token_hex(8)
+    PROMPT_SECRET = CANARY  # drafts, queued and failed jobs: World's, with the canary as prompt
 
     def __init__(self, *args):
         super().__init__(*args)
         self.follower = self.make_user("follower")
         Follow.objects.create(follower=self.follower, followee=self.owner)
-
-    @cached_property
-    def draft(self) -> Generation:
-        generation = self.make_generation(self.owner, prompt=f"{self.CANARY} draft: a corgi surfing")
-        generation.preview.save("preview.jpg", ContentFile(jpeg((72, 128))), save=False)
-        generation.source_image.save("source.jpg", ContentFile(jpeg((72, 128))), save=False)
-        generation.save()
-        return generation
-
-    @cached_property
-    def queued(self) -> Generation:
-        return Generation.objects.create(
-            owner=self.owner, prompt=f"{self.CANARY} queued", seconds=1, orientation="portrait", seed=1
-        )
-
-    @cached_property
-    def failed(self) -> Generation:
-        return Generation.objects.create(
-            owner=self.owner,
-            prompt=f"{self.CANARY} failed",
-            seconds=1,
-            orientation="portrait",
-            seed=1,
-            status=Generation.Status.FAILED,
-        )
 
     def post(self, visibility: str) -> Post:
         cache = self.__dict__.setdefault("_posts", {})
