@@ -99,7 +99,10 @@ def test_menu_focus_follow_delete_remix_storyboard_and_picker(
     expect(source).to_contain_text("@bo")
     face = page.locator("#cameo-picker img.face").first
     expect(face).to_be_visible()
-    assert face.evaluate("img => img.complete && img.naturalWidth > 0")
+    # The picture loads (not a broken image); it may still be arriving when the form is shown.
+    page.wait_for_function(
+        "img => img.complete && img.naturalWidth > 0", arg=face.element_handle(), timeout=15000
+    )
     expect(page.locator("#cameo-picker")).to_contain_text("@bo")
 
     # Storyboard mode hides the single prompt and duration, which don't apply to it.
