@@ -13,10 +13,12 @@ from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 
 from accounts.models import User
+from api.errors import ApiError
 from api.models import Extension
 from api.stitching import StitchError, stitch
 from generation.actions import delete_generation, start_generation
 from generation.models import FINAL_STATUSES, Generation
+from provenance.actions import ExportFailed, ensure_export
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +59,6 @@ def content_file(generation: Generation, variant: str) -> FieldFile | None:
     provenance work turns into the watermarked, signed export) when the video was posted, else the
     draft's file. May write the stitched file (see `stitched_video`).
     """
-    from api.errors import ApiError
-    from provenance.actions import ExportFailed, ensure_export
-
     if variant in VARIANT_FIELDS:
         return getattr(generation, VARIANT_FIELDS[variant]) or None
     # Every video that leaves the site is the watermarked, signed export rendition.

@@ -11,6 +11,7 @@ from ninja import Router
 
 from api.errors import ApiError
 from api.schemas import ErrorOut, ModelListOut, ModelOut
+from api.videos.inputs import OPENAI_MODELS, own_model_names
 
 router = Router(tags=["models"])
 
@@ -26,8 +27,6 @@ SORA_RELEASED = {
 
 
 def model_objects() -> list[dict]:
-    from api.videos import OPENAI_MODELS, own_model_names
-
     objects = [
         {"id": name, "object": "model", "created": SORA_RELEASED.get(name, 0), "owned_by": OWNER}
         for name in OPENAI_MODELS

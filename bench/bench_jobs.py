@@ -30,6 +30,21 @@ def main() -> None:
     parser.add_argument("--workers", default="1,2")
     args = parser.parse_args()
 
+    redis_proc = start_site()
+    from accounts.models import User
+
+    owner = User.objects.create_user(handle="bencher", email="b@example.com", password="x")
+    results = {}
+    for workers in [int(w) for w in args.workers.split(",")]:
+        results[workers] = run_batch(owner, workers, jobs=args.jobs, seconds=args.seconds)
+    encode = compare_encodes(args.seconds)
+    report(results, encode, jobs=args.jobs, seconds=args.seconds)
+    redis_proc.terminate()
+
+
+def start_site() -> subprocess.Popen:
+    """Settings for the bench (a fresh VAR_DIR, the tiny model, embedded Redis), then Django, the
+    database and the model. Returns the Redis process."""
     tmp = Path(tempfile.mkdtemp(prefix="bench-jobs-"))
     os.environ.update(
         VAR_DIR=str(tmp),
@@ -52,72 +67,65 @@ def main() -> None:
     from django.conf import settings
     from django.core.management import call_command
 
-    from accounts.models import User
-    from generation.actions import start_generation
-    from generation.models import Generation
-
     call_command("migrate", verbosity=0)
     if not Path(settings.SORA_VIDEO_MODEL).exists():
         call_command("build_tiny_model", settings.SORA_VIDEO_MODEL)
-    owner = User.objects.create_user(handle="bencher", email="b@example.com", password="x")
+    return redis_proc
 
-    def run_batch(workers: int) -> dict:
-        procs = [
-            subprocess.Popen(
-                [
-                    sys.executable,
-                    "manage.py",
-                    "rqworker",
-                    settings.GENERATION_QUEUE,
-                    "--worker-class",
-                    "rq.worker.SimpleWorker",
-                    "--skip-checks",
-                ],
-                cwd=ROOT,
-                env=os.environ.copy(),
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )  # fmt: skip
-            for _ in range(workers)
-        ]
-        # Warm every worker with one job each so the batch measures warm workers.
-        warm = [
-            start_generation(owner, prompt="warm up", seconds=args.seconds, orientation="portrait", seed=i)
-            for i in range(workers)
-        ]
-        wait([g.pk for g in warm])
-        first = Generation.objects.filter(pk__in=[g.pk for g in warm]).order_by("created")[0]
-        started = time.monotonic()
-        batch = [
-            start_generation(
-                owner, prompt=f"job {i}", seconds=args.seconds, orientation="portrait", seed=100 + i
-            )
-            for i in range(args.jobs)
-        ]
-        wait([g.pk for g in batch])
-        drain = time.monotonic() - started
-        for p in procs:
-            p.terminate()
-            p.wait()
-        rows = list(Generation.objects.filter(pk__in=[g.pk for g in batch]))
-        assert all(r.status == "succeeded" for r in rows), [
-            r.error_detail for r in rows if r.status != "succeeded"
-        ]
-        return {"drain_s": drain, "cold": first, "rows": rows}
 
-    def wait(pks: list[int]) -> None:
-        deadline = time.monotonic() + 900
-        while time.monotonic() < deadline:
-            if Generation.objects.filter(pk__in=pks).active().count() == 0:
-                return
-            time.sleep(0.05)
-        raise SystemExit("jobs did not finish in time")
+def run_batch(owner, workers: int, *, jobs: int, seconds: int) -> dict:
+    """Start `workers` RQ workers, warm each with one job, then time draining `jobs` queued jobs."""
+    from django.conf import settings
 
-    results = {}
-    for workers in [int(w) for w in args.workers.split(",")]:
-        results[workers] = run_batch(workers)
-    encode = compare_encodes(args.seconds)
+    from generation.actions import start_generation
+    from generation.models import Generation
 
+    argv = [
+        sys.executable, "manage.py", "rqworker", settings.GENERATION_QUEUE,
+        "--worker-class", "rq.worker.SimpleWorker", "--skip-checks",
+    ]  # fmt: skip
+    procs = [
+        subprocess.Popen(
+            argv, cwd=ROOT, env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        for _ in range(workers)
+    ]
+    # Warm every worker with one job each so the batch measures warm workers.
+    warm = [
+        start_generation(owner, prompt="warm up", seconds=seconds, orientation="portrait", seed=i)
+        for i in range(workers)
+    ]
+    wait([g.pk for g in warm])
+    first = Generation.objects.filter(pk__in=[g.pk for g in warm]).order_by("created")[0]
+    started = time.monotonic()
+    batch = [
+        start_generation(owner, prompt=f"job {i}", seconds=seconds, orientation="portrait", seed=100 + i)
+        for i in range(jobs)
+    ]
+    wait([g.pk for g in batch])
+    drain = time.monotonic() - started
+    for p in procs:
+        p.terminate()
+        p.wait()
+    rows = list(Generation.objects.filter(pk__in=[g.pk for g in batch]))
+    assert all(r.status == "succeeded" for r in rows), [
+        r.error_detail for r in rows if r.status != "succeeded"
+    ]
+    return {"drain_s": drain, "cold": first, "rows": rows}
+
+
+def wait(pks: list[int]) -> None:
+    from generation.models import Generation
+
+    deadline = time.monotonic() + 900
+    while time.monotonic() < deadline:
+        if Generation.objects.filter(pk__in=pks).active().count() == 0:
+            return
+        time.sleep(0.05)
+    raise SystemExit("jobs did not finish in time")
+
+
+def report(results: dict, encode: dict, *, jobs: int, seconds: int) -> None:
     one = results[min(results)]
     rows = one["rows"]
     pickup = [(r.started - r.created).total_seconds() for r in rows if r.started]
@@ -128,13 +136,30 @@ def main() -> None:
     cold = one["cold"].timings
     warm_first = statistics.median(r.timings["first_step_s"] for r in rows)
 
-    print(f"tiny model, {args.seconds} s portrait clips, {args.jobs} jobs, CPU ({os.cpu_count()} cores)")
+    print(f"tiny model, {seconds} s portrait clips, {jobs} jobs, CPU ({os.cpu_count()} cores)")
     print(f"pipeline (denoise+decode) median     {statistics.median(pipeline):.3f} s")
     print(f"job on worker (claim→done) median     {statistics.median(job):.3f} s")
     print(
         f"overhead (all but denoise+decode)     {statistics.median(overhead):.3f} s "
         f"= {100 * statistics.median(overhead) / statistics.median(pipeline):.0f}% of pipeline"
     )
+    report_overhead(rows, encode)
+    print(f"submit→done (one worker, queued) med  {statistics.median(submit_to_done):.3f} s")
+    print(f"queue pickup of the first batch job   {min(pickup):.3f} s")
+    print(
+        f"time to first step: cold job {cold['first_step_s']:.3f} s (load {cold['load_s']:.3f} s), "
+        f"warm job {warm_first:.3f} s = {100 * warm_first / cold['first_step_s']:.1f}% of cold"
+    )
+    for workers, result in sorted(results.items()):
+        print(f"drain {jobs} jobs with {workers} worker(s): {result['drain_s']:.2f} s")
+    if len(results) > 1:
+        a, b = (results[k]["drain_s"] for k in sorted(results)[:2])
+        print(f"scale-out speed-up: {a / b:.2f}x")
+    print(f"load average at the end {os.getloadavg()[0]:.1f}")
+
+
+def report_overhead(rows: list, encode: dict) -> None:
+    """Where the overhead goes, and the draft encode with the old and current presets."""
     engine_rest = [r.timings["total_s"] - r.timings["pipeline_s"] for r in rows]
     check = [r.timings.get("check_s", 0.0) for r in rows]
     rest = [r.timings["job_s"] - r.timings["total_s"] - r.timings.get("check_s", 0.0) for r in rows]
@@ -149,19 +174,6 @@ def main() -> None:
         f"{encode['draft']:.3f} s ({encode['draft_kb']:.0f} kB) = {encode['veryfast'] / encode['draft']:.1f}x "
         f"faster; poster {encode['poster']:.3f} s, sprite {encode['sprite']:.3f} s"
     )
-    print(f"submit→done (one worker, queued) med  {statistics.median(submit_to_done):.3f} s")
-    print(f"queue pickup of the first batch job   {min(pickup):.3f} s")
-    print(
-        f"time to first step: cold job {cold['first_step_s']:.3f} s (load {cold['load_s']:.3f} s), "
-        f"warm job {warm_first:.3f} s = {100 * warm_first / cold['first_step_s']:.1f}% of cold"
-    )
-    for workers, result in sorted(results.items()):
-        print(f"drain {args.jobs} jobs with {workers} worker(s): {result['drain_s']:.2f} s")
-    if len(results) > 1:
-        a, b = (results[k]["drain_s"] for k in sorted(results)[:2])
-        print(f"scale-out speed-up: {a / b:.2f}x")
-    print(f"load average at the end {os.getloadavg()[0]:.1f}")
-    redis_proc.terminate()
 
 
 def compare_encodes(seconds: int, runs: int = 5) -> dict:

@@ -128,24 +128,7 @@ def main() -> None:
     sock = tmp / "redis.sock"
     redis_proc = embedded_redis.start(sock, tmp / "redis.log")
     os.environ["REDIS_URL"] = f"unix://{sock}"
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-    from django.test import Client
-
-    from accounts.models import User
-
-    call_command("migrate", verbosity=0)
-    users = [User(handle=f"rt{i}", email=f"rt{i}@example.com") for i in range(max(counts))]
-    User.objects.bulk_create(users)
-    users = list(User.objects.order_by("pk"))
-    cookies = []
-    for u in users:
-        c = Client()
-        c.force_login(u)
-        cookies.append(c.cookies["sessionid"].value)
-
+    users, cookies = signed_in_users(max(counts))
     port = free_port()
     daphne = subprocess.Popen(
         [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "sora_site.asgi:application"],
@@ -158,33 +141,58 @@ def main() -> None:
     )
     try:
         for n in counts:
-            targets = multiprocessing.Queue()
-            pub = multiprocessing.Process(
-                target=publisher, args=(str(tmp), args.messages, args.rate, targets)
-            )
-            pub.start()
-
-            def connected(indices, n=n, targets=targets):
-                targets.put([users[i].pk for i in indices] or [users[0].pk])
-
-            latencies, failed, connect_s = asyncio.run(
-                run_clients(
-                    f"ws://127.0.0.1:{port}/ws/events/", cookies[:n], args.messages,
-                    settle=args.messages / args.rate + 30, batch=args.batch, connected_cb=connected,
-                )
-            )  # fmt: skip
-            pub.join()
-            q = statistics.quantiles([x * 1000 for x in latencies], n=100) if len(latencies) > 1 else [0] * 99
-            print(
-                f"{n:5d} clients ({n - failed} connected in {connect_s:.1f} s, {failed} failed): "
-                f"received {len(latencies)}/{args.messages}, lost {args.messages - len(latencies)}, "
-                f"p50 {q[49]:.1f} ms, p95 {q[94]:.1f} ms, p99 {q[98]:.1f} ms; "
-                f"load average {os.getloadavg()[0]:.1f}",
-                flush=True,
-            )
+            run_round(args, tmp, port, users[:n], cookies[:n])
     finally:
         daphne.terminate()
         redis_proc.terminate()
+
+
+def signed_in_users(count: int) -> tuple[list, list[str]]:
+    """Django set up and migrated, `count` users, and a session cookie for each."""
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.test import Client
+
+    from accounts.models import User
+
+    call_command("migrate", verbosity=0)
+    User.objects.bulk_create([User(handle=f"rt{i}", email=f"rt{i}@example.com") for i in range(count)])
+    users = list(User.objects.order_by("pk"))
+    cookies = []
+    for u in users:
+        c = Client()
+        c.force_login(u)
+        cookies.append(c.cookies["sessionid"].value)
+    return users, cookies
+
+
+def run_round(args: argparse.Namespace, tmp: Path, port: int, users: list, cookies: list[str]) -> None:
+    """One run with len(users) clients: the publisher sends to those connected; print latencies."""
+    n = len(users)
+    targets = multiprocessing.Queue()
+    pub = multiprocessing.Process(target=publisher, args=(str(tmp), args.messages, args.rate, targets))
+    pub.start()
+
+    def connected(indices):
+        targets.put([users[i].pk for i in indices] or [users[0].pk])
+
+    latencies, failed, connect_s = asyncio.run(
+        run_clients(
+            f"ws://127.0.0.1:{port}/ws/events/", cookies, args.messages,
+            settle=args.messages / args.rate + 30, batch=args.batch, connected_cb=connected,
+        )
+    )  # fmt: skip
+    pub.join()
+    q = statistics.quantiles([x * 1000 for x in latencies], n=100) if len(latencies) > 1 else [0] * 99
+    print(
+        f"{n:5d} clients ({n - failed} connected in {connect_s:.1f} s, {failed} failed): "
+        f"received {len(latencies)}/{args.messages}, lost {args.messages - len(latencies)}, "
+        f"p50 {q[49]:.1f} ms, p95 {q[94]:.1f} ms, p99 {q[98]:.1f} ms; "
+        f"load average {os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
 
 
 def raise_open_files_limit(needed: int) -> None:

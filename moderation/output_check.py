@@ -20,6 +20,12 @@ from dataclasses import dataclass, field
 import numpy as np
 from django.conf import settings
 
+from cameos.actions import cameo_check_context
+from cameos.liveness import face_embeddings_in_frames
+from cameos.liveness.speech import speech_audio, speech_segments
+from generation.errors import PolicyRefused
+from moderation.policy import check_generation_request
+
 EXPLICIT = {
     "FEMALE_GENITALIA_EXPOSED",
     "MALE_GENITALIA_EXPOSED",
@@ -34,10 +40,6 @@ PASSED, REVIEW, BLOCKED = "passed", "review", "blocked"
 
 _lock = threading.Lock()
 _detector = None
-
-
-def setting(name: str, default):
-    return getattr(settings, name, default)
 
 
 @dataclass
@@ -134,8 +136,6 @@ def listen(audio: np.ndarray, sample_rate: int, phrases: list[str]) -> tuple[str
     Only the stretches silero-vad calls speech are transcribed: music, effects and noise cost
     one cheap VAD pass instead of two recogniser passes.
     """
-    from cameos.liveness.speech import speech_audio, speech_segments
-
     mono = to_mono16k(audio, sample_rate)
     segments = speech_segments(mono)
     speech_seconds = sum(b - a for a, b in segments)
@@ -146,7 +146,7 @@ def listen(audio: np.ndarray, sample_rate: int, phrases: list[str]) -> tuple[str
     spotted: list[str] = []
     phrases = known_phrases(phrases)
     if phrases:
-        threshold = setting("OUTPUT_CHECK_KWS_THRESHOLD", "1e-15")
+        threshold = settings.OUTPUT_CHECK_KWS_THRESHOLD
         with tempfile.NamedTemporaryFile("w", suffix=".kws") as kws:
             kws.write("".join(f"{p} /{threshold}/\n" for p in phrases))
             kws.flush()
@@ -181,11 +181,19 @@ def check_output(
     `forbidden_faces` are (label, 128-d embedding) of verified cameos the author may not use.
     """
     result = CheckResult()
-    strict = 0.7 if (real_person or teen) else 1.0
-    block_at = setting("OUTPUT_NUDITY_BLOCK", 0.6) * strict
-    review_at = setting("OUTPUT_NUDITY_REVIEW", 0.35) * strict
+    indices = sample_frames(frames, fps, settings.OUTPUT_CHECK_SAMPLE_FPS)
+    _check_nudity(result, frames, indices, strict=0.7 if (real_person or teen) else 1.0)
+    if audio is not None and sample_rate:
+        _check_audio(result, audio, sample_rate, [*DEFAULT_SPOKEN_PHRASES, *spoken_phrases], text_policy)
+    if forbidden_faces:
+        _check_faces(result, frames, indices, forbidden_faces)
+    return result
 
-    indices = sample_frames(frames, fps, setting("OUTPUT_CHECK_SAMPLE_FPS", 2.0))
+
+def _check_nudity(result: CheckResult, frames: np.ndarray, indices: list[int], *, strict: float) -> None:
+    """Score the sampled frames; keep JPEGs of the (up to) three that scored highest."""
+    block_at = settings.OUTPUT_NUDITY_BLOCK * strict
+    review_at = settings.OUTPUT_NUDITY_REVIEW * strict
     scores = nudity_scores(frames, indices)
     result.scores["nudity"] = {"max": max(scores, default=0.0), "frames": len(indices), "block_at": block_at,
                                "review_at": review_at}  # fmt: skip
@@ -197,46 +205,48 @@ def check_output(
     elif top >= review_at:
         result.escalate(REVIEW, "sexual", "A moderator will look at this video before it can be shared.")
 
-    if audio is not None and sample_rate:
-        transcript, spotted, speech_seconds = listen(
-            audio, sample_rate, [*DEFAULT_SPOKEN_PHRASES, *spoken_phrases]
-        )
-        result.scores["audio"] = {
-            "transcript": transcript,
-            "spotted": spotted,
-            "speech_seconds": round(speech_seconds, 2),
-        }
-        if spotted:
-            result.escalate(
-                BLOCKED, "speech", f"The audio says something that isn't allowed (“{spotted[0]}”)."
-            )
-        if text_policy is not None:
-            verdict = text_policy(" ".join([transcript, *spotted]))
-            if verdict:
-                category, message = verdict
-                result.escalate(BLOCKED, category, f"The audio breaks the rules: {message}")
 
-    if forbidden_faces:
-        from cameos.liveness import face_embeddings_in_frames
+def _check_audio(
+    result: CheckResult, audio: np.ndarray, sample_rate: int, phrases: list[str], text_policy
+) -> None:
+    """Blocked phrases spotted in the speech, then the prompt policy on the transcript."""
+    transcript, spotted, speech_seconds = listen(audio, sample_rate, phrases)
+    result.scores["audio"] = {
+        "transcript": transcript,
+        "spotted": spotted,
+        "speech_seconds": round(speech_seconds, 2),
+    }
+    if spotted:
+        result.escalate(BLOCKED, "speech", f"The audio says something that isn't allowed (“{spotted[0]}”).")
+    if text_policy is not None:
+        verdict = text_policy(" ".join([transcript, *spotted]))
+        if verdict:
+            category, message = verdict
+            result.escalate(BLOCKED, category, f"The audio breaks the rules: {message}")
 
-        face_indices = indices[:: max(1, len(indices) // 8)]
-        faces = face_embeddings_in_frames([frames[i] for i in face_indices])
-        limit = setting("OUTPUT_FACE_MATCH_DISTANCE", 0.5)
-        best = {}
-        for label, reference in forbidden_faces:
-            ref = np.asarray(reference)
-            distances = [float(np.linalg.norm(np.asarray(f) - ref)) for f in faces]
-            best[label] = min(distances, default=None)
-            if distances and min(distances) < limit:
-                result.escalate(BLOCKED, "likeness", "The video shows a person whose cameo you may not use.")
-        result.scores["faces"] = {"found": len(faces), "closest": best}
-    return result
+
+def _check_faces(
+    result: CheckResult,
+    frames: np.ndarray,
+    indices: list[int],
+    forbidden_faces: list[tuple[str, list[float]]],
+) -> None:
+    """Faces in up to ~8 of the sampled frames against the cameos the author may not use."""
+    face_indices = indices[:: max(1, len(indices) // 8)]
+    faces = face_embeddings_in_frames([frames[i] for i in face_indices])
+    limit = settings.OUTPUT_FACE_MATCH_DISTANCE
+    best = {}
+    for label, reference in forbidden_faces:
+        ref = np.asarray(reference)
+        distances = [float(np.linalg.norm(np.asarray(f) - ref)) for f in faces]
+        best[label] = min(distances, default=None)
+        if distances and min(distances) < limit:
+            result.escalate(BLOCKED, "likeness", "The video shows a person whose cameo you may not use.")
+    result.scores["faces"] = {"found": len(faces), "closest": best}
 
 
 def output_check_context(generation) -> dict:
     """What the checks need to know about a generation: its author's age, the cameos in it."""
-    from generation.errors import PolicyRefused
-    from moderation.policy import check_generation_request
 
     def text_policy(text: str):
         if not text.strip():
@@ -246,8 +256,6 @@ def output_check_context(generation) -> dict:
         except PolicyRefused as exc:
             return exc.category, str(exc)
         return None
-
-    from cameos.actions import cameo_check_context
 
     cameos = cameo_check_context(generation)
     # Each comma- or line-separated item of a cameo owner's restrictions is a phrase the audio

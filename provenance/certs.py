@@ -146,6 +146,24 @@ def make_signing_cert(
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
+    root_key, root, inter, leaf_key, leaf = _issue_chain(organization, leaf_days=leaf_days, ca_days=ca_days)
+
+    paths = SigningCertPaths(
+        key=directory / "c2pa-signer.key",
+        chain=directory / "c2pa-chain.pem",
+        root=directory / "c2pa-root.pem",
+        root_key=directory / "c2pa-root.key",
+    )
+    for path, data in ((paths.key, _key_pem(leaf_key)), (paths.root_key, _key_pem(root_key))):
+        path.write_bytes(data)
+        path.chmod(0o600)
+    paths.chain.write_bytes(_cert_pem(leaf) + _cert_pem(inter))
+    paths.root.write_bytes(_cert_pem(root))
+    return paths
+
+
+def _issue_chain(organization: str, *, leaf_days: int, ca_days: int) -> tuple:
+    """(root key, root, intermediate, leaf key, leaf) of a fresh P-256 chain, valid from an hour ago."""
     now = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
 
     root_key = ec.generate_private_key(ec.SECP256R1())
@@ -183,16 +201,4 @@ def make_signing_cert(
         ca_path_length=None,
         is_ca=False,
     )
-
-    paths = SigningCertPaths(
-        key=directory / "c2pa-signer.key",
-        chain=directory / "c2pa-chain.pem",
-        root=directory / "c2pa-root.pem",
-        root_key=directory / "c2pa-root.key",
-    )
-    for path, data in ((paths.key, _key_pem(leaf_key)), (paths.root_key, _key_pem(root_key))):
-        path.write_bytes(data)
-        path.chmod(0o600)
-    paths.chain.write_bytes(_cert_pem(leaf) + _cert_pem(inter))
-    paths.root.write_bytes(_cert_pem(root))
-    return paths
+    return root_key, root, inter, leaf_key, leaf

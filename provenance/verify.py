@@ -205,29 +205,11 @@ def verify_file(
         max_seconds=max_seconds,
         tracking_ids=tracking_ids,
     )
-    reading = found.tracking
-    tracking_id = reading.tracking_id if reading else None
-    bound_id = (manifest.get("soft_binding") or {}).get("tracking_id")
     source = found.source
     report = {
-        "file": {
-            "name": Path(path).name,
-            "size": probe.size,
-            "format": probe.format,
-            "duration": round(probe.duration, 3),
-            "width": probe.width,
-            "height": probe.height,
-            "video_codec": probe.video_codec,
-            "has_audio": probe.has_audio,
-        },
+        "file": _file_facts(Path(path).name, probe),
         "c2pa": _jsonable(manifest),
-        "tracking": {
-            "found": tracking_id is not None,
-            "tracking_id": None if tracking_id is None else str(tracking_id),
-            "confidence": round(reading.confidence, 6) if reading else 0.0,
-            "sync_score": round(reading.sync, 2) if reading else None,
-            "matches_manifest": None if tracking_id is None or bound_id is None else tracking_id == bound_id,
-        },
+        "tracking": _tracking_facts(found.tracking, (manifest.get("soft_binding") or {}).get("tracking_id")),
         "fingerprint": {
             "checked": fingerprint_lookup is not None,
             "matches": [
@@ -240,6 +222,32 @@ def verify_file(
     }
     report["summary"] = _summary(report)
     return report
+
+
+def _file_facts(name: str, probe: VideoProbe) -> dict[str, Any]:
+    return {
+        "name": name,
+        "size": probe.size,
+        "format": probe.format,
+        "duration": round(probe.duration, 3),
+        "width": probe.width,
+        "height": probe.height,
+        "video_codec": probe.video_codec,
+        "has_audio": probe.has_audio,
+    }
+
+
+def _tracking_facts(reading: tracking.TrackingReading | None, bound_id: int | None) -> dict[str, Any]:
+    """The report's `tracking` part: what the mark decoded to, and whether it is the id the
+    manifest's soft binding names (`bound_id`)."""
+    tracking_id = reading.tracking_id if reading else None
+    return {
+        "found": tracking_id is not None,
+        "tracking_id": None if tracking_id is None else str(tracking_id),
+        "confidence": round(reading.confidence, 6) if reading else 0.0,
+        "sync_score": round(reading.sync, 2) if reading else None,
+        "matches_manifest": None if tracking_id is None or bound_id is None else tracking_id == bound_id,
+    }
 
 
 def _key(key: Any) -> Any:

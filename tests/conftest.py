@@ -1,12 +1,22 @@
 """Project-wide fixtures: factories as fixtures, no JSON fixture files."""
 
 import itertools
+import tempfile
 from datetime import date
+from pathlib import Path
 
+import numpy as np
 import pytest
+from django.core.files.base import ContentFile
+from django.utils import timezone
 
 from accounts.actions import issue_invites
 from accounts.models import User
+from feed import actions as feed_actions
+from feed.management.commands.seed_demo import make_demo_clip
+from feed.models import Post
+from generation import media
+from generation.models import Generation
 
 _counter = itertools.count(1)
 
@@ -70,6 +80,139 @@ def invite(db):
 def user_client(client, user):
     client.force_login(user)
     return client
+
+
+@pytest.fixture
+def teen(make_user):
+    today = date.today()
+    return make_user("teena", birth_date=date(today.year - 15, 1, 1))
+
+
+# --- drafts and posts ---------------------------------------------------------------------
+
+DRAFT_PROMPT = "a corgi surfing at sunset"
+FINISHED = (Generation.Status.SUCCEEDED, Generation.Status.FAILED, Generation.Status.CANCELLED)
+
+
+@pytest.fixture(scope="session")
+def clip_files():
+    """(mp4, poster jpeg, sprite jpeg) bytes of one tiny real clip (96x160), made once per session."""
+    return make_demo_clip(1)
+
+
+def frames_for(seconds: int, orientation: str, shade: int) -> np.ndarray:
+    """A flat `shade` picture (green ramps over time) at the API's preview size, 24 fps."""
+    width, height = (192, 320) if orientation == "portrait" else (320, 192)
+    frames = np.full((24 * seconds + 1, height, width, 3), shade, dtype=np.uint8)
+    frames[:, :, :, 1] = np.linspace(0, 255, len(frames), dtype=np.uint8)[:, None, None]
+    return frames
+
+
+_shaded_clips: dict[tuple, tuple[bytes, bytes, bytes, tuple[int, int]]] = {}
+
+
+def shaded_clip(seconds: int, orientation: str, shade: int) -> tuple[bytes, bytes, bytes, tuple[int, int]]:
+    """(mp4, poster, sprite, (height, width)) of a clip as long and shaped as the row says, with a
+    tone, written by the worker's media code; cached per (seconds, orientation, shade)."""
+    key = (seconds, orientation, shade)
+    if key not in _shaded_clips:
+        frames = frames_for(seconds, orientation, shade)
+        tone = np.sin(np.arange(len(frames) * 1000) / 8).astype(np.float32)[None, :] * 0.3
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "video.mp4"
+            media.write_mp4(path, frames, 24, tone, 24000)
+            mp4 = path.read_bytes()
+        _shaded_clips[key] = (
+            mp4,
+            media.poster_jpeg(frames),
+            media.sprite_sheet_jpeg(frames),
+            frames.shape[1:3],
+        )
+    return _shaded_clips[key]
+
+
+@pytest.fixture
+def make_generation(db, clip_files):
+    """Factory: make_generation(owner, *, status="succeeded", prompt=DRAFT_PROMPT, seconds=2,
+    seed=7, orientation="portrait", shade=None, **fields) -> Generation.
+
+    A succeeded one passed the output check and has its own copies of real files in storage:
+    with shade=None the session's tiny 96x160 clip (cheap; the columns say 96x160 and `seconds`);
+    with a shade, a flat clip of that shade exactly as long and shaped as the row (for tests that
+    read the video itself: stitching, remix frames). Finished rows have `finished` set."""
+
+    def make(
+        owner,
+        *,
+        status: str = Generation.Status.SUCCEEDED,
+        prompt: str = DRAFT_PROMPT,
+        seconds: int = 2,
+        seed: int = 7,
+        orientation: str = "portrait",
+        shade: int | None = None,
+        **fields,
+    ) -> Generation:
+        if status == Generation.Status.SUCCEEDED:
+            fields.setdefault("check_status", Generation.Check.PASSED)
+        if status in FINISHED:
+            fields.setdefault("finished", timezone.now())
+        generation = Generation.objects.create(
+            owner=owner,
+            status=status,
+            prompt=prompt,
+            seconds=seconds,
+            seed=seed,
+            orientation=orientation,
+            **fields,
+        )
+        if status != Generation.Status.SUCCEEDED:
+            return generation
+        if shade is None:
+            mp4, poster, sprite = clip_files
+            size = (160, 96)
+            generation.duration = generation.duration or float(seconds)
+        else:
+            mp4, poster, sprite, size = shaded_clip(seconds, orientation, shade)
+        generation.video.save("video.mp4", ContentFile(mp4), save=False)
+        generation.poster.save("poster.jpg", ContentFile(poster), save=False)
+        generation.sprite.save("sprite.jpg", ContentFile(sprite), save=False)
+        generation.height, generation.width = size
+        generation.save()
+        return generation
+
+    return make
+
+
+@pytest.fixture
+def make_post(make_generation):
+    """Factory: make_post(author, *, caption="", visibility="public", hide_prompt=False,
+    remix_of=None, prompt=DRAFT_PROMPT, **columns) -> Post, published through
+    feed.actions.publish_post from a fresh succeeded draft.
+
+    Extra columns (mature, hidden, created, like_count...) are written after publishing, as a
+    moderator or a clock would."""
+
+    def make(
+        author,
+        *,
+        caption: str = "",
+        visibility: str = Post.Visibility.PUBLIC,
+        hide_prompt: bool = False,
+        remix_of: Post | None = None,
+        prompt: str = DRAFT_PROMPT,
+        **columns,
+    ) -> Post:
+        source = remix_of.generation if remix_of is not None else None
+        generation = make_generation(author, source=source, prompt=prompt)
+        post = feed_actions.publish_post(
+            generation, caption=caption, hide_prompt=hide_prompt, visibility=visibility
+        )
+        if columns:
+            Post.objects.filter(pk=post.pk).update(**columns)
+            post.refresh_from_db()
+        return post
+
+    return make
 
 
 # --- real processes -----------------------------------------------------------------------

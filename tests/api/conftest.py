@@ -1,21 +1,13 @@
 """Fixtures for the API tests: tokens, and `openai` clients whose transport is the Django test
 client (fast, inside the test's transaction) or a live daphne."""
 
-import tempfile
-from pathlib import Path
-
 import httpx2
-import numpy as np
 import pytest
 from django.core.cache import caches
-from django.core.files.base import ContentFile, File
 from django.test import Client
-from django.utils import timezone
 from openai import OpenAI
 
 from accounts.models import ApiToken
-from generation import media
-from generation.models import Generation
 
 
 class DjangoTestTransport(httpx2.BaseTransport):
@@ -83,50 +75,6 @@ def make_api(make_token):
 @pytest.fixture
 def api(make_api, user):
     return make_api(user)
-
-
-def frames_for(seconds: int, orientation: str, shade: int) -> np.ndarray:
-    width, height = (192, 320) if orientation == "portrait" else (320, 192)
-    frames = np.full((24 * seconds + 1, height, width, 3), shade, dtype=np.uint8)
-    frames[:, :, :, 1] = np.linspace(0, 255, len(frames), dtype=np.uint8)[:, None, None]
-    return frames
-
-
-@pytest.fixture
-def make_generation(db):
-    """Factory: make_generation(owner, status="queued", **fields) -> a Generation row.
-
-    A succeeded one gets a real H.264/AAC MP4 (a flat `shade` picture with a tone), poster and
-    sprite sheet, written by the same media code the worker uses, so no model has to run.
-    """
-
-    def make(owner, status: str = Generation.Status.QUEUED, shade: int = 60, **fields) -> Generation:
-        fields.setdefault("prompt", "a red kite over green hills, wind noise")
-        fields.setdefault("seconds", 1)
-        fields.setdefault("orientation", "portrait")
-        fields.setdefault("seed", 1234)
-        if status == Generation.Status.SUCCEEDED:
-            fields.setdefault("check_status", Generation.Check.PASSED)
-        generation = Generation.objects.create(owner=owner, status=status, **fields)
-        if status == Generation.Status.SUCCEEDED:
-            frames = frames_for(generation.seconds, generation.orientation, shade)
-            tone = np.sin(np.arange(len(frames) * 1000) / 8).astype(np.float32)[None, :] * 0.3
-            with tempfile.TemporaryDirectory() as tmp:
-                path = Path(tmp) / "video.mp4"
-                media.write_mp4(path, frames, 24, tone, 24000)
-                with open(path, "rb") as fh:
-                    generation.video.save("video.mp4", File(fh), save=False)
-            generation.poster.save("poster.jpg", ContentFile(media.poster_jpeg(frames)), save=False)
-            generation.sprite.save("sprite.jpg", ContentFile(media.sprite_sheet_jpeg(frames)), save=False)
-            generation.height, generation.width = frames.shape[1:3]
-            generation.finished = timezone.now()
-            generation.save()
-        elif status in (Generation.Status.FAILED, Generation.Status.CANCELLED):
-            generation.finished = timezone.now()
-            generation.save(update_fields=["finished"])
-        return generation
-
-    return make
 
 
 class Receiver:

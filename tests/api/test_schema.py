@@ -18,7 +18,7 @@ def bearer(transactional_db, user, rq_queue, make_generation) -> dict:
     # A finished and a queued video, so not every id is unknown; jobs the fuzzer manages to queue
     # land on this run's test queue, which rq_queue empties afterwards.
     make_generation(user, status="succeeded")
-    make_generation(user)
+    make_generation(user, status="queued")
     return {"Authorization": "Bearer " + ApiToken.issue(user, "fuzz")[1]}
 
 

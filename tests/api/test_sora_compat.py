@@ -139,7 +139,9 @@ def test_expires_at_is_set_only_under_a_retention_setting(api, user, make_genera
     expected = int((done.finished + timedelta(days=7)).timestamp())
     assert api.videos.retrieve("video_" + done.code).expires_at == expected
     assert [v.expires_at for v in api.videos.list()] == [expected]
-    assert api.videos.retrieve("video_" + make_generation(user).code).expires_at is None  # still queued
+    assert (
+        api.videos.retrieve("video_" + make_generation(user, status="queued").code).expires_at is None
+    )  # still queued
     post_of(done)
     assert api.videos.retrieve("video_" + done.code).expires_at is None  # posted videos stay
 
@@ -204,7 +206,7 @@ def test_a_429_tells_the_package_how_long_to_wait_and_its_retry_waits_that_long(
 def test_quota_429s_say_when_a_slot_frees(user, make_token, make_generation, settings):
     token = make_token(user)
     for _ in range(settings.GENERATION_MAX_ACTIVE_PER_USER):
-        make_generation(user)
+        make_generation(user, status="queued")
     with pytest.raises(openai.RateLimitError) as caught:
         openai_client(token, transport=DjangoTestTransport()).videos.create(prompt="one more", seconds="1")
     headers = caught.value.response.headers

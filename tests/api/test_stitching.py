@@ -7,8 +7,8 @@ from api.stitching import StitchError, stitch
 
 
 def test_parts_with_different_sizes_are_not_joined(user, make_generation, tmp_path):
-    portrait = make_generation(user, status="succeeded", orientation="portrait")
-    landscape = make_generation(user, status="succeeded", orientation="landscape")
+    portrait = make_generation(user, status="succeeded", orientation="portrait", shade=60)
+    landscape = make_generation(user, status="succeeded", orientation="landscape", shade=60)
     with portrait.video.open("rb") as a, landscape.video.open("rb") as b, pytest.raises(StitchError):
         stitch([a, b], str(tmp_path / "out.mp4"))
 
@@ -22,8 +22,8 @@ def test_files_that_arent_videos_are_not_joined(user, make_generation, tmp_path)
 
 
 def test_an_extension_whose_source_is_gone_delivers_the_segment_alone(api, user, make_generation):
-    source = make_generation(user, status="succeeded", seconds=2)
-    segment = make_generation(user, status="succeeded", seconds=1, source=source)
+    source = make_generation(user, status="succeeded", seconds=2, shade=60)
+    segment = make_generation(user, status="succeeded", seconds=1, source=source, shade=60)
     Extension.objects.create(generation=segment, source_seconds=2)
     api.videos.delete("video_" + source.code)
     content = api.videos.download_content("video_" + segment.code).content

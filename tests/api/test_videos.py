@@ -114,7 +114,7 @@ def test_an_input_reference_that_isnt_an_image_is_refused(api):
 
 def test_too_many_active_videos_is_a_rate_limit_error(api, user, make_generation):
     for _ in range(settings.GENERATION_MAX_ACTIVE_PER_USER):
-        make_generation(user)
+        make_generation(user, status="queued")
     with pytest.raises(openai.RateLimitError) as caught:
         api.videos.create(prompt="one more", seconds="1")
     assert caught.value.code == "rate_limit_exceeded" and "in progress" in caught.value.message
@@ -133,7 +133,7 @@ def test_an_unreachable_queue_is_a_503_and_stores_nothing(api, settings):
 
 def test_the_sites_refusals_map_onto_status_codes():
     from api.errors import ApiError
-    from api.videos import site_rules
+    from api.videos.inputs import site_rules
 
     for exc, status, code in [
         (GenerationRefused("no"), 400, "refused"),
@@ -163,7 +163,7 @@ def test_retrieve_reports_status_progress_and_failure(api, user, make_generation
 
 
 def test_completed_videos_report_one_hundred_percent(api, user, make_generation):
-    done = make_generation(user, status="succeeded")
+    done = make_generation(user, status="succeeded", seconds=1, shade=60)
     video = api.videos.retrieve("video_" + done.code)
     assert (video.status, video.progress, video.size) == ("completed", 100, "192x320")
 
@@ -185,7 +185,7 @@ def test_others_videos_are_not_found_never_forbidden(api, other_user, make_gener
 
 
 def test_staff_too_see_only_their_own_videos(make_api, staff_user, other_user, make_generation):
-    theirs = make_generation(other_user)
+    theirs = make_generation(other_user, status="queued")
     api = make_api(staff_user)
     with pytest.raises(openai.NotFoundError):
         api.videos.retrieve("video_" + theirs.code)
@@ -199,8 +199,8 @@ def test_malformed_ids_are_not_found(api, bad_id):
 
 
 def test_list_pages_through_my_videos_newest_first(api, user, other_user, make_generation):
-    mine = [make_generation(user) for _ in range(5)]
-    make_generation(other_user)
+    mine = [make_generation(user, status="queued") for _ in range(5)]
+    make_generation(other_user, status="queued")
     first = api.videos.list(limit=2)
     assert [v.id for v in first.data] == ["video_" + g.code for g in reversed(mine[-2:])]
     assert first.has_more and first.last_id == first.data[-1].id
@@ -215,7 +215,7 @@ def test_list_pages_through_my_videos_newest_first(api, user, other_user, make_g
 def test_list_takes_a_fixed_number_of_queries(api, user, make_generation, django_assert_num_queries):
     source = make_generation(user, status="succeeded")
     for _ in range(4):
-        make_generation(user, source=source)
+        make_generation(user, source=source, status="queued")
     api.videos.list()  # the token's last_used is touched on the first call only
     with django_assert_num_queries(2):  # the token, the page (sources and extensions joined)
         api.videos.list(limit=10)
@@ -226,7 +226,7 @@ def test_list_takes_a_fixed_number_of_queries(api, user, make_generation, django
 def test_listing_after_an_unknown_id_or_with_bad_limits_is_a_bad_request(
     api, user, other_user, make_generation
 ):
-    theirs = make_generation(other_user)
+    theirs = make_generation(other_user, status="queued")
     for kwargs in ({"after": "video_" + theirs.code}, {"after": "bogus"}, {"limit": 0}, {"limit": 101}):
         with pytest.raises(openai.BadRequestError):
             api.videos.list(**kwargs)
@@ -274,7 +274,7 @@ def test_content_answers_range_requests(api, user, make_generation):
 
 
 def test_content_before_completion_is_a_bad_request(api, user, make_generation):
-    queued = make_generation(user)
+    queued = make_generation(user, status="queued")
     with pytest.raises(openai.BadRequestError) as caught:
         api.videos.download_content("video_" + queued.code)
     assert caught.value.code == "video_not_ready"
@@ -304,7 +304,7 @@ def test_remix_starts_from_my_completed_video_with_its_length_and_orientation(ap
 
 
 def test_unfinished_videos_cant_be_remixed_edited_or_extended(api, user, make_generation):
-    queued = make_generation(user)
+    queued = make_generation(user, status="queued")
     for call in (
         lambda: api.videos.remix("video_" + queued.code, prompt="x"),
         lambda: api.videos.edit(**by_id("video_" + queued.code), prompt="x"),
@@ -380,7 +380,7 @@ def test_characters_are_character_cameos_of_their_owner(api, make_api, other_use
 
     from cameos.models import Cameo
     from generation import media
-    from tests.api.conftest import frames_for
+    from tests.conftest import frames_for
 
     frames = frames_for(2, "landscape", 90)
     media.write_mp4(tmp_path / "rex.mp4", frames, 24, np.zeros((2, 48000), np.float32), 24000)

@@ -102,7 +102,7 @@ def test_cancelling_a_queued_video_sends_video_cancelled(
     user, make_generation, receiver, django_capture_on_commit_callbacks
 ):
     add_endpoint(user, receiver.url, [])
-    queued = make_generation(user)
+    queued = make_generation(user, status="queued")
     with django_capture_on_commit_callbacks():
         cancel_generation(queued)
     assert json.loads(only_delivery().body)["type"] == "video.cancelled"

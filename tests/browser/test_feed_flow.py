@@ -10,13 +10,10 @@ from playwright.sync_api import expect
 from feed import actions
 from feed.models import Comment, Like, NotInterested, Post
 from generation.models import Generation
-from tests.feed import conftest as feed_fixtures
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 # The feed's factories, shared with this browser test.
-clip_files = feed_fixtures.clip_files
-make_generation = feed_fixtures.make_generation
 
 
 def log_in(context, live_site: str, user) -> None:

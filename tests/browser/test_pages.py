@@ -22,16 +22,13 @@ from cameos.models import Cameo
 from feed import actions as feed_actions
 from feed.models import Post
 from generation.models import Generation
-from tests.feed import conftest as feed_fixtures
 from tests.reliability import conftest as reliability_fixtures
 from tests.reliability.conftest import World
 from tests.reliability.test_authorization import MATRIX, OK
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-# Fixtures shared with the feed and reliability suites: tiny real clips and recordings.
-clip_files = feed_fixtures.clip_files
-make_generation = feed_fixtures.make_generation
+# Fixture shared with the reliability suite: a real recording.
 recording = reliability_fixtures.recording
 
 PHONE = {"width": 390, "height": 844}

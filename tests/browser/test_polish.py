@@ -11,13 +11,10 @@ from playwright.sync_api import expect
 from feed.models import Comment, Follow, Post
 from generation.models import Generation
 from tests.cameos.factories import approve, make_cameo
-from tests.feed import conftest as feed_fixtures
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 # The feed's factories: real tiny clips as finished drafts.
-clip_files = feed_fixtures.clip_files
-make_generation = feed_fixtures.make_generation
 
 
 def signed_in(chromium, live_site, user, **options):

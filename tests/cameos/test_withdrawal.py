@@ -23,7 +23,6 @@ from generation.actions import start_generation
 from generation.errors import ConsentRefused
 from generation.models import Generation
 from tests.cameos.factories import approve, make_cameo, mutuals
-from tests.feed.conftest import clip_files, make_generation  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.django_db
 P = Cameo.Permission
@@ -74,7 +73,7 @@ KINDS = [
 
 
 @pytest.fixture
-def scene(make_user, make_generation, staff_user, django_capture_on_commit_callbacks):  # noqa: F811
+def scene(make_user, make_generation, staff_user, django_capture_on_commit_callbacks):
     """ada's cameo in bob's posted video and in his remix of it; bob downloads the export."""
 
     def build(level):

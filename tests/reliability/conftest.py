@@ -22,9 +22,6 @@ from feed.models import Post
 from generation.models import Generation
 from tests.cameos.factories import approve, block, generation_with, jpeg, make_cameo, mutuals
 
-# Fixtures reused from the feed tests: a real tiny H.264/AAC clip, and drafts made of it.
-from tests.feed.conftest import clip_files, make_generation  # noqa: F401
-
 ROLES = ("owner", "friend", "stranger", "blocked", "anonymous")
 
 
@@ -179,7 +176,7 @@ class World:
 
 
 @pytest.fixture
-def world(make_user, make_generation, recording):  # noqa: F811 - the feed tests' factory, imported above
+def world(make_user, make_generation, recording):
     return World(make_user, make_generation, recording)
 
 

@@ -25,7 +25,6 @@ from accounts.models import ApiToken
 from feed import actions as feed_actions
 from generation.models import Generation
 from tests.conftest import wait_for
-from tests.feed.conftest import make_post  # noqa: F401 - the feed tests' factory
 from tests.reliability.live_stack import Stack, Visitor, session_key_for
 
 pytestmark = [pytest.mark.slow]
@@ -92,7 +91,7 @@ def stack(transactional_db, tiny_model, tmp_path):
 def test_with_redis_stopped_pages_render_and_generating_says_unavailable(
     stack,
     make_user,
-    make_post,  # noqa: F811
+    make_post,
 ):
     stack.start()
     alice, bob = make_user("alice"), make_user("bob")

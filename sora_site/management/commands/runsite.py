@@ -42,58 +42,69 @@ class Command(BaseCommand):
             env["REDIS_URL"] = f"unix://{sock}"
             self.stdout.write(f"Embedded Redis on {sock}")
         try:
-            call_command("migrate", interactive=False, verbosity=0)
-            call_command("bootstrap_site")
-            if not Path(settings.C2PA_SIGNING_KEY).exists():
-                call_command("make_signing_cert")
-            if settings.SORA_VIDEO_PROFILE == "tiny" and not Path(settings.SORA_VIDEO_MODEL).exists():
-                self.stdout.write("Building the tiny offline model (random weights: its videos are noise)…")
-                call_command("build_tiny_model", settings.SORA_VIDEO_MODEL)
-            manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
-            # SimpleWorker runs jobs in the worker process itself, so the model loaded by the first
-            # job stays in memory for every later one (the default worker forks per job).
-            worker = [
-                *manage, "rqworker", settings.GENERATION_QUEUE, settings.CPU_QUEUE,
-                "--worker-class", "rq.worker.SimpleWorker",
-            ]  # fmt: skip
-            daphne = [
-                sys.executable,
-                "-m",
-                "daphne",
-                "-b",
-                host,
-                "-p",
-                str(port),
-                "sora_site.asgi:application",
-            ]
-            supervised = [Supervised(f"worker {n + 1}", worker, env) for n in range(workers)]
-            supervised.append(Supervised("sweeper", [*manage, "sweep_generations", "--loop"], env))
-            for child in supervised:
-                child.start()
-                children.append(child)
-            children.append(subprocess.Popen(daphne, env=env, cwd=settings.BASE_DIR))
+            self.prepare()
+            supervised = self.start_children(children, env, host=host, port=port, workers=workers)
             self.stdout.write(self.style.SUCCESS(f"Serving on http://{host}:{port}/ (Ctrl-C to stop)"))
-            # Workers and the sweeper are restarted when they die (a crash, an OOM kill, a worker
-            # that started while Redis was down); Redis or daphne exiting stops the site.
-            while all(child.poll() is None for child in children if not isinstance(child, Supervised)):
-                for child in supervised:
-                    message = child.restart_if_exited()
-                    if message:
-                        self.stderr.write(message)
-                time.sleep(0.5)
+            self.supervise(children, supervised)
             self.stderr.write("Redis or daphne exited; stopping the site.")
         except KeyboardInterrupt:
             self.stdout.write("Stopping…")
         finally:
-            for child in reversed(children):
-                if child.poll() is None:
-                    child.terminate()
-            deadline = time.monotonic() + 10
-            for child in children:
-                try:
-                    child.wait(timeout=max(0.1, deadline - time.monotonic()))
-                except subprocess.TimeoutExpired:
-                    child.kill()
+            _stop(children)
+
+    def prepare(self) -> None:
+        """Migrations, the first-run staff account, a signing certificate and the tiny model."""
+        call_command("migrate", interactive=False, verbosity=0)
+        call_command("bootstrap_site")
+        if not Path(settings.C2PA_SIGNING_KEY).exists():
+            call_command("make_signing_cert")
+        if settings.SORA_VIDEO_PROFILE == "tiny" and not Path(settings.SORA_VIDEO_MODEL).exists():
+            self.stdout.write("Building the tiny offline model (random weights: its videos are noise)…")
+            call_command("build_tiny_model", settings.SORA_VIDEO_MODEL)
+
+    def start_children(
+        self, children: list, env: dict, *, host: str, port: int, workers: int
+    ) -> list["Supervised"]:
+        """Start the workers, the sweeper and daphne, appending each to `children` as it starts
+        (so a failure part-way still stops those already running); returns the supervised ones."""
+        manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
+        # SimpleWorker runs jobs in the worker process itself, so the model loaded by the first
+        # job stays in memory for every later one (the default worker forks per job).
+        worker = [
+            *manage, "rqworker", settings.GENERATION_QUEUE, settings.CPU_QUEUE,
+            "--worker-class", "rq.worker.SimpleWorker",
+        ]  # fmt: skip
+        daphne = [sys.executable, "-m", "daphne", "-b", host, "-p", str(port), "sora_site.asgi:application"]
+        supervised = [Supervised(f"worker {n + 1}", worker, env) for n in range(workers)]
+        supervised.append(Supervised("sweeper", [*manage, "sweep_generations", "--loop"], env))
+        for child in supervised:
+            child.start()
+            children.append(child)
+        children.append(subprocess.Popen(daphne, env=env, cwd=settings.BASE_DIR))
+        return supervised
+
+    def supervise(self, children: list, supervised: list["Supervised"]) -> None:
+        """Until Redis or daphne exits: workers and the sweeper are restarted when they die (a
+        crash, an OOM kill, a worker that started while Redis was down)."""
+        while all(child.poll() is None for child in children if not isinstance(child, Supervised)):
+            for child in supervised:
+                message = child.restart_if_exited()
+                if message:
+                    self.stderr.write(message)
+            time.sleep(0.5)
+
+
+def _stop(children: list) -> None:
+    """Terminate the children newest first; kill any still running after 10 s in all."""
+    for child in reversed(children):
+        if child.poll() is None:
+            child.terminate()
+    deadline = time.monotonic() + 10
+    for child in children:
+        try:
+            child.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.kill()
 
 
 def _interrupt(signum, frame):
