@@ -90,33 +90,53 @@ def _qualified_names(tree: ast.AST) -> dict[ast.AST, str]:
 
 def scan(root: Path = ROOT) -> dict[str, list[Found]]:
     """modules (line counts), functions (line counts, `def` to last line), local_imports (of
-    another app inside a function) and upward (app imports against LAYERS, anywhere)."""
+    another app inside a function; apps and sora_site) and upward (app imports against LAYERS,
+    anywhere in the module)."""
     found: dict[str, list[Found]] = {"modules": [], "functions": [], "local_imports": [], "upward": []}
     for path in source_files(root):
-        text = path.read_text()
-        rel = str(path.relative_to(root))
-        owner = owner_of(path, root)
-        found["modules"].append(Found(rel, 1, "module", len(text.splitlines())))
-        tree = ast.parse(text, filename=rel)
-        names = _qualified_names(tree)
-        for function in _functions(tree):
-            length = function.end_lineno - function.lineno + 1
-            found["functions"].append(Found(rel, function.lineno, names[function], length))
-            for node in ast.walk(function):
-                if isinstance(node, ast.Import | ast.ImportFrom):
-                    for app in imported_apps(node):
-                        if app != owner and owner != "bench":
-                            found["local_imports"].append(Found(rel, node.lineno, f"{owner} imports {app}"))
-        if owner in LAYERS:
-            for node in ast.walk(tree):
-                if isinstance(node, ast.Import | ast.ImportFrom):
-                    for app in imported_apps(node):
-                        if LAYERS.index(app) > LAYERS.index(owner):
-                            found["upward"].append(Found(rel, node.lineno, f"{owner} imports {app}"))
+        for kind, items in scan_file(path, root).items():
+            found[kind].extend(items)
     # An import in a nested function is inside its outer function too: count each line once.
     for kind in ("local_imports", "upward"):
         found[kind] = sorted(set(found[kind]), key=lambda f: (f.path, f.line))
     return found
+
+
+def scan_file(path: Path, root: Path) -> dict[str, list[Found]]:
+    text = path.read_text()
+    rel = str(path.relative_to(root))
+    owner = owner_of(path, root)
+    tree = ast.parse(text, filename=rel)
+    names = _qualified_names(tree)
+    found = {
+        "modules": [Found(rel, 1, "module", len(text.splitlines()))],
+        "functions": [],
+        "local_imports": [],
+    }
+    for function in _functions(tree):
+        found["functions"].append(
+            Found(rel, function.lineno, names[function], function.end_lineno - function.lineno + 1)
+        )
+        if owner != "bench":
+            found["local_imports"] += [
+                Found(rel, node.lineno, f"{owner} imports {app}")
+                for node, app in _imports(function)
+                if app != owner
+            ]
+    found["upward"] = [
+        Found(rel, node.lineno, f"{owner} imports {app}")
+        for node, app in _imports(tree)
+        if owner in LAYERS and LAYERS.index(app) > LAYERS.index(owner)
+    ]
+    return found
+
+
+def _imports(tree: ast.AST):
+    """(import node, app) for every project app an import under `tree` names."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            for app in imported_apps(node):
+                yield node, app
 
 
 def duplicate_pairs(root: Path = ROOT) -> tuple[int, int, list[str]]:
