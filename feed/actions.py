@@ -74,7 +74,7 @@ def publish_post(
         )
     if visibility not in Post.Visibility.values:
         raise PostRefused("Choose who can see this post.")
-    from cameos.actions import check_post_allowed
+    from cameos.actions.consent import check_post_allowed
     from generation.errors import ConsentRefused
     from provenance.actions import ExportFailed, ensure_export
 
@@ -290,7 +290,7 @@ def follow(follower: User, followee: User) -> bool:
 @transaction.atomic
 def unfollow(follower: User, followee: User) -> bool:
     """Stop following; cameos shared with "mutuals" stop being usable between the two."""
-    from cameos.actions import enforce_consent_between
+    from cameos.actions.withdrawal import enforce_consent_between
 
     removed = Follow.objects.filter(follower=follower, followee=followee).delete()[0] > 0
     if removed:
@@ -314,7 +314,7 @@ def block_user(blocker: User, blocked: User) -> bool:
     Notification.objects.filter(
         Q(recipient=blocker, actor=blocked) | Q(recipient=blocked, actor=blocker)
     ).delete()
-    from cameos.actions import enforce_consent_between
+    from cameos.actions.withdrawal import enforce_consent_between
 
     # Blocked users never qualify for a cameo: stop their queued jobs and posts that use one.
     enforce_consent_between(blocker, blocked, why="blocked")

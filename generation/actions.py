@@ -69,7 +69,7 @@ def start_generation(
     ConsentRefused say which rule) or GenerationUnavailable when the queue can't be reached; in
     every case nothing is stored.
     """
-    from cameos.actions import cameos_for_request, record_cameo_uses
+    from cameos.actions.consent import cameos_for_request, record_cameo_uses
     from moderation.policy import check_generation_request
     from moderation.quotas import check_generation_quota
 
@@ -145,7 +145,7 @@ def retry_generation(generation: Generation) -> Generation:
     """A new job with the same inputs (seed included) as a failed or cancelled one."""
     if generation.status not in (Generation.Status.FAILED, Generation.Status.CANCELLED):
         raise GenerationRefused("Only failed or cancelled videos can be retried.")
-    from cameos.actions import cameo_codes_for
+    from cameos.actions.uses import cameo_codes_for
 
     source_image = None
     if generation.source_image:
@@ -179,7 +179,7 @@ def start_retake(owner: User, source: Generation, *, prompt: str, start: float, 
     orientation and seed, and shows whoever the source showed (their consent is checked again).
     Raises GenerationRefused for anything else, with nothing stored.
     """
-    from cameos.actions import cameo_codes_for
+    from cameos.actions.uses import cameo_codes_for
 
     if source.owner_id != owner.pk or source.status != Generation.Status.SUCCEEDED or not source.video:
         raise GenerationRefused("Only your own finished videos can be retaken.")

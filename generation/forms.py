@@ -4,7 +4,7 @@ from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
-from cameos.actions import usable_cameos_for_picker
+from cameos.actions.consent import usable_cameos_for_picker
 from generation.actions import MAX_SEED, capabilities
 from generation.models import Generation
 

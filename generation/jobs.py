@@ -17,7 +17,8 @@ from django.core.files.base import ContentFile, File
 from django.db import close_old_connections
 from django.utils import timezone
 
-from cameos.actions import check_consent_before_generating, voice_cameo_for
+from cameos.actions.consent import check_consent_before_generating
+from cameos.actions.voice import voice_cameo_for
 from cameos.models import CameoMedia
 from generation.actions import generation_finished
 from generation.errors import GenerationRefused
@@ -176,7 +177,7 @@ def build_request(generation: Generation):
     a retake gets the whole source. Cameo owners' preferences are appended to every shot's prompt."""
     from PIL import Image
 
-    from cameos.actions import cameo_conditioning
+    from cameos.actions.uses import cameo_conditioning
     from generation import media
     from generation.engine.pipeline import CONTINUE_FRAMES, GenerationRequest, Retake, Shot
 
@@ -324,7 +325,7 @@ def give_cameo_voice(generation: Generation, output, cameo) -> None:
         return
     features = CameoMedia.objects.filter(cameo=cameo, role=CameoMedia.Role.FEATURES, position=0).first()
     if features is None:
-        from cameos.actions import save_media
+        from cameos.actions.media import save_media
         from cameos.jobs import voice_features_bytes
 
         features = save_media(

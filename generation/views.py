@@ -7,7 +7,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from cameos.actions import cameo_codes_for
+from cameos.actions.uses import cameo_codes_for
 from cameos.models import Withdrawal
 from cameos.views import withdrawn
 from generation import actions

@@ -278,7 +278,7 @@ def apply_sanction(
             User.objects.filter(pk=user.pk).update(is_active=False)
             user.is_active = False
         if kind == UserSanction.Kind.BAN:
-            from cameos.actions import enforce_consent_between
+            from cameos.actions.withdrawal import enforce_consent_between
 
             # A banned account's likeness may no longer be used: others' videos of it come down.
             enforce_consent_between(user, why="account banned")

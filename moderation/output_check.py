@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from django.conf import settings
 
-from cameos.actions import cameo_check_context
+from cameos.actions.uses import cameo_check_context
 from cameos.liveness import face_embeddings_in_frames
 from cameos.liveness.speech import speech_audio, speech_segments
 from generation.errors import PolicyRefused

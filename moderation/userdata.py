@@ -297,10 +297,10 @@ def owned_files(user: User) -> list[tuple[str, object]]:
 
 
 def erase_cameos(user: User) -> None:
-    """Delete the person's cameos through the cameos app (`cameos.actions.delete_cameo`): their
+    """Delete the person's cameos through the cameos app (`cameos.actions.controls.delete_cameo`): their
     media and embeddings are erased, and the videos made with them, everyone's, are deleted and
     stopped. Their consent ledger goes with the account."""
-    from cameos.actions import delete_cameo
+    from cameos.actions.controls import delete_cameo
     from cameos.models import Cameo
 
     for cameo in Cameo.objects.live().filter(owner=user):

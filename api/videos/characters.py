@@ -4,8 +4,8 @@ from django.http import HttpRequest
 from ninja import File, Form, UploadedFile
 
 from api.errors import bad_request, not_found
-from cameos.actions import CameoRefused
-from cameos.actions import create_character as create_cameo_character
+from cameos.actions.character import create_character as create_cameo_character
+from cameos.errors import CameoRefused
 from cameos.liveness import RecordingError
 from cameos.models import Cameo
 

@@ -36,7 +36,7 @@ def test_an_import_names_the_apps_it_reaches_and_relative_ones_stay_home():
     def apps(source: str) -> list[str]:
         return imported_apps(ast.parse(source).body[0])
 
-    assert apps("from cameos.actions import grant_cameo") == ["cameos"]
+    assert apps("from cameos.actions.consent import grant_cameo") == ["cameos"]
     assert apps("import feed.models, numpy") == ["feed"]
     assert apps("from .models import Post") == []
     assert apps("from django.conf import settings") == []
