@@ -1,5 +1,5 @@
-"""Moderation fixtures: posts and comments made through feed's actions, stand-in cameos, a
-moderator who is in the Moderators group (not a superuser), and a clean cache per test."""
+"""Moderation fixtures: stand-in cameos, a moderator who is in the Moderators group (not a
+superuser), and a clean cache per test (drafts and posts come from tests/conftest.py)."""
 
 from dataclasses import dataclass, field
 
