@@ -13,8 +13,10 @@ from cameos.actions.media import erase_media, save_media
 from cameos.actions.recording import FRESHNESS_SLACK_SECONDS, reject_cameo
 from cameos.ledger import append_entry
 from cameos.models import Cameo, CameoMedia, LedgerEntry
+from cameos.signals import answers, likeness_wanted
 from generation.events import publish
 from generation.serving import local_path
+from generation.voice.stage import get_voice_stage
 from sora_site import metrics
 
 log = logging.getLogger(__name__)
@@ -154,12 +156,11 @@ def likeness_match(cameo: Cameo, face_embedding: list[float] | None):
     (distance, matched cameo or None, matched public figure or None), or None.
 
     Compared with every other account's person cameo that is verified or held for review (one
-    face, one owner) and every enabled public figure with a reference picture. A brute-force pass
-    (128 floats per cameo); a figure's embedding is computed once and kept with its picture's name.
+    face, one owner), then with what the apps above answer to `cameos.signals.likeness_wanted`
+    (moderation: every enabled public figure with a reference picture), which wins only when
+    strictly closer. A brute-force pass (128 floats per cameo).
     """
     import numpy as np
-
-    from moderation.models import PublicFigure
 
     if not face_embedding:
         return None
@@ -178,39 +179,16 @@ def likeness_match(cameo: Cameo, face_embedding: list[float] | None):
         distance = float(np.linalg.norm(mine - np.asarray(vector, dtype=np.float64)))
         if distance <= settings.CAMEO_FACE_DISPUTE_DISTANCE and (best is None or distance < best[0]):
             best = (distance, pk, None)
-    for figure in PublicFigure.objects.filter(enabled=True).exclude(reference_image=""):
-        vector = figure_embedding(figure)
-        if vector is None:
-            continue
-        distance = float(np.linalg.norm(mine - np.asarray(vector, dtype=np.float64)))
-        if distance <= settings.CAMEO_FACE_DISPUTE_DISTANCE and (best is None or distance < best[0]):
+    within = settings.CAMEO_FACE_DISPUTE_DISTANCE
+    for distance, figure in answers(
+        likeness_wanted.send(sender=Cameo, cameo=cameo, face=face_embedding, within=within)
+    ):
+        if best is None or distance < best[0]:
             best = (distance, None, figure)
     if best is None:
         return None
     distance, pk, figure = best
     return distance, Cameo.objects.filter(pk=pk).first() if pk else None, figure
-
-
-def figure_embedding(figure) -> list[float] | None:
-    """The face embedding of a public figure's reference picture (its largest face), computed
-    when the picture is new or changed and stored beside its name; None without a face."""
-    import numpy as np
-    from PIL import Image
-
-    from cameos.liveness import face_embeddings_in_frames
-    from moderation.models import PublicFigure
-
-    stored = figure.face_embedding or {}
-    if stored.get("image") == figure.reference_image.name:
-        return stored.get("vector")
-    with figure.reference_image.open("rb") as fh:
-        rgb = np.asarray(Image.open(fh).convert("RGB"))
-    faces = face_embeddings_in_frames([rgb])
-    vector = faces[0] if faces else None
-    PublicFigure.objects.filter(pk=figure.pk).update(
-        face_embedding={"image": figure.reference_image.name, "vector": vector}
-    )
-    return vector
 
 
 def hold_for_review(cameo: Cameo, match, *, checks: dict, **fields) -> str:
@@ -331,8 +309,6 @@ def voice_features_bytes(speech) -> bytes | None:
     import io
 
     import numpy as np
-
-    from generation.voice.stage import get_voice_stage
 
     stage = get_voice_stage()
     if stage is None:
