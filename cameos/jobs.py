@@ -7,12 +7,14 @@ from contextlib import ExitStack, contextmanager
 
 from django.conf import settings
 from django.core.files.base import ContentFile
+from django.db.models import Q
 from django.utils import timezone
 
 from cameos.actions.media import erase_media, save_media
 from cameos.actions.recording import FRESHNESS_SLACK_SECONDS, reject_cameo
+from cameos.actions.voice import accept_voice, reject_voice
 from cameos.ledger import append_entry
-from cameos.models import Cameo, CameoMedia, LedgerEntry
+from cameos.models import Cameo, CameoMedia, LedgerEntry, LikenessDispute
 from cameos.signals import answers, likeness_wanted
 from generation.events import publish
 from generation.serving import local_path
@@ -195,8 +197,6 @@ def hold_for_review(cameo: Cameo, match, *, checks: dict, **fields) -> str:
     """Hold a cameo whose face is someone else's likeness: stored as checked (embeddings and
     references, for the moderator) but not verified, with a likeness dispute in the moderators'
     queue. The owner is told only that it needs review."""
-    from cameos.models import LikenessDispute
-
     distance, other, figure = match
     changed = Cameo.objects.filter(pk=cameo.pk, status=Cameo.Status.CHECKING).update(
         status=Cameo.Status.REVIEW, reasons=[REVIEW_REASON], checks={**cameo.checks, **checks}, **fields
@@ -214,8 +214,6 @@ def hold_for_review(cameo: Cameo, match, *, checks: dict, **fields) -> str:
 
 def claim_voice(cameo_id: int) -> bool:
     """Claim a reading for checking: the first job to mark it started runs, any copy stops."""
-    from django.db.models import Q
-
     rows = Cameo.objects.filter(pk=cameo_id, voice_status=Cameo.VoiceStatus.CHECKING).filter(
         ~Q(voice_checks__has_key="started")
     )
@@ -235,7 +233,6 @@ def analyse_voice(cameo_id: int) -> str:
     kNN-VC route is configured, its matching set is computed once and stored beside it. CPU-bound:
     about a second per minute of reading without kNN-VC.
     """
-    from cameos.actions.voice import accept_voice, reject_voice
     from cameos.liveness import RecordingError
 
     if not claim_voice(cameo_id):
