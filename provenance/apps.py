@@ -3,3 +3,6 @@ from django.apps import AppConfig
 
 class ProvenanceConfig(AppConfig):
     name = "provenance"
+
+    def ready(self) -> None:
+        from provenance import receivers  # noqa: F401 - connects the cameos signals' receivers
