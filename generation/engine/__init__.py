@@ -10,6 +10,7 @@ the request/progress types. Only :meth:`Engine.load` (called by a worker) pulls 
 
 from .capabilities import PROFILES, Capabilities, get_capabilities
 from .checkpoints import file_sha256
+from .config import EngineSettings
 from .pipeline import (
     Engine,
     GenerationCancelled,
@@ -27,6 +28,7 @@ __all__ = [
     "PROFILES",
     "Capabilities",
     "Engine",
+    "EngineSettings",
     "GenerationCancelled",
     "GenerationOutput",
     "GenerationRequest",
