@@ -26,7 +26,6 @@ from .config import EngineSettings
 from .denoise import RenderJob
 from .request import (
     CONTINUE_FRAMES,
-    RETAKE_CONTEXT_FRAMES,
     GenerationCancelled,
     GenerationOutput,
     GenerationRequest,
@@ -40,19 +39,8 @@ if TYPE_CHECKING:
 
     from .loading import Pipelines
 
-__all__ = [
-    "CONTINUE_FRAMES",
-    "RETAKE_CONTEXT_FRAMES",
-    "Engine",
-    "EngineSettings",
-    "GenerationCancelled",
-    "GenerationOutput",
-    "GenerationRequest",
-    "Progress",
-    "Retake",
-    "Shot",
-    "get_engine",
-]
+# What callers import from here (the engine's home before it was split by topic).
+__all__ = ["CONTINUE_FRAMES", "Engine", "EngineSettings", "GenerationCancelled", "Retake", "get_engine"]
 
 
 class Engine:
