@@ -34,73 +34,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from generation.engine import Engine, GenerationRequest, Shot, build_tiny_model, get_capabilities  # noqa: E402
-from generation.engine.architectures import FAMILIES, GEMMA3_12B_TEXT, architecture  # noqa: E402
+from generation.engine.architectures import FAMILIES  # noqa: E402
+from generation.engine.tiny import build_full_pipeline  # noqa: E402
 
 MODES = ("one_stage", "two_stage")
 PROMPT = "A lighthouse keeper climbs the spiral stairs at dusk, wind howling, waves crashing below."
-
-
-def build_full_pipeline(family: str, device: str, dtype):
-    """The family's pipeline and latent upsampler at full size, random weights, built on ``device``."""
-    import torch
-    from diffusers import (
-        AutoencoderKLLTX2Audio,
-        AutoencoderKLLTX2Video,
-        FlowMatchEulerDiscreteScheduler,
-        LTX2Pipeline,
-        LTX2VideoTransformer3DModel,
-    )
-    from diffusers.pipelines import ltx2
-    from transformers import (
-        Gemma3Config,
-        Gemma3ForConditionalGeneration,
-        Gemma3TextConfig,
-        GemmaTokenizer,
-        SiglipVisionConfig,
-    )
-
-    from generation.engine.tiny import _tokenizer_vocab
-
-    arch = architecture(family)
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(dtype)  # parameters are created in bf16: no fp32 copy of 30B weights
-    try:
-        with torch.device(device), torch.no_grad():
-            components = {
-                "transformer": LTX2VideoTransformer3DModel(**arch["transformer"]),
-                "connectors": ltx2.LTX2TextConnectors(**arch["connectors"]),
-                "vae": AutoencoderKLLTX2Video(**arch["vae"]),
-                "audio_vae": AutoencoderKLLTX2Audio(**arch["audio_vae"]),
-                "vocoder": getattr(ltx2, arch["vocoder"][0])(**arch["vocoder"][1]),
-                # Gemma 3 12B text tower (the vision tower is never run for text prompts: kept small).
-                "text_encoder": Gemma3ForConditionalGeneration(
-                    Gemma3Config(
-                        text_config=Gemma3TextConfig(**GEMMA3_12B_TEXT),
-                        vision_config=SiglipVisionConfig(
-                            hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2
-                        ),
-                    )
-                ).eval(),
-            }
-            if arch["duration_head"] is not None:
-                components["duration_head"] = ltx2.LTX2DurationHead(**arch["duration_head"])
-            upsampler = ltx2.LTX2LatentUpsamplerModel(**arch["latent_upsampler"])
-    finally:
-        torch.set_default_dtype(previous)
-    pipe = LTX2Pipeline(
-        scheduler=FlowMatchEulerDiscreteScheduler(
-            use_dynamic_shifting=True,
-            base_shift=0.95,
-            max_shift=2.05,
-            base_image_seq_len=1024,
-            max_image_seq_len=4096,
-            shift_terminal=0.1,
-        ),
-        # Byte-level tokens: every id is valid for the 262k-entry embedding; prompts pad to 1024.
-        tokenizer=GemmaTokenizer(vocab=_tokenizer_vocab(), merges=[], model_max_length=1024),
-        **components,
-    )
-    return pipe, upsampler
 
 
 def bench_capabilities(family: str, tiny: bool, width: int, height: int, steps: int):
@@ -154,7 +92,7 @@ def run(engine: Engine, frames: int, fps: int, seed: int, device: str) -> dict:
     }
 
 
-def main(argv: list[str] | None = None) -> list[dict]:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -175,61 +113,49 @@ def main(argv: list[str] | None = None) -> list[dict]:
         parser.error("--frames must be 8k+1 (the VAE's time grid)")
     if args.width % 64 or args.height % 64:
         parser.error("--width and --height must divide by 64 (two-stage renders half of each in 32s)")
+    if not args.tiny:
+        import torch
 
+        if not torch.cuda.is_available():
+            parser.error("no CUDA device; use --tiny for the CPU run")
+    return args
+
+
+def bench_mode(args, number: int, mode: str, model: str, caps, pipeline, upsampler) -> dict:
+    """Warm up and time one mode's engine; the fastest run with what it ran on."""
     import torch
 
     device = "cpu" if args.tiny else "cuda"
-    dtype = torch.float32 if args.tiny else torch.bfloat16
-    if not args.tiny and not torch.cuda.is_available():
-        parser.error("no CUDA device; use --tiny for the CPU run")
-    caps = bench_capabilities(args.family, args.tiny, args.width, args.height, args.steps)
+    engine = Engine(
+        model,
+        caps,
+        device=device,
+        dtype="float32" if args.tiny else "bfloat16",
+        two_stage=mode == "two_stage",
+        distilled=args.steps == 8,
+        # The blocks are shared between the modes' engines: compile them once.
+        compile=args.compile and number == 0,
+        attention_backend=args.attention_backend,
+    )
+    engine.load(pipeline=pipeline, latent_upsampler=upsampler)
+    if not args.no_warmup:
+        run(engine, args.frames, caps.fps, seed=0, device=device)
+    best = min(
+        (run(engine, args.frames, caps.fps, seed=1 + i, device=device) for i in range(max(1, args.repeat))),
+        key=lambda r: r["wall_s"],
+    )
+    best.update(
+        mode=mode,
+        family=args.family,
+        device=torch.cuda.get_device_name() if device == "cuda" else "cpu",
+        tiny=args.tiny,
+        steps=args.steps,
+        realtime_factor=round(best["video_s"] / best["wall_s"], 3),
+    )
+    return best
 
-    started = time.perf_counter()
-    tmp = tempfile.TemporaryDirectory()
-    if args.tiny:
-        model = str(build_tiny_model(Path(tmp.name), family=args.family))
-        pipeline = upsampler = None
-    else:
-        model = f"random-{args.family}"
-        pipeline, upsampler = build_full_pipeline(args.family, device, dtype)
-    build_s = time.perf_counter() - started
-    results = []
-    try:
-        for number, mode in enumerate(args.modes):
-            engine = Engine(
-                model,
-                caps,
-                device=device,
-                dtype="float32" if args.tiny else "bfloat16",
-                two_stage=mode == "two_stage",
-                distilled=args.steps == 8,
-                # The blocks are shared between the modes' engines: compile them once.
-                compile=args.compile and number == 0,
-                attention_backend=args.attention_backend,
-            )
-            engine.load(pipeline=pipeline, latent_upsampler=upsampler)
-            if not args.no_warmup:
-                run(engine, args.frames, caps.fps, seed=0, device=device)
-            best = min(
-                (
-                    run(engine, args.frames, caps.fps, seed=1 + i, device=device)
-                    for i in range(max(1, args.repeat))
-                ),
-                key=lambda r: r["wall_s"],
-            )
-            best.update(
-                mode=mode,
-                family=args.family,
-                device=torch.cuda.get_device_name() if device == "cuda" else "cpu",
-                tiny=args.tiny,
-                steps=args.steps,
-                build_s=round(build_s, 1),
-                realtime_factor=round(best["video_s"] / best["wall_s"], 3),
-            )
-            results.append(best)
-            print(json.dumps(best), flush=True)
-    finally:
-        tmp.cleanup()
+
+def print_table(results: list[dict]) -> None:
     print("\n| mode | frames | size | wall | stage 1 | upsample | denoise | decode | peak | x realtime |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
@@ -237,6 +163,32 @@ def main(argv: list[str] | None = None) -> list[dict]:
             f"| {r['mode']} | {r['frames']} | {r['size']} | {r['wall_s']} s | {r['stage1_s']} s | "
             f"{r['upsample_s']} s | {r['denoise_s']} s | {r['decode_s']} s | {r['peak_gb']} GB | {r['realtime_factor']} |"
         )
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    args = parse_args(argv)
+    import torch
+
+    caps = bench_capabilities(args.family, args.tiny, args.width, args.height, args.steps)
+    started = time.perf_counter()
+    tmp = tempfile.TemporaryDirectory()
+    if args.tiny:
+        model = str(build_tiny_model(Path(tmp.name), family=args.family))
+        pipeline = upsampler = None
+    else:
+        model = f"random-{args.family}"
+        pipeline, upsampler = build_full_pipeline(args.family, "cuda", torch.bfloat16)
+    build_s = time.perf_counter() - started
+    results = []
+    try:
+        for number, mode in enumerate(args.modes):
+            best = bench_mode(args, number, mode, model, caps, pipeline, upsampler)
+            best["build_s"] = round(build_s, 1)
+            results.append(best)
+            print(json.dumps(best), flush=True)
+    finally:
+        tmp.cleanup()
+    print_table(results)
     print(f"\nbuild {build_s:.1f} s, total {time.perf_counter() - started:.1f} s")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")

@@ -152,22 +152,10 @@ class ProgressReporter:
 
 def get_worker_engine():
     """The process-wide engine: a worker loads the model once and keeps it for every job."""
-    from generation.engine.pipeline import get_engine
+    from generation.engine.pipeline import EngineSettings, get_engine
 
     return get_engine(
-        settings.SORA_VIDEO_MODEL,
-        settings.SORA_VIDEO_PROFILE,
-        device=settings.SORA_DEVICE,
-        dtype=settings.SORA_DTYPE,
-        cpu_offload=settings.SORA_CPU_OFFLOAD,
-        vae_tiling=settings.SORA_VAE_TILING,
-        # Route 1 of cameo voice: the ID-LoRA loads with the model, once per worker.
-        id_lora=settings.VOICE_ID_LORA or None,
-        identity_scale=settings.VOICE_IDENTITY_SCALE,
-        two_stage=settings.SORA_TWO_STAGE,
-        distilled=settings.SORA_DISTILLED,
-        compile=settings.SORA_COMPILE,
-        attention_backend=settings.SORA_ATTENTION_BACKEND,
+        settings.SORA_VIDEO_MODEL, settings.SORA_VIDEO_PROFILE, EngineSettings.from_settings(settings)
     )
 
 

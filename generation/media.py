@@ -100,6 +100,35 @@ def _declared_seconds(stream) -> float | None:
     return None
 
 
+@dataclass
+class _Tally:
+    """What one decoding pass over a file counted: video frames and their time span, audio samples."""
+
+    frames: int = 0
+    first: float | None = None  # start of the earliest timed frame, seconds
+    last_end: float | None = None  # end of the latest timed frame, seconds
+    width: int = 0
+    height: int = 0
+    samples: int = 0
+    sample_rate: int | None = None
+    channels: int | None = None
+
+    def add(self, frame, default_duration: float) -> None:
+        if isinstance(frame, av.AudioFrame):
+            self.samples += frame.samples
+            self.sample_rate = frame.sample_rate
+            self.channels = len(frame.layout.channels)
+            return
+        self.frames += 1
+        self.width, self.height = frame.width, frame.height
+        start = _frame_seconds(frame)
+        if start is None:
+            return
+        duration = float(frame.duration * frame.time_base) if frame.duration else default_duration
+        self.first = start if self.first is None else min(self.first, start)
+        self.last_end = start + duration if self.last_end is None else max(self.last_end, start + duration)
+
+
 def probe(path) -> MediaInfo:
     """Describe the media at ``path`` by decoding it completely.
 
@@ -117,60 +146,57 @@ def probe(path) -> MediaInfo:
         audio = container.streams.audio[0] if container.streams.audio else None
         if video is None and audio is None:
             raise MediaError("This file has neither video nor sound.")
-
-        frames, first, last_end, width, height = 0, None, None, 0, 0
-        samples, sample_rate, channels = 0, None, None
         rate = default_duration = None
         if video is not None:
             video.thread_type = "AUTO"
             rate = video.average_rate or video.guessed_rate
             default_duration = 1 / float(rate) if rate else 0.0
+        tally = _Tally()
         # One pass over both streams: seeking back for a second pass is unreliable in files without
         # an index (browser WebM) and would read everything twice.
         for frame in _decode(container, *(s for s in (video, audio) if s is not None)):
-            if isinstance(frame, av.AudioFrame):
-                samples += frame.samples
-                sample_rate = frame.sample_rate
-                channels = len(frame.layout.channels)
-                continue
-            frames += 1
-            width, height = frame.width, frame.height
-            start = _frame_seconds(frame)
-            if start is None:
-                continue
-            duration = float(frame.duration * frame.time_base) if frame.duration else default_duration
-            first = start if first is None else min(first, start)
-            last_end = start + duration if last_end is None else max(last_end, start + duration)
-        video_seconds = fps = 0.0
-        if frames:
-            video_seconds = (last_end - first) if first is not None else frames * default_duration
-            fps = float(rate) if rate else (frames / video_seconds if video_seconds else 0.0)
-
-        if frames == 0 and samples == 0:
+            tally.add(frame, default_duration)
+        if tally.frames == 0 and tally.samples == 0:
             raise MediaError("Nothing in this file could be decoded.")
+        video_seconds, fps = _video_timing(tally, rate, default_duration)
         audio_seconds = 0.0
-        if samples:
+        if tally.samples:
             # AAC pads its last frame; the container's declared length is the true one.
-            audio_seconds = min(samples / sample_rate, _declared_seconds(audio) or math.inf)
-        decoded = max(video_seconds, audio_seconds)
-        declared = container.duration / av.time_base if container.duration else None
-        # A file cut short still opens and decodes what's left; only the header knows it was longer.
-        # Recordings without a duration header (browser WebM) skip this check.
-        if declared and decoded + max(0.5, 0.05 * declared) < declared:
-            raise MediaError("This file is incomplete or damaged: part of it is missing.")
+            audio_seconds = min(tally.samples / tally.sample_rate, _declared_seconds(audio) or math.inf)
+        _check_complete(container, max(video_seconds, audio_seconds))
         return MediaInfo(
             format=container.format.name,
-            video_codec=video.codec_context.name if video is not None and frames else None,
-            audio_codec=audio.codec_context.name if audio is not None and samples else None,
-            width=width,
-            height=height,
+            video_codec=video.codec_context.name if video is not None and tally.frames else None,
+            audio_codec=audio.codec_context.name if audio is not None and tally.samples else None,
+            width=tally.width,
+            height=tally.height,
             fps=fps,
-            frames=frames,
+            frames=tally.frames,
             video_seconds=video_seconds,
             audio_seconds=audio_seconds,
-            sample_rate=sample_rate,
-            audio_channels=channels,
+            sample_rate=tally.sample_rate,
+            audio_channels=tally.channels,
         )
+
+
+def _video_timing(tally: _Tally, rate, default_duration) -> tuple[float, float]:
+    """(seconds, fps) of the decoded video; (0, 0) without frames."""
+    if not tally.frames:
+        return 0.0, 0.0
+    if tally.first is not None:
+        seconds = tally.last_end - tally.first
+    else:
+        seconds = tally.frames * default_duration
+    fps = float(rate) if rate else (tally.frames / seconds if seconds else 0.0)
+    return seconds, fps
+
+
+def _check_complete(container, decoded: float) -> None:
+    """A file cut short still opens and decodes what's left; only the header knows it was longer.
+    Recordings without a duration header (browser WebM) skip this check."""
+    declared = container.duration / av.time_base if container.duration else None
+    if declared and decoded + max(0.5, 0.05 * declared) < declared:
+        raise MediaError("This file is incomplete or damaged: part of it is missing.")
 
 
 def read_frames(path, max_frames: int | None = None, every_nth: int = 1) -> tuple[np.ndarray, float]:
@@ -316,58 +342,80 @@ def write_mp4(
     rate = Fraction(fps).limit_denominator(1001)
     path = Path(path)
     partial = path.with_name(f".{path.name}.partial")
-
     try:
         with av.open(str(partial), mode="w", format="mp4", options={"movflags": "+faststart"}) as container:
-            video = container.add_stream("libx264", rate=rate)
-            video.width, video.height = frames.shape[2], frames.shape[1]
-            video.pix_fmt = "yuv420p"
-            video.options = {"crf": str(crf), "preset": preset}
-            # A keyframe every 2 s: browsers can seek (scrub) without decoding from the start, and
-            # last_frame() decodes two seconds at most.
-            video.codec_context.gop_size = max(1, round(2 * rate))
-
-            audio_stream, audio_data, audio_written = None, None, 0
+            video = _h264_stream(container, frames, rate, crf, preset)
+            track = None
             if audio is not None:
-                audio_data = np.asarray(audio, dtype=np.float32)
-                if audio_data.ndim == 1:
-                    audio_data = audio_data[None, :]
-                audio_data = audio_data[:2]
-                total = round(len(frames) * sample_rate / rate)
-                if audio_data.shape[1] < total:
-                    audio_data = np.pad(audio_data, ((0, 0), (0, total - audio_data.shape[1])))
-                audio_data = np.ascontiguousarray(np.clip(audio_data[:, :total], -1.0, 1.0))
-                audio_stream = container.add_stream("aac", rate=int(sample_rate))
-                audio_stream.layout = "mono" if audio_data.shape[0] == 1 else "stereo"
-                audio_stream.bit_rate = 128_000
-
-            def write_audio_until(sample: int) -> None:
-                nonlocal audio_written
-                while audio_written < sample:
-                    end = min(sample, audio_written + 1024)
-                    chunk = av.AudioFrame.from_ndarray(
-                        audio_data[:, audio_written:end], format="fltp", layout=audio_stream.layout.name
-                    )
-                    chunk.sample_rate = int(sample_rate)
-                    chunk.pts = audio_written
-                    container.mux(audio_stream.encode(chunk))
-                    audio_written = end
-
+                track = AacTrack(
+                    container, _audio_for(audio, round(len(frames) * sample_rate / rate)), sample_rate
+                )
             # Interleave: after each video frame, the audio up to that frame's end, so the muxer
             # never buffers a whole track.
             for index, rgb in enumerate(frames):
                 frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
                 frame.pts = index
                 container.mux(video.encode(frame))
-                if audio_stream is not None:
-                    write_audio_until(min(audio_data.shape[1], round((index + 1) * sample_rate / rate)))
+                if track is not None:
+                    track.write_until(round((index + 1) * sample_rate / rate))
             container.mux(video.encode(None))
-            if audio_stream is not None:
-                write_audio_until(audio_data.shape[1])
-                container.mux(audio_stream.encode(None))
+            if track is not None:
+                track.finish()
         os.replace(partial, path)
     finally:
         partial.unlink(missing_ok=True)
+
+
+def _h264_stream(container, frames: np.ndarray, rate: Fraction, crf: int, preset: str):
+    video = container.add_stream("libx264", rate=rate)
+    video.width, video.height = frames.shape[2], frames.shape[1]
+    video.pix_fmt = "yuv420p"
+    video.options = {"crf": str(crf), "preset": preset}
+    # A keyframe every 2 s: browsers can seek (scrub) without decoding from the start, and
+    # last_frame() decodes two seconds at most.
+    video.codec_context.gop_size = max(1, round(2 * rate))
+    return video
+
+
+def _audio_for(audio: np.ndarray, total: int) -> np.ndarray:
+    """(channels <= 2, exactly ``total``) float32 in [-1, 1], padded with silence or trimmed."""
+    audio = np.asarray(audio, dtype=np.float32)
+    if audio.ndim == 1:
+        audio = audio[None, :]
+    audio = audio[:2]
+    if audio.shape[1] < total:
+        audio = np.pad(audio, ((0, 0), (0, total - audio.shape[1])))
+    return np.ascontiguousarray(np.clip(audio[:, :total], -1.0, 1.0))
+
+
+class AacTrack:
+    """An AAC (128 kb/s) track of ``audio`` (float32 (1 or 2, n) in [-1, 1]) being added to an
+    open output ``container``, written in 1024-sample frames as far as asked."""
+
+    def __init__(self, container, audio: np.ndarray, sample_rate: int):
+        self.container, self.audio, self.sample_rate = container, audio, int(sample_rate)
+        self.stream = container.add_stream("aac", rate=self.sample_rate)
+        self.stream.layout = "mono" if audio.shape[0] == 1 else "stereo"
+        self.stream.bit_rate = 128_000
+        self.written = 0
+
+    def write_until(self, sample: int) -> None:
+        """Encode and mux the samples before ``sample`` (at most the whole track)."""
+        sample = min(sample, self.audio.shape[1])
+        while self.written < sample:
+            end = min(sample, self.written + 1024)
+            chunk = av.AudioFrame.from_ndarray(
+                self.audio[:, self.written : end], format="fltp", layout=self.stream.layout.name
+            )
+            chunk.sample_rate = self.sample_rate
+            chunk.pts = self.written
+            self.container.mux(self.stream.encode(chunk))
+            self.written = end
+
+    def finish(self) -> None:
+        """Write the rest of the track and flush the encoder."""
+        self.write_until(self.audio.shape[1])
+        self.container.mux(self.stream.encode(None))
 
 
 def _as_frames(frames) -> Sequence[np.ndarray]:

@@ -10,15 +10,9 @@ the request/progress types. Only :meth:`Engine.load` (called by a worker) pulls 
 
 from .capabilities import PROFILES, Capabilities, get_capabilities
 from .checkpoints import file_sha256
-from .pipeline import (
-    Engine,
-    GenerationCancelled,
-    GenerationOutput,
-    GenerationRequest,
-    Progress,
-    Shot,
-    get_engine,
-)
+from .config import EngineSettings
+from .pipeline import Engine, get_engine
+from .request import GenerationCancelled, GenerationOutput, GenerationRequest, Progress, Shot
 from .tiny import MARKER_FILE, build_tiny_model, is_tiny_model
 from .tiny_voice import build_tiny_id_lora
 
@@ -27,6 +21,7 @@ __all__ = [
     "PROFILES",
     "Capabilities",
     "Engine",
+    "EngineSettings",
     "GenerationCancelled",
     "GenerationOutput",
     "GenerationRequest",

@@ -10,7 +10,10 @@ are random, so the output is patterned noise with noise for sound.
 It is saved with ``save_pretrained`` and loaded back by the same ``from_pretrained`` call a real
 deployment uses, so the engine has exactly one loading path.
 
-Importing this module is cheap; torch and diffusers are imported inside :func:`build_tiny_model`.
+The same builder makes the family's pipeline at full size with random weights
+(:func:`build_full_pipeline`) for ``bench/bench_gpu.py``: the real FLOPs without a download.
+
+Importing this module is cheap; torch and diffusers are imported inside the builders.
 """
 
 from __future__ import annotations
@@ -103,6 +106,15 @@ _TINY_VAE = {
         "decoder_layers_per_block": (1, 1, 1, 1, 1),
     },
 }
+_TINY_AUDIO_VAE = {
+    "base_channels": 16,  # also the size of its latent statistics: latent channels x latent mel bins
+    "ch_mult": (1, 2, 4),  # two downsamplings: the pipeline assumes 4x in time and in mel bins
+    "num_res_blocks": 1,
+    "latent_channels": 4,
+    "mel_bins": 16,
+    "sample_rate": 16000,
+    "mel_hop_length": 160,
+}
 _TINY_VOCODER = {
     # 6*5*2*2*2 = 240 samples per mel frame at 100 mel frames/s gives 24 kHz, like LTX-2.0's
     # vocoder, so the audio is as long as the video. Kernel sizes are the real ones: they make each
@@ -148,117 +160,12 @@ def build_tiny_model(directory: Path, seed: int = 0, family: str = "ltx2") -> Pa
     """
     import diffusers
     import torch
-    from diffusers import (
-        AutoencoderKLLTX2Audio,
-        AutoencoderKLLTX2Video,
-        FlowMatchEulerDiscreteScheduler,
-        LTX2Pipeline,
-        LTX2VideoTransformer3DModel,
-    )
-    from diffusers.pipelines import ltx2
-    from transformers import GemmaTokenizer
 
-    from .architectures import architecture
-
-    arch = architecture(family)
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    vocab = _tokenizer_vocab()
-    enhancing = family != "ltx2"
-
     # fork_rng keeps the caller's global RNG state untouched while module constructors draw from it.
     with torch.random.fork_rng(devices=[]):
-        extra = {}
-        if family == "ltx2.5":
-            # Gemma 4 reads no token_type_ids, which Gemma3Processor adds unless its tokenizer says so.
-            extra["return_mm_token_type_ids"] = False
-        if enhancing:
-            # Gemma3Processor finds its image tokens through these names.
-            extra["extra_special_tokens"] = {
-                "boi_token": "<start_of_image>",
-                "eoi_token": "<end_of_image>",
-                "image_token": "<image_soft_token>",
-            }
-        tokenizer = GemmaTokenizer(vocab=vocab, merges=[], model_max_length=1024, **extra)
-
-        torch.manual_seed(seed)
-        text_encoder = _tiny_text_encoder(family, vocab)
-
-        torch.manual_seed(seed + 1)
-        connector_config = dict(arch["connectors"], **_TINY_CONNECTORS)
-        if connector_config["per_modality_projections"]:
-            connector_config.update(_TINY_PER_MODALITY)
-        connectors = ltx2.LTX2TextConnectors(**connector_config)
-
-        torch.manual_seed(seed + 2)
-        transformer = LTX2VideoTransformer3DModel(**dict(arch["transformer"], **_TINY_TRANSFORMER))
-
-        torch.manual_seed(seed + 3)
-        # The family's down/upsampling pattern with narrow channels. The compression ratios stay
-        # explicit: the constructor's fallback computes 64/16 for this pattern and the pipeline would
-        # then silently return fewer, smaller frames than asked for.
-        vae_widths = _TINY_VAE["ltx2" if family == "ltx2" else "ltx2.3"]
-        vae = AutoencoderKLLTX2Video(**dict(arch["vae"], latent_channels=16, **vae_widths))
-
-        torch.manual_seed(seed + 4)
-        audio_vae = AutoencoderKLLTX2Audio(
-            base_channels=16,  # also the size of its latent statistics: latent channels x latent mel bins
-            ch_mult=(1, 2, 4),  # two downsamplings: the pipeline assumes 4x in time and in mel bins
-            num_res_blocks=1,
-            latent_channels=4,
-            mel_bins=16,
-            sample_rate=16000,
-            mel_hop_length=160,
-        )
-
-        torch.manual_seed(seed + 5)
-        vocoder_class, vocoder_config = arch["vocoder"]
-        vocoder = getattr(ltx2, vocoder_class)(**dict(vocoder_config, **_TINY_VOCODER[vocoder_class]))
-
-        extras = {}
-        if arch["duration_head"] is not None:
-            torch.manual_seed(seed + 6)
-            extras["duration_head"] = ltx2.LTX2DurationHead(
-                video_cross_attention_dim=32,
-                audio_cross_attention_dim=16,
-                pooler_hidden_dim=16,
-                num_pooler_heads=2,
-                mlp_hidden_dim=16,
-            )
-        if family == "ltx2.5":
-            # 2.5's text encoder is not trained to write; a separate Gemma 4 chat model enhances.
-            torch.manual_seed(seed + 8)
-            extras["prompt_enhancer"] = _tiny_prompt_enhancer(vocab)
-        if enhancing:
-            tokenizer.chat_template = _CHAT_TEMPLATE
-            extras["processor"] = _tiny_processor(tokenizer)
-
-        torch.manual_seed(seed + 7)
-        upsampler = ltx2.LTX2LatentUpsamplerModel(
-            **dict(arch["latent_upsampler"], in_channels=16, mid_channels=32, num_blocks_per_stage=1)
-        )
-
-        # LTX-2's scheduler settings: resolution-dependent shift, terminal sigma stretched to 0.1.
-        scheduler = FlowMatchEulerDiscreteScheduler(
-            use_dynamic_shifting=True,
-            base_shift=0.95,
-            max_shift=2.05,
-            base_image_seq_len=1024,
-            max_image_seq_len=4096,
-            shift_terminal=0.1,
-        )
-
-    pipe = LTX2Pipeline(
-        scheduler=scheduler,
-        vae=vae,
-        audio_vae=audio_vae,
-        text_encoder=text_encoder,
-        tokenizer=tokenizer,
-        connectors=connectors,
-        transformer=transformer,
-        vocoder=vocoder,
-        **extras,
-    )
+        pipe, upsampler = random_pipeline(family, full_size=False, seed=seed)
     pipe.save_pretrained(directory)
     upsampler.save_pretrained(directory / LATENT_UPSAMPLER_DIR)
     marker = {"profile": f"tiny-{family}" if family != "ltx2" else "tiny", "family": family, "seed": seed}
@@ -266,6 +173,145 @@ def build_tiny_model(directory: Path, seed: int = 0, family: str = "ltx2") -> Pa
         json.dumps(dict(marker, diffusers=diffusers.__version__), indent=2) + "\n"
     )
     return directory
+
+
+def build_full_pipeline(family: str, device: str, dtype):
+    """The family's pipeline and latent upsampler at full size, random weights, built on ``device``
+    in ``dtype`` (no float32 copy of 30B weights on the way). For the GPU bench: the real FLOPs and
+    memory with nothing downloaded; random weights decode to noise."""
+    import torch
+
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        with torch.device(device), torch.no_grad():
+            return random_pipeline(family, full_size=True, seed=None)
+    finally:
+        torch.set_default_dtype(previous)
+
+
+def random_pipeline(family: str, full_size: bool = False, seed: int | None = 0):
+    """(``LTX2Pipeline``, latent upsampler) of ``family`` with random weights, built in memory.
+
+    Tiny widths (with the enhancer's processor and 2.5's prompt enhancer), or with ``full_size`` the
+    real ones, with a Gemma 3 12B text tower for every family. Each component draws from the global
+    RNG seeded ``seed + k`` (unseeded when ``seed`` is None).
+    """
+    from diffusers import LTX2Pipeline
+
+    vocab = _tokenizer_vocab()
+    components, upsampler = _random_components(family, full_size, seed, vocab)
+    tokenizer = _tokenizer(vocab, family if not full_size else "ltx2")
+    if not full_size and family != "ltx2":
+        tokenizer.chat_template = _CHAT_TEMPLATE
+        components["processor"] = _tiny_processor(tokenizer)
+    pipe = LTX2Pipeline(scheduler=_scheduler(), tokenizer=tokenizer, **components)
+    return pipe, upsampler
+
+
+def _random_components(family: str, full_size: bool, seed: int | None, vocab: dict[str, int]):
+    """The pipeline's modules with random weights (by name), and the latent upsampler."""
+    import torch
+    from diffusers import AutoencoderKLLTX2Audio, AutoencoderKLLTX2Video, LTX2VideoTransformer3DModel
+    from diffusers.pipelines import ltx2
+
+    from .architectures import architecture
+
+    configs = architecture(family) if full_size else _tiny_configs(family)
+
+    def seeded(offset: int) -> None:
+        if seed is not None:
+            torch.manual_seed(seed + offset)
+
+    seeded(0)
+    components = {"text_encoder": _text_encoder(family, vocab, full_size)}
+    seeded(1)
+    components["connectors"] = ltx2.LTX2TextConnectors(**configs["connectors"])
+    seeded(2)
+    components["transformer"] = LTX2VideoTransformer3DModel(**configs["transformer"])
+    seeded(3)
+    components["vae"] = AutoencoderKLLTX2Video(**configs["vae"])
+    seeded(4)
+    components["audio_vae"] = AutoencoderKLLTX2Audio(**configs["audio_vae"])
+    seeded(5)
+    vocoder_class, vocoder_config = configs["vocoder"]
+    components["vocoder"] = getattr(ltx2, vocoder_class)(**vocoder_config)
+    if configs["duration_head"] is not None:
+        seeded(6)
+        components["duration_head"] = ltx2.LTX2DurationHead(**configs["duration_head"])
+    if family == "ltx2.5" and not full_size:
+        # 2.5's text encoder is not trained to write; a separate Gemma 4 chat model enhances.
+        seeded(8)
+        components["prompt_enhancer"] = _tiny_prompt_enhancer(vocab)
+    seeded(7)
+    upsampler = ltx2.LTX2LatentUpsamplerModel(**configs["latent_upsampler"])
+    return components, upsampler
+
+
+def _tiny_configs(family: str) -> dict:
+    """The family's architecture (see :mod:`.architectures`) at the tiny widths and depths."""
+    from .architectures import architecture
+
+    arch = architecture(family)
+    connectors = dict(arch["connectors"], **_TINY_CONNECTORS)
+    if connectors["per_modality_projections"]:
+        connectors.update(_TINY_PER_MODALITY)
+    vocoder_class, vocoder_config = arch["vocoder"]
+    duration_head = None
+    if arch["duration_head"] is not None:
+        duration_head = {
+            "video_cross_attention_dim": 32,
+            "audio_cross_attention_dim": 16,
+            "pooler_hidden_dim": 16,
+            "num_pooler_heads": 2,
+            "mlp_hidden_dim": 16,
+        }
+    return {
+        "connectors": connectors,
+        "transformer": dict(arch["transformer"], **_TINY_TRANSFORMER),
+        # The family's down/upsampling pattern with narrow channels. The compression ratios stay
+        # explicit: the constructor's fallback computes 64/16 for this pattern and the pipeline would
+        # then silently return fewer, smaller frames than asked for.
+        "vae": dict(arch["vae"], latent_channels=16, **_TINY_VAE["ltx2" if family == "ltx2" else "ltx2.3"]),
+        "audio_vae": _TINY_AUDIO_VAE,
+        "vocoder": (vocoder_class, dict(vocoder_config, **_TINY_VOCODER[vocoder_class])),
+        "duration_head": duration_head,
+        "latent_upsampler": dict(
+            arch["latent_upsampler"], in_channels=16, mid_channels=32, num_blocks_per_stage=1
+        ),
+    }
+
+
+def _tokenizer(vocab: dict[str, int], family: str):
+    """Gemma's tokenizer over the byte-level vocabulary; prompts pad to 1024 tokens."""
+    from transformers import GemmaTokenizer
+
+    extra = {}
+    if family == "ltx2.5":
+        # Gemma 4 reads no token_type_ids, which Gemma3Processor adds unless its tokenizer says so.
+        extra["return_mm_token_type_ids"] = False
+    if family != "ltx2":
+        # Gemma3Processor finds its image tokens through these names.
+        extra["extra_special_tokens"] = {
+            "boi_token": "<start_of_image>",
+            "eoi_token": "<end_of_image>",
+            "image_token": "<image_soft_token>",
+        }
+    return GemmaTokenizer(vocab=vocab, merges=[], model_max_length=1024, **extra)
+
+
+def _scheduler():
+    """LTX-2's scheduler settings: resolution-dependent shift, terminal sigma stretched to 0.1."""
+    from diffusers import FlowMatchEulerDiscreteScheduler
+
+    return FlowMatchEulerDiscreteScheduler(
+        use_dynamic_shifting=True,
+        base_shift=0.95,
+        max_shift=2.05,
+        base_image_seq_len=1024,
+        max_image_seq_len=4096,
+        shift_terminal=0.1,
+    )
 
 
 def rebuild_tiny_model(directory: Path, seed: int = 0, family: str = "ltx2") -> Path:
@@ -321,30 +367,40 @@ def _gemma4_media_tokens(vocab: dict[str, int]) -> dict:
     }
 
 
-def _tiny_text_encoder(family: str, vocab: dict[str, int]):
-    """The family's text encoder class at tiny widths: Gemma 3 for 2.0/2.3, Gemma 4 for 2.5.
+def _text_encoder(family: str, vocab: dict[str, int], full_size: bool = False):
+    """The family's text encoder class: Gemma 3 for 2.0/2.3, Gemma 4 for 2.5, at tiny widths; with
+    ``full_size``, Gemma 3 12B's text tower for every family (the GPU bench's stand-in).
 
     The class is what diffusers' LTX2Pipeline takes for each generation (``text_encoder:
     Gemma3ForConditionalGeneration | Gemma4UnifiedForConditionalGeneration``); the pipeline stacks
     every layer's hidden states, so ``_TEXT_HIDDEN`` x (layers + 1) is the connectors' input either way.
     """
-    if family == "ltx2.5":
-        from transformers import (
-            Gemma4UnifiedConfig,
-            Gemma4UnifiedForConditionalGeneration,
-            Gemma4UnifiedTextConfig,
+    if full_size:
+        from .architectures import GEMMA3_12B_TEXT
+
+        return _gemma3(GEMMA3_12B_TEXT, vocab)
+    if family != "ltx2.5":
+        return _gemma3(dict(_tiny_text_config(vocab), query_pre_attn_scalar=16), vocab)
+    from transformers import (
+        Gemma4UnifiedConfig,
+        Gemma4UnifiedForConditionalGeneration,
+        Gemma4UnifiedTextConfig,
+    )
+
+    return Gemma4UnifiedForConditionalGeneration(
+        Gemma4UnifiedConfig(
+            text_config=Gemma4UnifiedTextConfig(**_tiny_gemma4_text_config(vocab)),
+            # Only the language model encodes prompts; the vision and audio towers stay out.
+            vision_config=None,
+            audio_config=None,
+            **_gemma4_media_tokens(vocab),
         )
+    ).eval()
 
-        return Gemma4UnifiedForConditionalGeneration(
-            Gemma4UnifiedConfig(
-                text_config=Gemma4UnifiedTextConfig(**_tiny_gemma4_text_config(vocab)),
-                # Only the language model encodes prompts; the vision and audio towers stay out.
-                vision_config=None,
-                audio_config=None,
-                **_gemma4_media_tokens(vocab),
-            )
-        ).eval()
 
+def _gemma3(text_config: dict, vocab: dict[str, int]):
+    """Gemma 3 with ``text_config``'s language model and a tiny vision tower, which text prompts
+    never run."""
     from transformers import (
         Gemma3Config,
         Gemma3ForConditionalGeneration,
@@ -354,7 +410,7 @@ def _tiny_text_encoder(family: str, vocab: dict[str, int]):
 
     return Gemma3ForConditionalGeneration(
         Gemma3Config(
-            text_config=Gemma3TextConfig(**_tiny_text_config(vocab), query_pre_attn_scalar=16),
+            text_config=Gemma3TextConfig(**text_config),
             vision_config=SiglipVisionConfig(
                 hidden_size=16,
                 intermediate_size=32,

@@ -45,8 +45,25 @@ class VoiceError(ValueError):
 
 @dataclass
 class VoiceResult:
+    """What :meth:`VoiceStage.convert` made. ``report`` is JSON-able:
+
+    - ``route``, ``checkpoints`` ([{name, path, sha256}]), ``sample_rate``, ``seconds``;
+    - ``speech_regions`` [[start_s, end_s], ...] (silero-vad on the separated speech, 0.1 s
+      padding; rounded to 0.1 ms), the same as exact ``speech_region_samples`` [[start, end),
+      ...] at ``sample_rate``, and ``speech_seconds``; ``converted`` (False when no speech was found: the
+      audio is then returned unchanged and ``note`` says so);
+    - ``similarity_before`` / ``similarity_after``: Resemblyzer cosine of what a viewer hears
+      (the full mix) in the speech regions to ``target_embedding`` (None without one). This is
+      evidence, not an acceptance test: converting the whole mix would raise it too;
+    - ``background_snr_db``: in the speech regions, the output minus the converted speech
+      against the input's separated background (capped at 150 dB = unchanged to float
+      rounding), and ``untouched_outside_speech``: the output compared with the input outside
+      the regions, sample for sample;
+    - ``timings_s``.
+    """
+
     audio: np.ndarray  # float32, exactly the input's shape
-    report: dict = field(default_factory=dict)  # JSON-able; see VoiceStage.convert
+    report: dict = field(default_factory=dict)
 
 
 def check_voice_settings(settings) -> list[str]:
@@ -154,6 +171,42 @@ def _cosine(a, b) -> float:
     return float(a @ b / denominator) if denominator else 0.0
 
 
+def _checked_audio(audio) -> np.ndarray:
+    audio = np.asarray(audio, dtype=np.float32)
+    if audio.ndim != 2 or audio.shape[1] == 0:
+        raise VoiceError("The audio must be a non-empty (channels, samples) array.")
+    if not np.all(np.isfinite(audio)):
+        raise VoiceError("The audio contains NaN or infinite samples.")
+    return audio
+
+
+def _region_report(regions: list[tuple[int, int]], sample_rate: int) -> dict:
+    return {
+        "speech_regions": [[round(s / sample_rate, 4), round(e / sample_rate, 4)] for s, e in regions],
+        "speech_region_samples": [[s, e] for s, e in regions],
+        "speech_seconds": round(sum(e - s for s, e in regions) / sample_rate, 4),
+    }
+
+
+def _inside(regions: list[tuple[int, int]], length: int) -> np.ndarray:
+    """Boolean mask of the samples inside the regions."""
+    inside = np.zeros(length, bool)
+    for start, end in regions:
+        inside[start:end] = True
+    return inside
+
+
+def _background_snr(without_speech: np.ndarray, background: np.ndarray, inside: np.ndarray) -> float | None:
+    """dB of the separated background against what the output has besides the converted speech,
+    in the regions (capped at ``SNR_CAP_DB``); None when the background is silent there."""
+    expected = background[:, inside].astype(np.float64)
+    error = without_speech[:, inside].astype(np.float64) - expected
+    signal, noise = float(np.sum(expected**2)), float(np.sum(error**2))
+    if signal == 0:
+        return None
+    return round(min(SNR_CAP_DB, 10 * math.log10(signal / noise)) if noise else SNR_CAP_DB, 2)
+
+
 class VoiceStage:
     """Demucs + kNN-VC, loaded once per process (see :func:`get_voice_stage`).
 
@@ -214,40 +267,17 @@ class VoiceStage:
     ) -> VoiceResult:
         """The clip with its speech in the matching set's voice. ``audio`` is float (channels, n).
 
-        ``VoiceResult.audio`` is float32 with exactly the input's shape. ``VoiceResult.report``:
-
-        - ``route``, ``checkpoints`` ([{name, path, sha256}]), ``sample_rate``, ``seconds``;
-        - ``speech_regions`` [[start_s, end_s], ...] (silero-vad on the separated speech, 0.1 s
-          padding; rounded to 0.1 ms), the same as exact ``speech_region_samples`` [[start, end),
-          ...] at ``sample_rate``, and ``speech_seconds``; ``converted`` (False when no speech was found: the
-          audio is then returned unchanged and ``note`` says so);
-        - ``similarity_before`` / ``similarity_after``: Resemblyzer cosine of what a viewer hears
-          (the full mix) in the speech regions to ``target_embedding`` (None without one). This is
-          evidence, not an acceptance test: converting the whole mix would raise it too;
-        - ``background_snr_db``: in the speech regions, the output minus the converted speech
-          against the input's separated background (capped at 150 dB = unchanged to float
-          rounding), and ``untouched_outside_speech``: the output compared with the input outside
-          the regions, sample for sample;
-        - ``timings_s``.
-
-        Speech is converted in mono and added to every channel, scaled to each channel's share of
-        the separated speech. Cost, real-size models on two idle cores (FACTS): HTDemucs ~0.5 s per
-        second of clip, kNN-VC ~0.3 s per second of speech; bench/bench_voice_route2.py measures it.
+        ``VoiceResult.audio`` is float32 with exactly the input's shape; :class:`VoiceResult` says
+        what the report holds. Speech is converted in mono and added to every channel, scaled to
+        each channel's share of the separated speech. Cost, real-size models on two idle cores
+        (FACTS): HTDemucs ~0.5 s per second of clip, kNN-VC ~0.3 s per second of speech;
+        bench/bench_voice_route2.py measures it.
         """
         from cameos.liveness.speech import speech_audio, speech_segments
 
-        audio = np.asarray(audio, dtype=np.float32)
-        if audio.ndim != 2 or audio.shape[1] == 0:
-            raise VoiceError("The audio must be a non-empty (channels, samples) array.")
-        if not np.all(np.isfinite(audio)):
-            raise VoiceError("The audio contains NaN or infinite samples.")
-        channels, length = audio.shape
-        report = {
-            "route": self.route,
-            "checkpoints": self.checkpoints,
-            "sample_rate": int(sample_rate),
-            "seconds": round(length / sample_rate, 4),
-        }
+        audio = _checked_audio(audio)
+        length = audio.shape[1]
+        report = self._report_header(length, sample_rate)
         timings = {}
         started = time.perf_counter()
         with self._lock:
@@ -258,54 +288,48 @@ class VoiceStage:
 
             speech16k = _resample(speech.mean(0), sample_rate, RATE)
             regions = _regions(speech_segments(speech16k), sample_rate, length)
-            report["speech_regions"] = [
-                [round(s / sample_rate, 4), round(e / sample_rate, 4)] for s, e in regions
-            ]
-            report["speech_region_samples"] = [[s, e] for s, e in regions]
-            report["speech_seconds"] = round(sum(e - s for s, e in regions) / sample_rate, 4)
-            output = audio.copy()
-            placed = speech.copy()  # the speech as it ends up in the output
+            report.update(_region_report(regions, sample_rate))
             started = time.perf_counter()
-            for start, end in regions:
-                output[:, start:end], placed[:, start:end] = self._convert_region(
-                    audio[:, start:end], speech[:, start:end], sample_rate, matching_set
-                )
+            output, placed = self._convert_regions(audio, speech, regions, sample_rate, matching_set)
             timings["conversion"] = time.perf_counter() - started
 
-        outside = np.ones(length, bool)
-        for start, end in regions:
-            outside[start:end] = False
+        inside = _inside(regions, length)
         report["converted"] = bool(regions)
-        report["untouched_outside_speech"] = bool(np.array_equal(output[:, outside], audio[:, outside]))
+        report["untouched_outside_speech"] = bool(np.array_equal(output[:, ~inside], audio[:, ~inside]))
         if not regions:
             report["note"] = "No speech was found in the separated speech: the audio is returned unchanged."
             report.update(similarity_before=None, similarity_after=None, background_snr_db=None)
-            report["timings_s"] = {key: round(value, 3) for key, value in timings.items()}
-            return VoiceResult(output, report)
-
-        inside = ~outside
-        expected = background[:, inside].astype(np.float64)
-        error = (output - placed)[:, inside].astype(np.float64) - expected
-        signal, noise = float(np.sum(expected**2)), float(np.sum(error**2))
-        if signal == 0:
-            report["background_snr_db"] = None
         else:
-            report["background_snr_db"] = round(
-                min(SNR_CAP_DB, 10 * math.log10(signal / noise)) if noise else SNR_CAP_DB, 2
-            )
-
-        started = time.perf_counter()
-        if target_embedding is None:
+            report["background_snr_db"] = _background_snr(output - placed, background, inside)
+            started = time.perf_counter()
             report.update(similarity_before=None, similarity_after=None)
-        else:
-            segments = [(s / sample_rate, e / sample_rate) for s, e in regions]
-            before = speech_audio(_resample(audio.mean(0), sample_rate, RATE), segments)
-            after = speech_audio(_resample(output.mean(0), sample_rate, RATE), segments)
-            report["similarity_before"] = round(_cosine(_embedding(before), target_embedding), 4)
-            report["similarity_after"] = round(_cosine(_embedding(after), target_embedding), 4)
-        timings["similarity"] = time.perf_counter() - started
+            if target_embedding is not None:
+                segments = [(s / sample_rate, e / sample_rate) for s, e in regions]
+                for key, mix in (("similarity_before", audio), ("similarity_after", output)):
+                    heard = speech_audio(_resample(mix.mean(0), sample_rate, RATE), segments)
+                    report[key] = round(_cosine(_embedding(heard), target_embedding), 4)
+            timings["similarity"] = time.perf_counter() - started
         report["timings_s"] = {key: round(value, 3) for key, value in timings.items()}
         return VoiceResult(output, report)
+
+    def _report_header(self, length: int, sample_rate: int) -> dict:
+        return {
+            "route": self.route,
+            "checkpoints": self.checkpoints,
+            "sample_rate": int(sample_rate),
+            "seconds": round(length / sample_rate, 4),
+        }
+
+    def _convert_regions(self, audio, speech, regions, sample_rate, matching_set):
+        """(output, placed speech): the input with every region converted, and the speech as it
+        ends up in the output."""
+        output = audio.copy()
+        placed = speech.copy()
+        for start, end in regions:
+            output[:, start:end], placed[:, start:end] = self._convert_region(
+                audio[:, start:end], speech[:, start:end], sample_rate, matching_set
+            )
+        return output, placed
 
     def _convert_region(self, mix, speech, sample_rate, matching_set) -> tuple[np.ndarray, np.ndarray]:
         """(output, placed speech) for one region; both (channels, region length)."""
@@ -365,12 +389,13 @@ def replace_audio(mp4_in, mp4_out, audio: np.ndarray, sample_rate: int) -> None:
     """
     import av
 
+    from generation import media
+
     audio = np.ascontiguousarray(np.clip(np.asarray(audio, np.float32), -1.0, 1.0))
     if audio.ndim != 2 or audio.shape[0] not in (1, 2):
         raise VoiceError("The audio must have one or two channels.")
     mp4_out = Path(mp4_out)
     partial = mp4_out.with_name(f".{mp4_out.name}.partial")
-    layout = "mono" if audio.shape[0] == 1 else "stereo"
     try:
         with (
             av.open(str(mp4_in)) as source,
@@ -378,23 +403,14 @@ def replace_audio(mp4_in, mp4_out, audio: np.ndarray, sample_rate: int) -> None:
         ):
             video_in = source.streams.video[0] if source.streams.video else None
             video_out = target.add_stream_from_template(video_in) if video_in is not None else None
-            audio_out = target.add_stream("aac", rate=int(sample_rate))
-            audio_out.layout = layout
-            audio_out.bit_rate = 128_000
+            track = media.AacTrack(target, audio, sample_rate)
             if video_in is not None:
                 for packet in source.demux(video_in):
                     if packet.dts is None:  # the demuxer's empty flush packet
                         continue
                     packet.stream = video_out
                     target.mux(packet)
-            for start in range(0, audio.shape[1], 1024):
-                chunk = av.AudioFrame.from_ndarray(
-                    audio[:, start : start + 1024], format="fltp", layout=layout
-                )
-                chunk.sample_rate = int(sample_rate)
-                chunk.pts = start
-                target.mux(audio_out.encode(chunk))
-            target.mux(audio_out.encode(None))
+            track.finish()
         os.replace(partial, mp4_out)
     finally:
         partial.unlink(missing_ok=True)

@@ -156,16 +156,13 @@ def test_id_lora_in_the_published_key_format_wraps_18_linears_per_block(referenc
 def test_a_lora_for_other_layers_or_a_missing_file_is_refused(tiny_model, tmp_path):
     import torch
     from diffusers import LTX2Pipeline
-    from safetensors.torch import save_file
 
     from generation.engine.reference_audio import load_id_lora
+    from generation.engine.tiny_voice import write_random_lora
 
     pipe = LTX2Pipeline.from_pretrained(tiny_model, dtype=torch.float32)
     elsewhere = tmp_path / "48-block.safetensors"  # the tiny model has 2 blocks
-    name = "diffusion_model.transformer_blocks.40.audio_attn1.to_q"
-    save_file(
-        {f"{name}.lora_A.weight": torch.ones(4, 16), f"{name}.lora_B.weight": torch.ones(16, 4)}, elsewhere
-    )
+    write_random_lora(elsewhere, {"transformer_blocks.40.audio_attn1.to_q": (16, 16)})
 
     with pytest.raises(ValueError, match="48-block.safetensors is not an LTX-2 ID-LoRA"):
         load_id_lora(pipe, elsewhere)
