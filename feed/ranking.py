@@ -60,7 +60,7 @@ from django.core.cache import cache
 from django.db.models import Count, Exists, OuterRef
 from django.utils import timezone
 
-from feed import semantics
+from feed import paging, semantics
 from feed.models import EPOCH, Comment, FeedSettings, Follow, Like, NotInterested, Post, PostView
 
 
@@ -411,13 +411,7 @@ def page_of(user, entries: list[Entry], offset: int, limit: int) -> tuple[list[P
     window = entries[offset : offset + limit]
     if not window:
         return [], False
-    rows = (
-        Post.objects.visible_to(user)
-        .filter(pk__in=[pk for pk, _ in window])
-        .for_feed()
-        .with_viewer_state(user)
-        .in_bulk()
-    )
+    rows = paging.page_rows(user, [pk for pk, _ in window])
     posts = []
     for pk, reason in window:
         post = rows.get(pk)
