@@ -346,6 +346,10 @@ def main() -> None:
         "--pooled", action="store_true", help="also measure a third daphne with pooled connections "
         "(bench/settings_feed_pooled.py; needs psycopg-pool)",
     )  # fmt: skip
+    parser.add_argument(
+        "--pages", default="", help="only these of the main pages, by number (1 For You, 2 ranked every "
+        "request, 3 Following, 4 anonymous, 5 anonymous ranked every request; healthz always runs)",
+    )  # fmt: skip
     parser.add_argument("--loader", choices=["async", "threads"], default="async")
     parser.add_argument(
         "--steering", default="more cooking and animals, less pranks",
@@ -369,6 +373,9 @@ def main() -> None:
         ("For You, anonymous", "/", False, "main"),
         ("For You, anonymous, ranked every request", "/", False, "uncached"),
     ]
+    if args.pages:
+        wanted = args.pages.split(",")
+        pages = [p for i, p in enumerate(pages) if i == 0 or str(i) in wanted]
     if args.before:
         pages += [
             ("For You, before (code in --before)", "/", True, "before"),
