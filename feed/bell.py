@@ -16,21 +16,22 @@ from django.core.cache import cache
 BELL_CACHE_SECONDS = 5
 
 
-def _key(user_id: int) -> str:
+def key(user_id: int) -> str:
     return f"feed:bell:{user_id}"
 
 
-def unread(user_id: int, count: Callable[[int], int]) -> int:
-    """`count(user_id)`, from the cache when it was counted in the last few seconds."""
+def unread(user_id: int, count: Callable[[int], int], cached: dict | None = None) -> int:
+    """`count(user_id)`, from the cache when it was counted in the last few seconds (`cached`:
+    entries already read, feed.ranking.cached_for)."""
     if settings.FEED_RANKING_CACHE_SECONDS <= 0:
         return count(user_id)
-    key = _key(user_id)
-    value = cache.get(key)
+    entry = key(user_id)
+    value = cache.get(entry) if cached is None else cached.get(entry)
     if value is None:
         value = count(user_id)
-        cache.set(key, value, BELL_CACHE_SECONDS)
+        cache.set(entry, value, BELL_CACHE_SECONDS)
     return value
 
 
 def forget(user_id: int) -> None:
-    cache.delete(_key(user_id))
+    cache.delete(key(user_id))

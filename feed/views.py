@@ -38,7 +38,7 @@ def frame_key(request: HttpRequest, context: dict, unread: int) -> tuple:
     )  # fmt: skip
 
 
-def render_feed(request: HttpRequest, context: dict) -> HttpResponse:
+def render_feed(request: HttpRequest, context: dict, cached: dict | None = None) -> HttpResponse:
     """A feed page (For You, Following): its cards, and the page around them.
 
     The page around the cards (header, tabs, steering form, tab bar) was half of a For You
@@ -54,7 +54,7 @@ def render_feed(request: HttpRequest, context: dict) -> HttpResponse:
         context["steering_form"] = SteeringForm(initial={"steering": steering})
         return render(request, "feed/home.html", context)
     cards = render_to_string("feed/_cards.html", context, request) if context["posts"] else ""
-    unread = bell.unread(user.pk, actions.unread_count) if user.is_authenticated else 0
+    unread = bell.unread(user.pk, actions.unread_count, cached) if user.is_authenticated else 0
     key = frame_key(request, context, unread)
     frame = frames.get(key)
     if frame is None:
@@ -98,11 +98,12 @@ def home(request: HttpRequest) -> HttpResponse:
         offset = min(max(int(request.GET.get("offset", 0)), 0), 10_000)
     except ValueError:
         offset = 0
-    prefs = ranking.settings_of(request.user)
+    cached = ranking.cached_for(request.user)  # one cache read for the settings, ranking and bell
+    prefs = ranking.settings_of(request.user, cached)
     size, at_break = scroll_window(offset, settings.FEED_PAGE_SIZE, prefs.scroll_limit)
     # A first page may reuse the viewer's recent ranking (and its as_of); see feed.ranking.
     as_of, entries = ranking.ranked_entries(
-        request.user, parse_as_of(requested) if requested else None, prefs=prefs
+        request.user, parse_as_of(requested) if requested else None, prefs=prefs, cached=cached
     )
     posts, more = ranking.page_of(request.user, entries, offset, size)
     next_url = None
@@ -120,7 +121,7 @@ def home(request: HttpRequest) -> HttpResponse:
     }
     if request.htmx:
         return render(request, "feed/_cards.html", context)
-    return render_feed(request, context)
+    return render_feed(request, context, cached)
 
 
 @login_required
