@@ -23,8 +23,9 @@ from feed.templatetags.feed_cards import TOKEN_PLACEHOLDER, RenderCache
 from feed.views_posts import get_post
 
 CARDS_PLACEHOLDER = "@@feed-cards-placeholder@@"
-# The page around a feed's cards (feed/home.html), per viewer: see `render_feed`.
-frames = RenderCache()
+# The page around a feed's cards (feed/home.html), per viewer: see `render_feed`. ~7 kB each,
+# so at most 1000 (the viewers of the last moments) are kept.
+frames = RenderCache(limit=1000)
 
 
 def frame_key(request: HttpRequest, context: dict, unread: int) -> tuple:

@@ -24,12 +24,14 @@ TOKEN_PLACEHOLDER = "@@csrf-token-placeholder@@"
 
 
 class RenderCache:
-    """A per-process LRU of rendered HTML, at most `FEED_CARD_CACHE_SIZE` entries (0: off).
-    Entries are keyed by everything they show, so none is ever stale; thread-safe."""
+    """A per-process LRU of rendered HTML, at most `FEED_CARD_CACHE_SIZE` entries (0: off) or
+    `limit` if that is smaller. Entries are keyed by everything they show, so none is ever
+    stale; thread-safe."""
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int | None = None) -> None:
         self.entries: OrderedDict[tuple, str] = OrderedDict()
         self.lock = threading.Lock()
+        self.limit = limit
 
     def get(self, key: tuple) -> str | None:
         with self.lock:
@@ -40,6 +42,8 @@ class RenderCache:
 
     def put(self, key: tuple, html: str) -> None:
         size = settings.FEED_CARD_CACHE_SIZE
+        if self.limit is not None:
+            size = min(size, self.limit)
         if not size:
             return
         with self.lock:
