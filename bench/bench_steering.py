@@ -23,6 +23,43 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_feed import bench_env, setup_django  # noqa: E402
 
 
+def time_embedding(runs: int) -> tuple[list[float], list[float]]:
+    """Wall ms to embed the newest `runs` posts' text, and to run their whole embed_post job."""
+    from feed import jobs, semantics
+    from feed.models import Post
+
+    semantics.model()  # loaded once per process; not part of a post's cost
+    embed_ms, job_ms = [], []
+    for pk in Post.objects.order_by("-pk").values_list("pk", flat=True)[:runs]:
+        post = Post.objects.select_related("generation").get(pk=pk)
+        started = time.perf_counter()
+        semantics.pack(semantics.embed([post.embedding_text()])[0])
+        embed_ms.append(1000 * (time.perf_counter() - started))
+        started = time.perf_counter()
+        jobs.embed_post(pk)  # the whole job: read the row, embed, write the vector
+        job_ms.append(1000 * (time.perf_counter() - started))
+    return embed_ms, job_ms
+
+
+def print_table(embed_ms, job_ms, timings: dict, steer_ms, steer_cpu) -> None:
+    median = {name: statistics.median(values) for name, values in timings.items()}
+    print("| figure | median ms (wall) | median ms (CPU) | target |")
+    print("|---|---:|---:|---|")
+    print(f"| embed one post (caption + visible prompt) | {statistics.median(embed_ms):.2f} | | <= 10 ms |")
+    print(f"| embed_post job (read, embed, write) | {statistics.median(job_ms):.2f} | | |")
+    for name in ("plain", "steered"):
+        label = "no steering" if name == "plain" else "steered"
+        print(f"| rank For You, {label} | {median[name]:.2f} | {median[name + ' cpu']:.2f} | |")
+    print(
+        f"| difference of the two | {median['steered'] - median['plain']:.2f} | "
+        f"{median['steered cpu'] - median['plain cpu']:.2f} | <= 2 ms |"
+    )
+    print(
+        f"| steering's own work per ranked page (ranking.steer) | {statistics.median(steer_ms):.2f} | "
+        f"{statistics.median(steer_cpu):.2f} | <= 2 ms |"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -39,21 +76,10 @@ def main() -> None:
     from django.utils import timezone
 
     from accounts.models import User
-    from feed import jobs, ranking, semantics
+    from feed import ranking
     from feed.models import FeedSettings, Post
 
-    semantics.model()  # loaded once per process; not part of a post's cost
-    posts = list(Post.objects.order_by("-pk").values_list("pk", flat=True)[: args.runs])
-    embed_ms, job_ms = [], []
-    for pk in posts:
-        post = Post.objects.select_related("generation").get(pk=pk)
-        started = time.perf_counter()
-        semantics.pack(semantics.embed([post.embedding_text()])[0])
-        embed_ms.append(1000 * (time.perf_counter() - started))
-        started = time.perf_counter()
-        jobs.embed_post(pk)  # the whole job: read the row, embed, write the vector
-        job_ms.append(1000 * (time.perf_counter() - started))
-
+    embed_ms, job_ms = time_embedding(args.runs)
     viewer = User.objects.annotate(n=Count("following_set")).order_by("-n").first()
     plain = FeedSettings(user=viewer)
     steered = FeedSettings(user=viewer, steering=args.steering)
@@ -77,26 +103,11 @@ def main() -> None:
         steer_ms.append(1000 * (time.perf_counter() - started))
         steer_cpu.append(1000 * (time.process_time() - cpu))
     pool = len(candidates)
-    median = {name: statistics.median(values) for name, values in timings.items()}
     print(
         f"{Post.objects.count()} posts; viewer @{viewer.handle}; {pool} candidates; steering {args.steering!r}"
     )
     print()
-    print("| figure | median ms (wall) | median ms (CPU) | target |")
-    print("|---|---:|---:|---|")
-    print(f"| embed one post (caption + visible prompt) | {statistics.median(embed_ms):.2f} | | <= 10 ms |")
-    print(f"| embed_post job (read, embed, write) | {statistics.median(job_ms):.2f} | | |")
-    for name in ("plain", "steered"):
-        label = "no steering" if name == "plain" else "steered"
-        print(f"| rank For You, {label} | {median[name]:.2f} | {median[name + ' cpu']:.2f} | |")
-    print(
-        f"| difference of the two | {median['steered'] - median['plain']:.2f} | "
-        f"{median['steered cpu'] - median['plain cpu']:.2f} | <= 2 ms |"
-    )
-    print(
-        f"| steering's own work per ranked page (ranking.steer) | {statistics.median(steer_ms):.2f} | "
-        f"{statistics.median(steer_cpu):.2f} | <= 2 ms |"
-    )
+    print_table(embed_ms, job_ms, timings, steer_ms, steer_cpu)
 
 
 if __name__ == "__main__":
