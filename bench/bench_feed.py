@@ -16,8 +16,11 @@ the baseline for the server itself, in the same run. Queries per page are counte
 Django's test client on the same database. `--before DIR` adds a daphne serving another copy of
 the code (same settings and database), `--pooled` one with pooled database connections.
 
-Prints Markdown tables: p50, p99 latency (ms), requests/s and its share of the trivial view's,
-the server's CPU time per request, errors, queries per page. Everything stays on 127.0.0.1.
+Prints Markdown tables: p50, p99 latency (ms), requests/s and its share of the trivial view's
+(over the whole run, and the median of the turns' shares: each page measured within seconds of
+the trivial view in the same turn, the figure least moved by load from elsewhere), the server's
+CPU time per request and the trivial view's as a share of it, errors (>= 400 or no answer in
+10 s), fast 503s ("shed"), queries per page. `--pages` picks pages. All on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -30,7 +33,6 @@ import socket
 import statistics
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.parse
@@ -186,41 +188,6 @@ def start_daphne(env: dict, log: Path, cwd: Path = ROOT) -> tuple[subprocess.Pop
 # --- load generators ------------------------------------------------------------------------
 
 
-def load_threads(url: str, cookie: str, seconds: int, connections: int, think: float = 0.0) -> dict:
-    """Old fallback loader: one thread per connection, urllib (new connection per request).
-
-    At 50 connections it spends more CPU than the server it measures (50 threads fighting over
-    the GIL, a TCP handshake per request): kept only to compare with earlier rounds."""
-    latencies: list[float] = []
-    errors = [0]
-    lock = threading.Lock()
-    stop = time.monotonic() + seconds
-    headers = {"Cookie": f"sessionid={cookie}"} if cookie else {}
-
-    def worker():
-        mine = []
-        while time.monotonic() < stop:
-            started = time.perf_counter()
-            try:
-                with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=10) as r:
-                    r.read()
-                mine.append((time.perf_counter() - started) * 1000)
-            except OSError:
-                with lock:
-                    errors[0] += 1
-            if think:
-                time.sleep(random.uniform(0.5, 1.5) * think)
-        with lock:
-            latencies.extend(mine)
-
-    threads = [threading.Thread(target=worker) for _ in range(connections)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return summarize(latencies, errors[0], seconds)
-
-
 def summarize(latencies: list[float], errors: int, seconds: float, shed: int = 0) -> dict:
     """`errors`: answers >= 400 other than 503, and no answer within 10 s; `shed`: 503s
     (LoadSheddingMiddleware's fast "busy, retry")."""
@@ -320,7 +287,7 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -346,21 +313,19 @@ def main() -> None:
         "--pooled", action="store_true", help="also measure a third daphne with pooled connections "
         "(bench/settings_feed_pooled.py; needs psycopg-pool)",
     )  # fmt: skip
-    parser.add_argument("--loader", choices=["async", "threads"], default="async")
+    parser.add_argument(
+        "--pages", default="", help="only these of the main pages, by number (1 For You, 2 ranked every "
+        "request, 3 Following, 4 anonymous, 5 anonymous ranked every request; healthz always runs)",
+    )  # fmt: skip
     parser.add_argument(
         "--steering", default="more cooking and animals, less pranks",
         help="the logged-in viewer's steering line ('' for none)",
     )  # fmt: skip
-    args = parser.parse_args()
+    return parser.parse_args()
 
-    env = bench_env(args)
-    timings = prepare(args, env)
-    setup_django(env)
-    from feed.models import Post
 
-    posts = Post.objects.count()
-    handle, cookie, follows = viewer_and_cookie(args.steering)
-    # (name, path, logged in, server): the second server ranks For You on every request.
+def bench_pages(args) -> list[tuple[str, str, bool, str]]:
+    """(name, path, logged in, server): the "uncached" server ranks For You on every request."""
     pages = [
         ("healthz (baseline)", "/healthz", False, "main"),
         ("For You", "/", True, "main"),
@@ -369,6 +334,9 @@ def main() -> None:
         ("For You, anonymous", "/", False, "main"),
         ("For You, anonymous, ranked every request", "/", False, "uncached"),
     ]
+    if args.pages:
+        wanted = args.pages.split(",")
+        pages = [p for i, p in enumerate(pages) if i == 0 or str(i) in wanted]
     if args.before:
         pages += [
             ("For You, before (code in --before)", "/", True, "before"),
@@ -379,93 +347,113 @@ def main() -> None:
             ("For You, pooled DB connections", "/", True, "pooled"),
             ("Following, pooled DB connections", "/following/", True, "pooled"),
         ]
-    queries = count_queries(pages, cookie)
+    return pages
 
-    loader = args.loader
-    load = {"async": load_async, "threads": load_threads}[loader]
-    servers = {
-        "main": start_daphne(env, ROOT / "var" / "bench-daphne.log"),
-        "uncached": start_daphne(
-            dict(env, DJANGO_SETTINGS_MODULE="bench.settings_feed_uncached"),
-            ROOT / "var" / "bench-daphne-uncached.log",
-        ),
-    }
+
+def start_servers(args, env: dict, pages: list) -> dict:
+    var, needed = ROOT / "var", {server for *_, server in pages}
+    servers = {"main": start_daphne(env, var / "bench-daphne.log")}
+    if "uncached" in needed:
+        uncached = dict(env, DJANGO_SETTINGS_MODULE="bench.settings_feed_uncached")
+        servers["uncached"] = start_daphne(uncached, var / "bench-daphne-uncached.log")
     if args.before:
         # Same settings and database, another copy of the code (e.g. `git archive HEAD`).
-        servers["before"] = start_daphne(env, ROOT / "var" / "bench-daphne-before.log", cwd=Path(args.before))
+        servers["before"] = start_daphne(env, var / "bench-daphne-before.log", cwd=Path(args.before))
     if args.pooled:
-        servers["pooled"] = start_daphne(
-            dict(env, DJANGO_SETTINGS_MODULE="bench.settings_feed_pooled"),
-            ROOT / "var" / "bench-daphne-pooled.log",
+        pooled = dict(env, DJANGO_SETTINGS_MODULE="bench.settings_feed_pooled")
+        servers["pooled"] = start_daphne(pooled, var / "bench-daphne-pooled.log")
+    return servers
+
+
+def stop_servers(servers: dict) -> None:
+    for proc, _ in servers.values():
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:  # daphne waits for in-flight requests; don't
+            proc.kill()
+            proc.wait()
+
+
+def drive(args, pages: list, servers: dict, cookie: str, think: float, results: dict, loads: list) -> None:
+    """Load every page in turns (`--rounds`), so a burst of load from elsewhere on a shared
+    machine hits all of them rather than one; each turn's requests/s is kept, so each page's
+    share of the trivial view's can also be taken turn by turn (the turns run back to back)."""
+    load = load_async
+    for _, path, logged_in, server in pages:  # warm-up
+        load(servers[server][1] + path, cookie if logged_in else "", args.warmup, args.connections, think)
+    for _ in range(args.rounds):
+        for name, path, logged_in, server in pages:
+            proc, base = servers[server]
+            cpu = cpu_seconds(proc.pid)
+            seconds = args.duration / args.rounds
+            r = load(base + path, cookie if logged_in else "", seconds, args.connections, think)
+            r["server_cpu"] = cpu_seconds(proc.pid) - cpu
+            loads.append(os.getloadavg()[0])
+            empty = {"raw": [], "errors": 0, "shed": 0, "seconds": 0.0, "cpu": 0.0, "turns": []}
+            merge(results.setdefault((name, think), empty), r)
+            print(name, think, {k: round(v, 1) for k, v in r.items() if k != "raw"}, flush=True)
+
+
+def print_table(args, pages: list, results: dict, queries: dict, think: float) -> None:
+    mode = "saturation (no think time)" if not think else f"think time {think:g} s (0.5-1.5x)"
+    print(f"\n{args.connections} users, {mode}\n")
+    print(
+        "| page | p50 ms | p99 ms | req/s | vs healthz | vs healthz, turn by turn | server CPU ms/req "
+        "| CPU vs healthz | errors | shed (503) | queries/page |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    base = results[(pages[0][0], think)]
+    base_rps = len(base["raw"]) / base["seconds"]
+    base_cpu = 1000 * base["cpu"] / max(1, len(base["raw"]))
+    for name, *_ in pages:
+        total = results[(name, think)]
+        r = summarize(total["raw"], total["errors"], total["seconds"], total["shed"])
+        cpu_ms = 1000 * total["cpu"] / max(1, r["requests"])
+        # With think time the users, not the server, set the pace: a share would mean nothing.
+        share = turns = "-"
+        if not think:
+            share = f"{100 * r['rps'] / base_rps:.0f} %"
+            ratios = [a / b for a, b in zip(total["turns"], base["turns"], strict=True) if b]
+            turns = (
+                f"{100 * statistics.median(ratios):.0f} % ({100 * min(ratios):.0f}-{100 * max(ratios):.0f})"
+            )
+        print(
+            f"| {name} | {r['p50']:.1f} | {r['p99']:.1f} | {r['rps']:.0f} | {share} | {turns} | "
+            f"{cpu_ms:.1f} | {100 * base_cpu / max(cpu_ms, 1e-9):.0f} % | {r['errors']} | {r['shed']} | "
+            f"{queries[name]} |"
         )
+
+
+def main() -> None:
+    args = parse_args()
+    env = bench_env(args)
+    timings = prepare(args, env)
+    setup_django(env)
+    from feed.models import Post
+
+    posts = Post.objects.count()
+    handle, cookie, follows = viewer_and_cookie(args.steering)
+    pages = bench_pages(args)
+    queries = count_queries(pages, cookie)
+    servers = start_servers(args, env, pages)
     thinks = [float(t) for t in args.think.split(",")]
     results: dict[tuple[str, float], dict] = {}
-    loads = []
+    loads = [os.getloadavg()[0]]
     try:
         for think in thinks:
-            for _, path, logged_in, server in pages:
-                load(
-                    servers[server][1] + path,
-                    cookie if logged_in else "",
-                    args.warmup,
-                    args.connections,
-                    think,
-                )
-            # Pages take turns (`--rounds`), so a burst of load from elsewhere on a shared machine
-            # hits all of them rather than one.
-            for _ in range(args.rounds):
-                for name, path, logged_in, server in pages:
-                    proc, base = servers[server]
-                    cpu = cpu_seconds(proc.pid)
-                    seconds = args.duration / args.rounds
-                    r = load(base + path, cookie if logged_in else "", seconds, args.connections, think)
-                    r["server_cpu"] = cpu_seconds(proc.pid) - cpu
-                    loads.append(os.getloadavg()[0])
-                    empty = {"raw": [], "errors": 0, "shed": 0, "seconds": 0.0, "cpu": 0.0}
-                    merge(results.setdefault((name, think), empty), r)
-                    print(name, think, {k: round(v, 1) for k, v in r.items() if k != "raw"}, flush=True)
+            drive(args, pages, servers, cookie, think, results, loads)
     finally:
-        for proc, _ in servers.values():
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:  # daphne waits for in-flight requests; don't
-                proc.kill()
-                proc.wait()
-
-    print()
+        stop_servers(servers)
     print(
-        f"{posts} posts, viewer @{handle} follows {follows}; {args.connections} users, "
-        f"{args.duration} s per page in {args.rounds} turns, loader {loader}, daphne (1 process), "
+        f"\n{posts} posts, viewer @{handle} follows {follows}; {args.connections} users, "
+        f"{args.duration} s per page in {args.rounds} turns, daphne (1 process), "
         f"PostgreSQL; seeding took {timings.get('seed_s', 0):.0f} s, embedding {timings.get('embed_s', 0):.0f} s; "
         f"steering {args.steering!r}; {os.cpu_count()} cores, "
         f"load average during the runs {min(loads):.1f}-{max(loads):.1f}"
     )
     for think in thinks:
-        print()
-        mode = "saturation (no think time)" if not think else f"think time {think:g} s (0.5-1.5x)"
-        print(f"{args.connections} users, {mode}")
-        print()
-        print(
-            "| page | p50 ms | p99 ms | req/s | vs healthz | server CPU ms/req | errors | shed (503) | queries/page |"
-        )
-        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-        base_rps = None
-        for name, *_ in pages:
-            r = summarize(
-                results[(name, think)]["raw"],
-                results[(name, think)]["errors"],
-                results[(name, think)]["seconds"],
-                results[(name, think)]["shed"],
-            )
-            base_rps = base_rps or r["rps"]
-            cpu_ms = 1000 * results[(name, think)]["cpu"] / max(1, r["requests"])
-            # With think time the users, not the server, set the pace: a share would mean nothing.
-            share = f"{100 * r['rps'] / base_rps:.0f} %" if not think else "-"
-            print(
-                f"| {name} | {r['p50']:.1f} | {r['p99']:.1f} | {r['rps']:.0f} | {share} | "
-                f"{cpu_ms:.1f} | {r['errors']} | {r['shed']} | {queries[name]} |"
-            )
+        print_table(args, pages, results, queries, think)
 
 
 def merge(total: dict, r: dict) -> None:
@@ -474,6 +462,7 @@ def merge(total: dict, r: dict) -> None:
     total["shed"] += r.get("shed", 0)
     total["seconds"] += r["seconds"]
     total["cpu"] += r["server_cpu"]
+    total["turns"].append(r["rps"])
 
 
 if __name__ == "__main__":

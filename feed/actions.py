@@ -15,6 +15,7 @@ from django.db.models.functions import Greatest
 from django.http import Http404
 
 from accounts.models import Block, User
+from feed import bell
 from feed.models import (
     COMMENT_MAX_LENGTH,
     Comment,
@@ -368,6 +369,7 @@ def notify(
         publish(recipient_id, {"kind": "notification", "unread": unread_count(recipient_id), "text": text})
 
     transaction.on_commit(push)
+    transaction.on_commit(lambda: bell.forget(recipient_id))
     return notification
 
 

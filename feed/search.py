@@ -38,9 +38,9 @@ def search_posts(user, query: str, limit: int = 20) -> list[Post]:
     by_words = set(visible.filter(words).order_by("-created", "-id").values_list("pk", flat=True)[:limit])
     scores: dict[int, float] = dict.fromkeys(by_words, TEXT_BONUS)
     if pool:
-        sims = semantics.similarities(semantics.quantised([e for _, e in pool]), semantics.embed([query]))[
-            :, 0
-        ]
+        sims = semantics.similarities(
+            semantics.quantised([e for _, e in pool]), semantics.quantise(semantics.embed([query]))
+        )[:, 0]
         for (pk, _), sim in zip(pool, sims.tolist(), strict=True):
             if sim >= MIN_SIMILARITY or pk in scores:
                 scores[pk] = scores.get(pk, 0.0) + sim

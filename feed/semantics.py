@@ -82,20 +82,25 @@ def unpack_many(blobs: list[bytes | memoryview | None]) -> np.ndarray:
 
 
 def quantised(blobs: list[bytes | memoryview | None]) -> np.ndarray:
-    """Stored vectors as int32 rows (zeros where a post has none), for `similarities`."""
+    """Stored vectors as rows of whole numbers in float32 (zeros where a post has none), for
+    `similarities`."""
     empty = bytes(DIMENSIONS)
     joined = b"".join(bytes(b) if b is not None and len(b) == DIMENSIONS else empty for b in blobs)
-    return np.frombuffer(joined, dtype=np.int8).reshape(len(blobs), DIMENSIONS).astype(np.int32)
+    return np.frombuffer(joined, dtype=np.int8).reshape(len(blobs), DIMENSIONS).astype(np.float32)
+
+
+def quantise(vectors: np.ndarray) -> np.ndarray:
+    """Unit vectors (`embed`) as `quantised` rows."""
+    return np.rint(vectors * SCALE).astype(np.float32)
 
 
 def similarities(rows: np.ndarray, targets: np.ndarray) -> np.ndarray:
-    """Cosine similarities (float32, len(rows) x len(targets)) of quantised rows with unit
-    vectors or quantised rows. Integer arithmetic on purpose: numpy's float products go through
-    BLAS, whose worker threads take milliseconds to wake on a busy machine, for work that takes
-    0.2 ms (BENCHMARKS.md)."""
-    if targets.dtype != np.int32:
-        targets = np.rint(targets * SCALE).astype(np.int32)
-    return (rows @ targets.T).astype(np.float32) / (SCALE * SCALE)
+    """Cosine similarities (float32, len(rows) x len(targets)) of `quantised` rows with
+    `quantised` targets. Both hold whole numbers up to 127 and 256 products of them sum to at
+    most 4.2M, below float32's 2**24, so the float product is exact, the same as integer
+    arithmetic, and 2-3x faster in CPU time than numpy's integer matmul (0.10 vs 0.27 ms for
+    478 candidates and 3 topics, BENCHMARKS.md)."""
+    return (rows @ targets.T) / (SCALE * SCALE)
 
 
 # Post vectors never change (a post's caption and prompt visibility are fixed once posted), so

@@ -1,86 +1,76 @@
+"""The feeds (For You, Following), steering them, feed settings, search, and the health check."""
+
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, Subquery, Value
-from django.db.models.functions import Coalesce, Lower
-from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.contrib.messages import get_messages
+from django.http import HttpRequest, HttpResponse
+from django.middleware.csrf import get_token
+from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
-from accounts.models import Block, User
-from cameos.models import Withdrawal
-from cameos.views import withdrawn
-from feed import actions, ranking, search
-from feed.forms import CommentForm, FeedSettingsForm, PostForm, SteeringForm
-from feed.models import EPOCH, Comment, Follow, Notification, NotInterested, Post
-from generation.models import Generation
-from generation.serving import serve_file
-from moderation.actions import mark_notices_read
-from moderation.models import ModerationNotice
-from moderation.ratelimit import ratelimit
-from provenance.actions import ExportFailed
+from feed import actions, bell, ranking, search
+from feed.forms import FeedSettingsForm, SteeringForm
+from feed.models import EPOCH, Follow, NotInterested, Post
+from feed.templatetags.feed_cards import TOKEN_PLACEHOLDER, RenderCache
+from feed.views_posts import get_post
 
-MEDIA_VARIANTS = ("video", "poster", "sprite")
+CARDS_PLACEHOLDER = "@@feed-cards-placeholder@@"
+# The page around a feed's cards (feed/home.html), per viewer: see `render_feed`. ~7 kB each,
+# so at most 1000 (the viewers of the last moments) are kept.
+frames = RenderCache(limit=1000)
 
 
-def page_size(name: str, default: int) -> int:
-    return getattr(settings, name, default)
+def frame_key(request: HttpRequest, context: dict, unread: int) -> tuple:
+    """Everything the page around a feed's cards shows (base.html, feed/home.html and what they
+    include). What starts showing something else must be added here."""
+    user, prefs = request.user, context.get("prefs")
+    return (
+        context["tab"], context.get("nav"), bool(context["posts"]), unread,
+        user.pk, getattr(user, "handle", ""), str(getattr(user, "avatar", "")), user.is_staff,
+        prefs and (prefs.steering, prefs.non_personalised),
+    )  # fmt: skip
 
 
-def get_post(request: HttpRequest, code: str) -> Post:
-    """The post if this visitor may see it, else 404 (never 403: that would leak existence)."""
-    rows = Post.objects.visible_to(request.user).for_cards().with_viewer_state(request.user)
-    return get_object_or_404(rows, code=code)
+def render_feed(request: HttpRequest, context: dict, cached: dict | None = None) -> HttpResponse:
+    """A feed page (For You, Following): its cards, and the page around them.
 
-
-def get_own_post(request: HttpRequest, code: str) -> Post:
-    return get_object_or_404(Post.objects.select_related("generation"), code=code, author=request.user)
-
-
-def with_handle(rows, handle: str):
-    """Filter users by handle ignoring case, through the LOWER(handle) unique index."""
-    return rows.alias(handle_lower=Lower("handle")).filter(handle_lower=handle.lower())
-
-
-def get_person(request: HttpRequest, handle: str) -> User:
-    """An active user by handle, with the counts and relationship flags a profile shows."""
-    viewer = request.user
-    followers = Follow.objects.filter(followee=OuterRef("pk")).order_by().values("followee")
-    following = Follow.objects.filter(follower=OuterRef("pk")).order_by().values("follower")
-    posts = Post.objects.visible_to(viewer).filter(author=OuterRef("pk")).order_by().values("author")
-    rows = User.objects.filter(is_active=True).annotate(
-        follower_count=Coalesce(Subquery(followers.annotate(n=Count("pk")).values("n")), 0),
-        following_count=Coalesce(Subquery(following.annotate(n=Count("pk")).values("n")), 0),
-        post_count=Coalesce(Subquery(posts.annotate(n=Count("pk")).values("n")), 0),
+    The page around the cards (header, tabs, steering form, tab bar) was half of a For You
+    page's rendering time (BENCHMARKS.md), yet shows only what `frame_key` holds. It is rendered
+    once per key with placeholders for the cards and the CSRF token (never cached: a masked
+    token reveals its session's secret), like the cards (feed.templatetags.feed_cards). A page
+    with flash messages to show is rendered in full.
+    """
+    user = request.user
+    prefs = context.get("prefs")
+    steering = prefs.steering if prefs is not None else ""
+    if get_messages(request):
+        context["steering_form"] = SteeringForm(initial={"steering": steering})
+        return render(request, "feed/home.html", context)
+    cards = render_to_string("feed/_cards.html", context, request) if context["posts"] else ""
+    unread = bell.unread(user.pk, actions.unread_count, cached) if user.is_authenticated else 0
+    key = frame_key(request, context, unread)
+    frame = frames.get(key)
+    if frame is None:
+        values = {
+            **context,
+            "cards_html": mark_safe(CARDS_PLACEHOLDER),
+            "csrf_token": TOKEN_PLACEHOLDER,
+            "unread_notifications": unread,
+            "steering_form": SteeringForm(initial={"steering": steering}),
+        }
+        frame = render_to_string("feed/home.html", values, request)
+        frames.put(key, frame)
+    return HttpResponse(
+        frame.replace(TOKEN_PLACEHOLDER, get_token(request)).replace(CARDS_PLACEHOLDER, cards)
     )
-    if viewer.is_authenticated:
-        rows = rows.annotate(
-            viewer_follows=Exists(Follow.objects.filter(follower=viewer.pk, followee=OuterRef("pk"))),
-            viewer_blocks=Exists(Block.objects.filter(blocker=viewer.pk, blocked=OuterRef("pk"))),
-            blocks_viewer=Exists(Block.objects.filter(blocker=OuterRef("pk"), blocked=viewer.pk)),
-        )
-    else:
-        rows = rows.annotate(
-            viewer_follows=Value(False), viewer_blocks=Value(False), blocks_viewer=Value(False)
-        )
-    return get_object_or_404(with_handle(rows, handle))
-
-
-def people_visible_to(viewer) -> Q:
-    """Users to list for `viewer`: everyone but those blocked either way (as a filter on `pk`)."""
-    if not viewer.is_authenticated:
-        return Q()
-    return ~Q(pk__in=Block.objects.filter(blocker=viewer.pk).values("blocked")) & ~Q(
-        pk__in=Block.objects.filter(blocked=viewer.pk).values("blocker")
-    )
-
-
-# --- feeds ----------------------------------------------------------------------------------
 
 
 def parse_as_of(value: str) -> datetime:
@@ -109,11 +99,12 @@ def home(request: HttpRequest) -> HttpResponse:
         offset = min(max(int(request.GET.get("offset", 0)), 0), 10_000)
     except ValueError:
         offset = 0
-    prefs = ranking.settings_of(request.user)
-    size, at_break = scroll_window(offset, page_size("FEED_PAGE_SIZE", 5), prefs.scroll_limit)
+    cached = ranking.cached_for(request.user)  # one cache read for the settings, ranking and bell
+    prefs = ranking.settings_of(request.user, cached)
+    size, at_break = scroll_window(offset, settings.FEED_PAGE_SIZE, prefs.scroll_limit)
     # A first page may reuse the viewer's recent ranking (and its as_of); see feed.ranking.
     as_of, entries = ranking.ranked_entries(
-        request.user, parse_as_of(requested) if requested else None, prefs=prefs
+        request.user, parse_as_of(requested) if requested else None, prefs=prefs, cached=cached
     )
     posts, more = ranking.page_of(request.user, entries, offset, size)
     next_url = None
@@ -131,8 +122,7 @@ def home(request: HttpRequest) -> HttpResponse:
     }
     if request.htmx:
         return render(request, "feed/_cards.html", context)
-    context["steering_form"] = SteeringForm(initial={"steering": prefs.steering})
-    return render(request, "feed/home.html", context)
+    return render_feed(request, context, cached)
 
 
 @login_required
@@ -207,7 +197,7 @@ def search_page(request: HttpRequest) -> HttpResponse:
 @login_required
 def following(request: HttpRequest) -> HttpResponse:
     """Following: posts of people I follow, newest first, keyset-paged."""
-    size = page_size("FEED_PAGE_SIZE", 5)
+    size = settings.FEED_PAGE_SIZE
     followees = Follow.objects.filter(follower=request.user).values("followee")
     # Still one query, in two steps: pick the page's post ids (PostgreSQL walks each followee's
     # slice of feed_post_author_created_idx and sorts the union), then join authors and
@@ -230,314 +220,9 @@ def following(request: HttpRequest) -> HttpResponse:
     context = {"posts": posts, "next_url": next_url, "tab": "following", "nav": "feed"}
     if request.htmx:
         return render(request, "feed/_cards.html", context)
-    return render(request, "feed/home.html", context)
+    return render_feed(request, context)
 
 
 def healthz(request: HttpRequest) -> HttpResponse:
     """A trivial view (no database) for load balancers and as the benchmark's baseline."""
     return HttpResponse("ok", content_type="text/plain")
-
-
-# --- posts ----------------------------------------------------------------------------------
-
-
-def post_detail(request: HttpRequest, code: str) -> HttpResponse:
-    try:
-        post = get_post(request, code)
-    except Http404:
-        # A post taken down because consent for a likeness ended says so (410), not "not found".
-        if (withdrawal := Withdrawal.objects.of_post(code, request.user)) is not None:
-            return withdrawn(request, withdrawal)
-        raise
-    viewer = request.user
-    visible = Post.objects.visible_to(viewer)
-    # Always one query, so the page's query count doesn't depend on whether it is a remix.
-    source = visible.filter(pk=post.source_post_id or 0).select_related("author").first()
-    remixes = list(visible.filter(source_post=post).select_related("author").order_by("-created")[:24])
-    replies = Comment.objects.visible_to(viewer).select_related("author")
-    comments = list(
-        Comment.objects.visible_to(viewer)
-        .filter(post=post, parent=None)
-        .select_related("author")
-        .prefetch_related(Prefetch("replies", queryset=replies, to_attr="visible_replies"))[:200]
-    )
-    for comment in comments:
-        for c in [comment, *comment.visible_replies]:
-            c.can_delete = viewer.is_authenticated and (
-                viewer.is_staff or viewer.pk in (c.author_id, post.author_id)
-            )
-    actions.record_view(viewer, post)
-    context = {
-        "post": post,
-        "source": source,
-        "remixes": remixes,
-        "comments": comments,
-        "comment_form": CommentForm(),
-        "share_url": request.build_absolute_uri(post.get_absolute_url()),
-        "poster_url": request.build_absolute_uri(post.media_url("poster")),
-        "video_url": request.build_absolute_uri(post.media_url("video")),
-        "is_author": viewer.is_authenticated and viewer.pk == post.author_id,
-    }
-    return render(request, "feed/post.html", context)
-
-
-def media(request: HttpRequest, code: str, variant: str) -> HttpResponse:
-    """Video, poster and sprite of a post, to whoever may see the post (Range requests work)."""
-    if variant not in MEDIA_VARIANTS:
-        raise Http404()
-    post = Post.objects.visible_to(request.user).select_related("generation").filter(code=code).first()
-    if post is None:
-        if (withdrawal := Withdrawal.objects.of_post(code, request.user)) is not None:
-            return withdrawn(request, withdrawal)
-        raise Http404()
-    try:
-        field = post.video_file() if variant == "video" else getattr(post.generation, variant)
-    except ExportFailed:
-        raise Http404() from None
-    if not field:
-        raise Http404()
-    return serve_file(request, field)
-
-
-@require_POST
-def seen(request: HttpRequest, code: str) -> HttpResponse:
-    """feed.js reports a post that started playing; For You pushes seen posts down."""
-    if request.user.is_authenticated:
-        post = get_object_or_404(Post.objects.visible_to(request.user), code=code)
-        actions.record_view(request.user, post)
-    return HttpResponse(status=204)
-
-
-@login_required
-@require_POST
-def like(request: HttpRequest, code: str) -> HttpResponse:
-    """Set (`like=1`/`0`) or flip (no value) my like; answers the button for htmx."""
-    post = get_post(request, code)
-    wanted = {"1": True, "0": False}.get(request.POST.get("like", ""))
-    post.liked, post.like_count = actions.toggle_like(request.user, post, wanted)
-    if request.htmx:
-        return render(request, "feed/_like.html", {"post": post})
-    return redirect(post)
-
-
-@login_required
-@require_POST
-@ratelimit("comment")
-def comment(request: HttpRequest, code: str) -> HttpResponse:
-    post = get_post(request, code)
-    form = CommentForm(request.POST)
-    if not form.is_valid():
-        for errors in form.errors.values():
-            for error in errors:
-                messages.error(request, error)
-        return redirect(f"{post.get_absolute_url()}#comments")
-    parent = None
-    if form.cleaned_data["parent"]:
-        parent = Comment.objects.filter(post=post, code=form.cleaned_data["parent"]).first()
-        if parent is None:
-            messages.error(request, "That comment is gone.")
-            return redirect(f"{post.get_absolute_url()}#comments")
-    try:
-        new = actions.add_comment(request.user, post, form.cleaned_data["body"], parent=parent)
-    except actions.CommentRefused as exc:
-        messages.error(request, str(exc))
-        return redirect(f"{post.get_absolute_url()}#comments")
-    return redirect(new.get_absolute_url())
-
-
-@login_required
-@require_POST
-def delete_comment(request: HttpRequest, code: str, comment_code: str) -> HttpResponse:
-    post = get_post(request, code)
-    target = get_object_or_404(Comment.objects.select_related("post"), post=post, code=comment_code)
-    try:
-        actions.delete_comment(request.user, target)
-    except actions.CommentRefused:
-        raise Http404() from None
-    messages.success(request, "Comment deleted.")
-    return redirect(f"{post.get_absolute_url()}#comments")
-
-
-@login_required
-@require_POST
-def publish(request: HttpRequest, code: str) -> HttpResponse:
-    """Post one of my finished drafts."""
-    generation = get_object_or_404(Generation.objects.filter(owner=request.user), code=code)
-    form = PostForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, "Check the caption and who can see the post.")
-        return redirect(generation)
-    try:
-        post = actions.publish_post(generation, **form.cleaned_data)
-    except actions.PostRefused as exc:
-        messages.error(request, str(exc))
-        return redirect(generation)
-    ranking.forget(request.user)  # the author's next For You shows the new post
-    messages.success(request, "Posted.")
-    return redirect(post)
-
-
-@login_required
-@require_POST
-def unpost(request: HttpRequest, code: str) -> HttpResponse:
-    post = get_own_post(request, code)
-    actions.unpost(post)
-    messages.success(request, "Post removed. The video is still in your drafts.")
-    return redirect(post.generation)
-
-
-@login_required
-@require_POST
-def delete(request: HttpRequest, code: str) -> HttpResponse:
-    post = get_own_post(request, code)
-    actions.delete_post(post)
-    messages.success(request, "Post and video deleted.")
-    return redirect("feed:profile", request.user.handle)
-
-
-# --- people ---------------------------------------------------------------------------------
-
-
-def profile(request: HttpRequest, handle: str) -> HttpResponse:
-    """`/@handle`: who they are, counts, and a grid of the posts this visitor may see."""
-    person = get_person(request, handle)
-    size = page_size("FEED_GRID_PAGE_SIZE", 24)
-    rows = (
-        Post.objects.visible_to(request.user)
-        .filter(author=person)
-        .select_related("generation")
-        .newest_first(request.GET.get("before", ""))
-    )
-    posts = list(rows[: size + 1])
-    next_url = None
-    if len(posts) > size:
-        posts = posts[:size]
-        next_url = f"{reverse('feed:profile', args=[person.handle])}?before={posts[-1].cursor}"
-    nav = "profile" if request.user == person else None
-    context = {"person": person, "posts": posts, "next_url": next_url, "nav": nav}
-    if request.htmx:
-        return render(request, "feed/_tiles.html", context)
-    return render(request, "feed/profile.html", context)
-
-
-def avatar(request: HttpRequest, handle: str) -> HttpResponse:
-    """A person's picture, streamed from media storage to whoever may open their profile (404
-    without one). Media storage has no public URL of its own (files are private objects on S3)."""
-    person = get_object_or_404(User.objects.filter(is_active=True).only("avatar"), handle__iexact=handle)
-    if not person.avatar:
-        raise Http404()
-    return serve_file(request, person.avatar, private=False)
-
-
-def people(request: HttpRequest, handle: str, direction: str) -> HttpResponse:
-    """Followers (`direction="followers"`) or following of a person, keyset-paged."""
-    person = get_person(request, handle)
-    viewer = request.user
-    if direction == "followers":
-        rows = Follow.objects.filter(followee=person).select_related("follower")
-        other = "follower"
-    else:
-        rows = Follow.objects.filter(follower=person).select_related("followee")
-        other = "followee"
-    rows = rows.filter(**{f"{other}__is_active": True})
-    visible = people_visible_to(viewer)
-    if visible:
-        rows = rows.filter(**{f"{other}__in": User.objects.filter(visible)})
-    if viewer.is_authenticated:
-        rows = rows.annotate(
-            viewer_follows=Exists(Follow.objects.filter(follower=viewer.pk, followee=OuterRef(other)))
-        )
-    size = page_size("FEED_PEOPLE_PAGE_SIZE", 50)
-    follows = list(rows.newest_first(request.GET.get("before", ""))[: size + 1])
-    next_url = None
-    if len(follows) > size:
-        follows = follows[:size]
-        next_url = f"{request.path}?before={follows[-1].cursor}"
-    entries = [(getattr(f, other), getattr(f, "viewer_follows", False)) for f in follows]
-    context = {"person": person, "entries": entries, "direction": direction, "next_url": next_url}
-    if request.htmx:
-        return render(request, "feed/_people.html", context)
-    return render(request, "feed/people.html", context)
-
-
-def followers(request: HttpRequest, handle: str) -> HttpResponse:
-    return people(request, handle, "followers")
-
-
-def following_list(request: HttpRequest, handle: str) -> HttpResponse:
-    return people(request, handle, "following")
-
-
-@login_required
-@require_POST
-def follow(request: HttpRequest, handle: str) -> HttpResponse:
-    """Follow (`follow=1`) or unfollow (`follow=0`); answers the button for htmx."""
-    person = get_object_or_404(with_handle(User.objects.filter(is_active=True), handle))
-    error = ""
-    if request.POST.get("follow", "1") == "0":
-        actions.unfollow(request.user, person)
-        following_now = False
-    else:
-        try:
-            actions.follow(request.user, person)
-            following_now = True
-        except actions.FollowRefused as exc:
-            error, following_now = str(exc), False
-    ranking.forget(request.user)  # the follow boost changes the next For You
-    if request.htmx:
-        context = {"person": person, "following": following_now, "error": error}
-        if request.POST.get("show_count"):
-            # The profile's follower count changes with the button (an out-of-band swap).
-            context["show_count"] = True
-            context["follower_count"] = Follow.objects.filter(followee=person).count()
-        return render(request, "feed/_follow.html", context)
-    if error:
-        messages.error(request, error)
-    target = request.POST.get("next", "")
-    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
-        return redirect(target)
-    return redirect(person)
-
-
-@login_required
-@require_POST
-def block(request: HttpRequest, handle: str) -> HttpResponse:
-    """Block (`block=1`) or unblock (`block=0`) someone."""
-    person = get_object_or_404(with_handle(User.objects.filter(is_active=True), handle))
-    if request.POST.get("block", "1") == "0":
-        actions.unblock(request.user, person)
-        messages.success(request, f"Unblocked @{person.handle}.")
-    else:
-        try:
-            actions.block_user(request.user, person)
-        except actions.FollowRefused as exc:
-            messages.error(request, str(exc))
-        else:
-            messages.success(request, f"Blocked @{person.handle}. You won't see each other's videos.")
-    ranking.forget(request.user)
-    return redirect(person)
-
-
-# --- notifications --------------------------------------------------------------------------
-
-
-@login_required
-def notifications(request: HttpRequest) -> HttpResponse:
-    """My newest notifications; opening the page marks them read."""
-    viewer = request.user
-    rows = (
-        Notification.objects.filter(recipient=viewer)
-        .filter(Q(post__isnull=True) | Q(post__in=Post.objects.visible_to(viewer)))
-        .filter(Q(actor__isnull=True) | Q(actor__in=User.objects.filter(people_visible_to(viewer))))
-        .select_related("actor", "post", "comment", "generation")
-        .order_by("-created", "-id")
-    )
-    items = list(rows[: page_size("FEED_NOTIFICATIONS_PAGE_SIZE", 50)])
-    # The bell counts moderators' decisions too, so the page it opens shows the new ones first.
-    notices = list(
-        ModerationNotice.objects.filter(recipient=viewer, read=False).order_by("-created", "-id")[:20]
-    )
-    if notices:
-        mark_notices_read(viewer)
-    actions.mark_all_read(viewer)
-    return render(request, "feed/notifications.html", {"notifications": items, "notices": notices})

@@ -6,6 +6,7 @@ a 500: pages keep working uncached (and rate limits let requests through) until 
 """
 
 import logging
+import threading
 import time
 
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
@@ -38,7 +39,34 @@ def _warn(name: str, exc: Exception) -> None:
         log.warning("cache unreachable (%s: %s); serving uncached", name, exc)
 
 
+# Connection pools and clients, one per Redis server and options for the whole process. Django
+# keeps the cache object per thread (per request under ASGI, where each request runs in a new
+# thread) and each one made its own pool: every request opened a new TCP connection to Redis
+# and ran its health check, then built a new client per operation, together a sixth of a cached
+# For You page's time under load (BENCHMARKS.md). redis-py pools and clients are thread-safe.
+_shared: dict[tuple, tuple] = {}
+_shared_lock = threading.Lock()
+
+
 class TolerantRedisCacheClient(RedisCacheClient):
+    def _shared_pool_and_client(self, write: bool) -> tuple:
+        index = self._get_connection_pool_index(write)
+        key = (self._servers[index], repr(sorted(self._pool_options.items())))
+        shared = _shared.get(key)
+        if shared is None:
+            with _shared_lock:
+                shared = _shared.get(key)
+                if shared is None:
+                    pool = self._pool_class.from_url(self._servers[index], **self._pool_options)
+                    shared = _shared[key] = (pool, self._client(connection_pool=pool))
+        return shared
+
+    def _get_connection_pool(self, write):
+        return self._shared_pool_and_client(write)[0]
+
+    def get_client(self, key=None, *, write=False):
+        return self._shared_pool_and_client(write)[1]
+
     def incr(self, key, delta):
         try:
             return super().incr(key, delta)

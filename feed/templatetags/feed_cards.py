@@ -21,8 +21,38 @@ from django.utils.safestring import mark_safe
 register = template.Library()
 
 TOKEN_PLACEHOLDER = "@@csrf-token-placeholder@@"
-_cards: OrderedDict[tuple, str] = OrderedDict()
-_lock = threading.Lock()
+
+
+class RenderCache:
+    """A per-process LRU of rendered HTML, at most `FEED_CARD_CACHE_SIZE` entries (0: off) or
+    `limit` if that is smaller. Entries are keyed by everything they show, so none is ever
+    stale; thread-safe."""
+
+    def __init__(self, limit: int | None = None) -> None:
+        self.entries: OrderedDict[tuple, str] = OrderedDict()
+        self.lock = threading.Lock()
+        self.limit = limit
+
+    def get(self, key: tuple) -> str | None:
+        with self.lock:
+            html = self.entries.get(key)
+            if html is not None:
+                self.entries.move_to_end(key)
+        return html
+
+    def put(self, key: tuple, html: str) -> None:
+        size = settings.FEED_CARD_CACHE_SIZE
+        if self.limit is not None:
+            size = min(size, self.limit)
+        if not size:
+            return
+        with self.lock:
+            self.entries[key] = html
+            while len(self.entries) > size:
+                self.entries.popitem(last=False)
+
+
+cards = RenderCache()
 
 
 def card_key(post, user, request) -> tuple:
@@ -37,20 +67,12 @@ def card_key(post, user, request) -> tuple:
 @register.simple_tag(takes_context=True)
 def feed_card(context, post) -> str:
     request, user = context["request"], context["user"]
-    size = settings.FEED_CARD_CACHE_SIZE
     key = card_key(post, user, request)
-    with _lock:
-        html = _cards.get(key)
-        if html is not None:
-            _cards.move_to_end(key)
+    html = cards.get(key)
     if html is None:
         # The page's whole context (site name and other context-processor values a card may
         # show), with the token replaced by the placeholder.
         values = {**context.flatten(), "post": post, "csrf_token": TOKEN_PLACEHOLDER}
         html = render_to_string("feed/_card.html", values)
-        if size:
-            with _lock:
-                _cards[key] = html
-                while len(_cards) > size:
-                    _cards.popitem(last=False)
+        cards.put(key, html)
     return mark_safe(html.replace(TOKEN_PLACEHOLDER, str(context.get("csrf_token", ""))))

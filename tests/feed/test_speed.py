@@ -69,3 +69,36 @@ def test_cached_cards_carry_each_viewers_own_csrf_token(make_user, make_post, cl
     )
     assert response.status_code == 302
     assert Like.objects.filter(user=alice, post=post).exists()
+
+
+def test_the_cached_page_around_the_cards_is_each_viewers_own(make_user, make_post, settings):
+    """The page around For You's cards is rendered once per viewer and what it shows
+    (feed.views.render_feed); each viewer still sees their own name, steering line, flash
+    message and CSRF token, and a change shows on the next page."""
+    import re
+
+    from django.core.cache import cache
+    from django.test import Client
+    from django.urls import reverse
+
+    settings.FEED_RANKING_CACHE_SECONDS = 30  # every feed cache on, as in production
+    cache.clear()
+    make_post(make_user("author"), caption="Shared card")
+    pages = {}
+    for handle in ("bob", "alice"):
+        browser = Client(enforce_csrf_checks=True)
+        browser.force_login(make_user(handle))
+        for _ in range(2):  # the second page comes from the caches
+            pages[handle] = browser.get(reverse("feed:home")).content.decode()
+        assert f"@{handle}" in pages[handle] and "Shared card" in pages[handle]
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', pages[handle])[1]
+        saved = browser.post(
+            reverse("feed:steer"),
+            {"steering": f"more {handle} things", "csrfmiddlewaretoken": token},
+            follow=True,
+        ).content.decode()
+        assert "Steering saved." in saved and f"more {handle} things" in saved
+        again = browser.get(reverse("feed:home")).content.decode()
+        assert "Steering saved." not in again and f"Steering: “more {handle} things”" in again
+    assert "@alice" not in pages["bob"] and "@bob" not in pages["alice"]
+    cache.clear()
