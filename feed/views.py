@@ -291,7 +291,7 @@ def media(request: HttpRequest, code: str, variant: str) -> HttpResponse:
             return withdrawn(request, withdrawal)
         raise Http404()
     try:
-        field = post.video_file() if variant == "video" else getattr(post.generation, variant)
+        field = actions.post_video_file(post) if variant == "video" else getattr(post.generation, variant)
     except ExportFailed:
         raise Http404() from None
     if not field:

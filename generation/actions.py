@@ -8,7 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
-from generation import queue
+from generation import queue, signals
 from generation.engine.capabilities import get_capabilities
 from generation.errors import ConsentRefused, GenerationRefused, PolicyRefused, QuotaExceeded
 from generation.events import publish
@@ -212,12 +212,6 @@ def delete_generation(generation: Generation) -> None:
 
 
 def generation_finished(generation: Generation) -> None:
-    """Everything that follows a job's end (success, failure, cancel), called by the worker."""
-    # feed: the owner's bell. A local import keeps feed (which builds on generation) out of
-    # generation's import graph.
-    from api.webhooks import emit_video_event
-    from feed.actions import notify_generation_finished
-
-    notify_generation_finished(generation)
-    # The owner's webhook endpoints: video.completed / video.failed / video.cancelled.
-    emit_video_event(generation)
+    """Everything that follows a job's end (success, failure, cancel), called by the worker: the
+    owner's bell (feed) and webhook endpoints (api), through their receivers."""
+    signals.generation_finished.send(sender=Generation, generation=generation)

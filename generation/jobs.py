@@ -24,6 +24,7 @@ from generation.errors import GenerationRefused
 from generation.events import publish
 from generation.models import Generation, mean_run_seconds
 from generation.serving import local_path
+from generation.signals import output_flagged
 from sora_site import metrics
 
 log = logging.getLogger(__name__)
@@ -502,7 +503,5 @@ def recheck_output(generation_id: int) -> str:
     check_output(generation, stored)
     Generation.objects.filter(pk=generation.pk).update(**generation.output_fields())
     if generation.check_status in (Generation.Check.BLOCKED, Generation.Check.REVIEW):
-        from feed.models import Post
-
-        Post.objects.filter(generation=generation).update(hidden=True)
+        output_flagged.send(sender=Generation, generation=generation)
     return generation.check_status

@@ -17,10 +17,12 @@ from django.db.models import Model
 from django.utils import timezone
 
 from accounts.models import User
+from feed.actions import unread_count
 from generation.events import publish
 from moderation import targets
 from moderation.models import Case, ModerationAction, ModerationNotice, Reason, Report, UserSanction
 from moderation.targets import OutcomeUnavailable
+from sora_site import queue
 
 log = logging.getLogger(__name__)
 
@@ -97,13 +99,7 @@ def file_report(reporter: User, target: Model, reason: str, note: str = "") -> R
 
 
 def enqueue_output_recheck(generation_id: int) -> None:
-    import django_rq
-    from redis.exceptions import RedisError
-
-    try:
-        django_rq.get_queue(settings.CPU_QUEUE).enqueue("generation.jobs.recheck_output", generation_id)
-    except (RedisError, OSError):
-        log.warning("could not queue the output re-check of generation %s", generation_id)
+    queue.enqueue_or_log(settings.CPU_QUEUE, "generation.jobs.recheck_output", generation_id)
 
 
 def open_case(target: Model) -> Case:
@@ -374,8 +370,6 @@ def notify(
     notice = ModerationNotice.objects.create(recipient_id=recipient_id, case=case, text=text[:600])
 
     def push() -> None:
-        from feed.actions import unread_count
-
         unread = unread_count(recipient_id)  # counts the notices too
         publish(
             recipient_id, {"kind": "notification", "unread": unread, "text": text, "source": "moderation"}

@@ -3,3 +3,8 @@ from django.apps import AppConfig
 
 class ModerationConfig(AppConfig):
     name = "moderation"
+
+    def ready(self) -> None:
+        from moderation import receivers
+
+        receivers.connect()

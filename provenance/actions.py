@@ -1,5 +1,7 @@
 import secrets
 import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
@@ -28,6 +30,12 @@ def consent_entry_ids(generation: Generation) -> list[str]:
     from cameos.ledger import consent_ids_for_generation
 
     return [str(i) for i in consent_ids_for_generation(generation)]
+
+
+def exported_file(generation: Generation):
+    """The export rendition's stored file (a FieldFile), or None when there is no export."""
+    export = Export.objects.filter(generation=generation).first()
+    return export.file if export is not None else None
 
 
 def ensure_export(generation: Generation, *, public_url: str = "", source=None) -> Export:
@@ -96,12 +104,32 @@ def ensure_export(generation: Generation, *, public_url: str = "", source=None) 
     return export
 
 
+@dataclass(frozen=True)
+class PublicPost:
+    url: str
+    author: str  # handle
+
+
+# What provenance learns from feed (above it in the layers), registered in FeedConfig.ready():
+# the caption of a generation's post (the manifest's title, None without a post) and the post a
+# viewer may open (the verify report's link, None when there is none they may see).
+POST_CAPTIONS: list[Callable[[Generation], str | None]] = []
+VISIBLE_POSTS: list[Callable[[Generation, object], PublicPost | None]] = []
+
+
+def register_posts(
+    caption: Callable[[Generation], str | None], visible: Callable[[Generation, object], PublicPost | None]
+) -> None:
+    if caption not in POST_CAPTIONS:
+        POST_CAPTIONS.append(caption)
+    if visible not in VISIBLE_POSTS:
+        VISIBLE_POSTS.append(visible)
+
+
 def manifest_title(generation: Generation) -> str:
     """The manifest's title: the post's caption, else a neutral one. Never the prompt: anyone who
     holds the file can read its manifest, and a prompt is its author's unless they show it."""
-    from feed.models import Post
-
-    caption = Post.objects.filter(generation=generation).values_list("caption", flat=True).first()
+    caption = next(filter(None, (source(generation) for source in POST_CAPTIONS)), None)
     return (caption or f"A video by @{generation.owner.handle} on {settings.SITE_NAME}")[:120]
 
 
@@ -172,19 +200,15 @@ def note_withdrawal(site: dict, export: Export | None, tracking_id: int | None) 
 def describe_source(export: Export | None, viewer) -> dict:
     if export is None:
         return {"made_here": False, "text": "We found no sign that this video was made on this site."}
-    from feed.models import Post
-
-    post = (
-        Post.objects.visible_to(viewer).filter(generation=export.generation).first()
-        if viewer is not None
-        else None
-    )
+    post = None
+    if viewer is not None:
+        post = next(filter(None, (visible(export.generation, viewer) for visible in VISIBLE_POSTS)), None)
     if post is not None:
         return {
             "made_here": True,
             "public": True,
-            "url": post.get_absolute_url(),
-            "author": post.author.handle,
-            "text": f"Made on this site: a post by @{post.author.handle}.",
+            "url": post.url,
+            "author": post.author,
+            "text": f"Made on this site: a post by @{post.author}.",
         }
     return {"made_here": True, "public": False, "text": "Made on this site, but not public."}

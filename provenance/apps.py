@@ -3,3 +3,8 @@ from django.apps import AppConfig
 
 class ProvenanceConfig(AppConfig):
     name = "provenance"
+
+    def ready(self) -> None:
+        from provenance import receivers
+
+        receivers.connect()

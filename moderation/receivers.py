@@ -1,0 +1,26 @@
+"""Moderation's part in what the apps below it do: they can't import moderation (it builds on
+them), so they send signals or keep registries, connected here from ModerationConfig.ready()."""
+
+from accounts.signals import inactive_login, login_attempted
+from feed.actions import register_unread
+from moderation import sanctions
+from moderation.models import ModerationNotice
+
+
+def lift_expired_suspension(sender, user, **kwargs) -> None:
+    sanctions.lift_if_expired(user)
+
+
+def explain_inactive_login(sender, user, **kwargs) -> str:
+    return sanctions.sanction_message(user)
+
+
+def unread_notices(user_id: int):
+    """The bell counts unread moderation notices beside feed's notifications (one query)."""
+    return ModerationNotice.objects.filter(recipient_id=user_id, read=False).order_by().values_list("pk")
+
+
+def connect() -> None:
+    login_attempted.connect(lift_expired_suspension, dispatch_uid="moderation.lift_expired_suspension")
+    inactive_login.connect(explain_inactive_login, dispatch_uid="moderation.explain_inactive_login")
+    register_unread(unread_notices)
