@@ -3,6 +3,7 @@ builds on them), so they send signals or keep registries, connected here from Fe
 
 from feed import actions
 from feed.models import Post
+from generation import hooks
 from generation.signals import generation_finished, output_flagged
 from provenance.actions import PublicPost, register_posts
 
@@ -25,7 +26,18 @@ def visible_post(generation, viewer) -> PublicPost | None:
     return PublicPost(url=post.get_absolute_url(), author=post.author.handle) if post is not None else None
 
 
+class Remixes:
+    """The post a remix starts from, for generation's Create page (generation.hooks)."""
+
+    def source(self, user, post_code: str):
+        return actions.remix_source(user, post_code)
+
+    def post(self, post_code: str) -> Post | None:
+        return Post.objects.select_related("author").filter(code=post_code).first()
+
+
 def connect() -> None:
     generation_finished.connect(ring_owner, dispatch_uid="feed.ring_owner")
     output_flagged.connect(hide_flagged_post, dispatch_uid="feed.hide_flagged_post")
     register_posts(post_caption, visible_post)
+    hooks.register_remixes(Remixes())

@@ -8,7 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
-from generation import queue, signals
+from generation import hooks, queue, signals
 from generation.engine.capabilities import get_capabilities
 from generation.errors import ConsentRefused, GenerationRefused, PolicyRefused, QuotaExceeded
 from generation.events import publish
@@ -69,19 +69,14 @@ def start_generation(
     ConsentRefused say which rule) or GenerationUnavailable when the queue can't be reached; in
     every case nothing is stored.
     """
-    from cameos.actions import cameos_for_request, record_cameo_uses
-    from moderation.policy import check_generation_request
-    from moderation.quotas import check_generation_quota
-
     queue.ensure_queue_available()
     storyboard = list(storyboard or [])
     if storyboard:
         seconds = sum(int(shot["seconds"]) for shot in storyboard)
         prompt = prompt or " / ".join(shot["prompt"] for shot in storyboard)
     texts = [prompt, *(shot["prompt"] for shot in storyboard)]
-    cameos = cameos_for_request(owner, texts, cameo_codes or [])
-    check_generation_request(owner, texts, cameos)
-    check_generation_quota(owner)
+    cameos = hooks.cast().for_request(owner, texts, cameo_codes or [])
+    hooks.checks().check_request(owner, texts, cameos)
     try:
         with transaction.atomic():
             # Serialise one user's submissions so two quick clicks can't both pass the limit.
@@ -102,7 +97,7 @@ def start_generation(
             )
             if source_image is not None:
                 generation.source_image.save("source.png", source_image, save=True)
-            record_cameo_uses(generation, cameos)
+            hooks.cast().record_uses(generation, cameos)
             transaction.on_commit(lambda: _enqueue(generation))
     except GenerationUnavailable:
         # The row committed but Redis refused the job: take the row back so nothing is orphaned.
@@ -145,8 +140,6 @@ def retry_generation(generation: Generation) -> Generation:
     """A new job with the same inputs (seed included) as a failed or cancelled one."""
     if generation.status not in (Generation.Status.FAILED, Generation.Status.CANCELLED):
         raise GenerationRefused("Only failed or cancelled videos can be retried.")
-    from cameos.actions import cameo_codes_for
-
     source_image = None
     if generation.source_image:
         source_image = File(generation.source_image.open("rb"))
@@ -160,7 +153,7 @@ def retry_generation(generation: Generation) -> Generation:
             storyboard=generation.storyboard,
             source=generation.source,
             source_image=source_image,
-            cameo_codes=cameo_codes_for(generation),
+            cameo_codes=hooks.cast().codes_for(generation),
             retake=(generation.retake_start, generation.retake_end) if generation.is_retake else None,
         )
     finally:
@@ -179,8 +172,6 @@ def start_retake(owner: User, source: Generation, *, prompt: str, start: float, 
     orientation and seed, and shows whoever the source showed (their consent is checked again).
     Raises GenerationRefused for anything else, with nothing stored.
     """
-    from cameos.actions import cameo_codes_for
-
     if source.owner_id != owner.pk or source.status != Generation.Status.SUCCEEDED or not source.video:
         raise GenerationRefused("Only your own finished videos can be retaken.")
     length = source.duration or source.seconds
@@ -196,7 +187,7 @@ def start_retake(owner: User, source: Generation, *, prompt: str, start: float, 
         orientation=source.orientation,
         seed=source.seed,
         source=source,
-        cameo_codes=cameo_codes_for(source),
+        cameo_codes=hooks.cast().codes_for(source),
         retake=(float(start), min(float(end), length)),
     )
 

@@ -3,7 +3,8 @@ them), so they send signals or keep registries, connected here from ModerationCo
 
 from accounts.signals import inactive_login, login_attempted
 from feed.actions import register_unread
-from moderation import sanctions
+from generation import hooks
+from moderation import output_check, policy, quotas, sanctions
 from moderation.models import ModerationNotice
 
 
@@ -20,7 +21,20 @@ def unread_notices(user_id: int):
     return ModerationNotice.objects.filter(recipient_id=user_id, read=False).order_by().values_list("pk")
 
 
+class GenerationChecks:
+    """Moderation's checks of a video request and of a finished video (generation.hooks)."""
+
+    def check_request(self, owner, texts: list[str], cast: list) -> None:
+        policy.check_generation_request(owner, texts, cast)
+        quotas.check_generation_quota(owner)
+
+    def check_output(self, generation, frames, fps, audio, sample_rate):
+        context = output_check.output_check_context(generation)
+        return output_check.check_output(frames, fps, audio, sample_rate, **context)
+
+
 def connect() -> None:
     login_attempted.connect(lift_expired_suspension, dispatch_uid="moderation.lift_expired_suspension")
     inactive_login.connect(explain_inactive_login, dispatch_uid="moderation.explain_inactive_login")
     register_unread(unread_notices)
+    hooks.register_checks(GenerationChecks())
