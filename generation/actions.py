@@ -26,6 +26,7 @@ __all__ = [
     "retry_generation",
     "delete_generation",
     "start_retake",
+    "stop_generation",
 ]
 
 MAX_SEED = 2**32 - 1
@@ -113,27 +114,92 @@ def _enqueue(generation: Generation) -> None:
     generation.rq_job_id = job_id
 
 
+# --- status: the one place Generation.status changes (the worker's jobs call these too) ---------
+
+
+def claim_generation(generation_id: int, *, worker: str) -> bool:
+    """Queued -> running for one worker: the conditional UPDATE that makes a job run once."""
+    now = timezone.now()
+    return bool(
+        Generation.objects.filter(pk=generation_id, status=Generation.Status.QUEUED).update(
+            status=Generation.Status.RUNNING,
+            stage=Generation.Stage.LOADING,
+            started=now,
+            heartbeat=now,
+            worker=worker,
+        )
+    )
+
+
+def end_run(generation_id: int, status: str, **fields) -> bool:
+    """Running -> `status` (succeeded, failed, cancelled) with the job's results in `fields`.
+    False when the row was deleted, swept or ended meanwhile."""
+    return bool(
+        Generation.objects.filter(pk=generation_id, status=Generation.Status.RUNNING).update(
+            status=status, finished=timezone.now(), stage=Generation.Stage.DONE, **fields
+        )
+    )
+
+
+def fail_stuck(generation: Generation, *, cutoff, error: str, detail: str) -> bool:
+    """Running -> failed when the worker's last heartbeat is still older than `cutoff`."""
+    return bool(
+        Generation.objects.filter(
+            pk=generation.pk, status=Generation.Status.RUNNING, heartbeat__lt=cutoff
+        ).update(
+            status=Generation.Status.FAILED,
+            stage=Generation.Stage.DONE,
+            finished=timezone.now(),
+            error=error,
+            error_detail=detail,
+        )
+    )
+
+
+def _end_queued(generation: Generation, status: str, **fields) -> bool:
+    """Queued -> `status` at once; its RQ job is dropped once the caller's transaction commits."""
+    stopped = Generation.objects.filter(pk=generation.pk, status=Generation.Status.QUEUED).update(
+        status=status, finished=timezone.now(), stage=Generation.Stage.DONE, **fields
+    )
+    if stopped:
+        queue.cancel_queued_job(generation.rq_job_id)
+    return bool(stopped)
+
+
+def _ask_to_stop(generation: Generation) -> bool:
+    """A running job stops at its next step (its worker then ends the run)."""
+    return bool(
+        Generation.objects.filter(pk=generation.pk, status=Generation.Status.RUNNING).update(
+            cancel_requested=True
+        )
+    )
+
+
 def cancel_generation(generation: Generation) -> bool:
     """Cancel a queued job at once, or ask a running one to stop at its next step.
 
     Returns False when the job had already finished.
     """
-    now = timezone.now()
-    stopped = Generation.objects.filter(pk=generation.pk, status=Generation.Status.QUEUED).update(
-        status=Generation.Status.CANCELLED, finished=now, stage=Generation.Stage.DONE
-    )
-    if stopped:
-        queue.cancel_queued_job(generation.rq_job_id)
-    else:
-        stopped = Generation.objects.filter(pk=generation.pk, status=Generation.Status.RUNNING).update(
-            cancel_requested=True
-        )
+    stopped = _end_queued(generation, Generation.Status.CANCELLED) or _ask_to_stop(generation)
     generation.refresh_from_db()
     publish(generation.owner_id, generation.event())
     if generation.status == Generation.Status.CANCELLED:
         # A running job's end is announced by its worker; a queued one ends here.
         generation_finished(generation)
-    return bool(stopped)
+    return stopped
+
+
+def stop_generation(generation: Generation, reason: str) -> bool:
+    """Stop a queued job at once (failed, with `reason` for its owner) or ask a running one to
+    stop (consent for a cameo in it ended). Returns whether a queued job was stopped."""
+    stopped = _end_queued(generation, Generation.Status.FAILED, error=reason[:300])
+    if not stopped:
+        _ask_to_stop(generation)
+    generation.refresh_from_db()
+    publish(generation.owner_id, generation.event())
+    if stopped:
+        generation_finished(generation)
+    return stopped
 
 
 def retry_generation(generation: Generation) -> Generation:
@@ -195,7 +261,7 @@ def start_retake(owner: User, source: Generation, *, prompt: str, start: float, 
 def delete_generation(generation: Generation) -> None:
     """Delete a draft and its files; a running job is told to stop and finds its row gone."""
     if generation.status == Generation.Status.RUNNING:
-        Generation.objects.filter(pk=generation.pk).update(cancel_requested=True)
+        _ask_to_stop(generation)
     elif generation.status == Generation.Status.QUEUED:
         queue.cancel_queued_job(generation.rq_job_id)
     generation.delete_files()

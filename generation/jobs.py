@@ -18,7 +18,7 @@ from django.db import close_old_connections
 from django.utils import timezone
 
 from generation import hooks
-from generation.actions import generation_finished
+from generation.actions import claim_generation, end_run, fail_stuck, generation_finished
 from generation.errors import GenerationRefused
 from generation.events import publish
 from generation.models import Generation, mean_run_seconds
@@ -41,16 +41,7 @@ def worker_name() -> str:
 
 
 def claim(generation_id: int) -> bool:
-    now = timezone.now()
-    return bool(
-        Generation.objects.filter(pk=generation_id, status=Generation.Status.QUEUED).update(
-            status=Generation.Status.RUNNING,
-            stage=Generation.Stage.LOADING,
-            started=now,
-            heartbeat=now,
-            worker=worker_name(),
-        )
-    )
+    return claim_generation(generation_id, worker=worker_name())
 
 
 class Heartbeat:
@@ -368,8 +359,7 @@ def check_output(generation: Generation, output) -> None:
 
 
 def finish(generation: Generation, status: str, *, timings=None, error: str = "", detail: str = "") -> None:
-    now = timezone.now()
-    fields = {"status": status, "finished": now, "stage": Generation.Stage.DONE, "error": error[:300]}
+    fields = {"error": error[:300]}
     if detail:
         fields["error_detail"] = detail
     if timings:
@@ -386,7 +376,7 @@ def finish(generation: Generation, status: str, *, timings=None, error: str = ""
             storyboard_mode=generation.storyboard_mode,
             **generation.output_fields(),
         )
-    changed = Generation.objects.filter(pk=generation.pk, status=Generation.Status.RUNNING).update(**fields)
+    changed = end_run(generation.pk, status, **fields)
     metrics.observe_stages(settings.GENERATION_QUEUE, status, metrics.generation_stages(timings))
     if not changed:
         # Deleted (or swept) meanwhile: don't leave files behind for a row nobody can see.
@@ -415,14 +405,11 @@ def sweep_stuck_generations() -> int:
     stuck = list(Generation.objects.filter(status=Generation.Status.RUNNING, heartbeat__lt=cutoff))
     failed = 0
     for generation in stuck:
-        changed = Generation.objects.filter(
-            pk=generation.pk, status=Generation.Status.RUNNING, heartbeat__lt=cutoff
-        ).update(
-            status=Generation.Status.FAILED,
-            stage=Generation.Stage.DONE,
-            finished=timezone.now(),
+        changed = fail_stuck(
+            generation,
+            cutoff=cutoff,
             error="The worker making this video stopped unexpectedly. You can retry it.",
-            error_detail=f"no heartbeat since {generation.heartbeat.isoformat()} from {generation.worker}",
+            detail=f"no heartbeat since {generation.heartbeat.isoformat()} from {generation.worker}",
         )
         if changed:
             failed += 1
