@@ -125,6 +125,24 @@ def open_case(target: Model) -> Case:
 # --- case outcomes -------------------------------------------------------------------------
 
 
+def sanctions_for(outcome: str, sanction: str | None) -> list[str]:
+    """The account sanctions a decision carries: its own (warn, suspend, ban) and `sanction`."""
+    sanctions = [outcome] if outcome in ACCOUNT_OUTCOMES else []
+    if sanction and sanction not in sanctions:
+        if sanction not in ACCOUNT_OUTCOMES or outcome == Case.Outcome.DISMISS:
+            raise OutcomeUnavailable("A sanction goes with a warning or a content decision, not a dismissal.")
+        sanctions.append(sanction)
+    return sanctions
+
+
+def check_outcome_fits(case: Case, target, outcome: str, *, content: bool) -> None:
+    """Raise OutcomeUnavailable when a content outcome has no target or doesn't fit its kind."""
+    if content and target is None:
+        raise OutcomeUnavailable("The reported content is already gone: dismiss, or sanction its owner.")
+    if content and outcome not in targets.OUTCOMES_BY_KIND.get(case.target_kind, []):
+        raise OutcomeUnavailable(f"“{Case.Outcome(outcome).label}” doesn't apply to a {case.target_kind}.")
+
+
 def resolve_case(
     case: Case,
     moderator: User | None,
@@ -158,22 +176,11 @@ def resolve_case(
             raise CaseClosed("This case was already resolved.")
         target = case.target
         affected = case.target_owner
-        sanctions = [outcome] if outcome in ACCOUNT_OUTCOMES else []
-        if sanction and sanction not in sanctions:
-            if sanction not in ACCOUNT_OUTCOMES or outcome == Case.Outcome.DISMISS:
-                raise OutcomeUnavailable(
-                    "A sanction goes with a warning or a content decision, not a dismissal."
-                )
-            sanctions.append(sanction)
+        sanctions = sanctions_for(outcome, sanction)
         # Everything that can refuse is checked before anything changes (a deleted post's files
         # can't be brought back by a rollback).
         content = outcome not in ACCOUNT_OUTCOMES and outcome != Case.Outcome.DISMISS
-        if content and target is None:
-            raise OutcomeUnavailable("The reported content is already gone: dismiss, or sanction its owner.")
-        if content and outcome not in targets.OUTCOMES_BY_KIND.get(case.target_kind, []):
-            raise OutcomeUnavailable(
-                f"“{Case.Outcome(outcome).label}” doesn't apply to a {case.target_kind}."
-            )
+        check_outcome_fits(case, target, outcome, content=content)
         if sanctions and affected is None:
             raise OutcomeUnavailable("The account this case is about no longer exists.")
         if sanctions:

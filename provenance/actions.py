@@ -55,43 +55,8 @@ def ensure_export(generation: Generation, *, public_url: str = "", source=None) 
         raise ExportFailed("This video has no file to export.")
     if not generation.is_shareable:
         raise ExportFailed("This video can't leave the site: it hasn't passed the content check.")
-    tracking_id = secrets.randbits(63)
-    info = ManifestInfo(
-        title=manifest_title(generation),
-        model=Path(generation.model_id).name or generation.model_id,
-        public_url=public_url or None,
-        consent_ids=tuple(consent_entry_ids(generation)),
-        created=generation.finished,
-        voice=generation.voice,
-    )
     try:
-        signer = signing.signer_config()
-        with tempfile.TemporaryDirectory() as tmp, local_path(source) as source_path:
-            result = export_rendition(
-                source_path,
-                Path(tmp) / "export.mp4",
-                handle=generation.owner.handle,
-                site_name=settings.SITE_NAME,
-                tracking_id=tracking_id,
-                manifest=info,
-                signer=signer,
-                tracking_key=signing.tracking_key(),
-            )
-            with transaction.atomic():
-                export = Export(
-                    generation=generation,
-                    tracking_id=tracking_id,
-                    fingerprint=result.fingerprint.to_bytes(),
-                    manifest_label=result.manifest_label or "",
-                    public_url=public_url,
-                    size=result.size,
-                    duration=result.duration,
-                )
-                with open(result.path, "rb") as fh:
-                    export.file.save("video.mp4", File(fh), save=False)
-                export.save()
-                index_export(export, result.fingerprint)
-            metrics.count("sora_exports_total")
+        export = make_export(generation, source, public_url)
     except signing.SigningNotConfigured as exc:
         raise ExportFailed("Sharing is unavailable: the site has no signing certificate yet.") from exc
     except IntegrityError:
@@ -101,6 +66,47 @@ def ensure_export(generation: Generation, *, public_url: str = "", source=None) 
         raise ExportFailed(
             "We couldn't save the shareable copy of this video (storage problem). Try again later."
         ) from exc
+    return export
+
+
+def make_export(generation: Generation, source, public_url: str) -> Export:
+    """Render, sign, store and index the export of `source` (see ensure_export)."""
+    tracking_id = secrets.randbits(63)
+    info = ManifestInfo(
+        title=manifest_title(generation),
+        model=Path(generation.model_id).name or generation.model_id,
+        public_url=public_url or None,
+        consent_ids=tuple(consent_entry_ids(generation)),
+        created=generation.finished,
+        voice=generation.voice,
+    )
+    signer = signing.signer_config()
+    with tempfile.TemporaryDirectory() as tmp, local_path(source) as source_path:
+        result = export_rendition(
+            source_path,
+            Path(tmp) / "export.mp4",
+            handle=generation.owner.handle,
+            site_name=settings.SITE_NAME,
+            tracking_id=tracking_id,
+            manifest=info,
+            signer=signer,
+            tracking_key=signing.tracking_key(),
+        )
+        with transaction.atomic():
+            export = Export(
+                generation=generation,
+                tracking_id=tracking_id,
+                fingerprint=result.fingerprint.to_bytes(),
+                manifest_label=result.manifest_label or "",
+                public_url=public_url,
+                size=result.size,
+                duration=result.duration,
+            )
+            with open(result.path, "rb") as fh:
+                export.file.save("video.mp4", File(fh), save=False)
+            export.save()
+            index_export(export, result.fingerprint)
+    metrics.count("sora_exports_total")
     return export
 
 

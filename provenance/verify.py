@@ -210,16 +210,7 @@ def verify_file(
     bound_id = (manifest.get("soft_binding") or {}).get("tracking_id")
     source = found.source
     report = {
-        "file": {
-            "name": Path(path).name,
-            "size": probe.size,
-            "format": probe.format,
-            "duration": round(probe.duration, 3),
-            "width": probe.width,
-            "height": probe.height,
-            "video_codec": probe.video_codec,
-            "has_audio": probe.has_audio,
-        },
+        "file": _file_report(path, probe),
         "c2pa": _jsonable(manifest),
         "tracking": {
             "found": tracking_id is not None,
@@ -240,6 +231,19 @@ def verify_file(
     }
     report["summary"] = _summary(report)
     return report
+
+
+def _file_report(path: str | Path, probe) -> dict[str, Any]:
+    return {
+        "name": Path(path).name,
+        "size": probe.size,
+        "format": probe.format,
+        "duration": round(probe.duration, 3),
+        "width": probe.width,
+        "height": probe.height,
+        "video_codec": probe.video_codec,
+        "has_audio": probe.has_audio,
+    }
 
 
 def _key(key: Any) -> Any:
