@@ -341,8 +341,8 @@ def create_character(request: HttpRequest, name: Form[str], video: File[Uploaded
     """Make a character (a cameo of a pet or object) from a clip. Calling this attests that the
     character is yours to use and is not a person; clips showing a human face are rejected when
     the clip is analysed. The character is usable once its analysis verifies it."""
-    from cameos.actions import CameoRefused
-    from cameos.actions import create_character as make_character
+    from cameos.actions.character import create_character as make_character
+    from cameos.errors import CameoRefused
     from cameos.liveness import RecordingError
 
     try:

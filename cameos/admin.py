@@ -126,7 +126,7 @@ class LikenessDisputeAdmin(admin.ModelAdmin):
 
     @admin.action(description="Verify the held cameo (not the same person)")
     def verify_held_cameo(self, request, queryset):
-        from cameos.actions import resolve_dispute
+        from cameos.actions.disputes import resolve_dispute
 
         for dispute in queryset.filter(status=LikenessDispute.Status.OPEN):
             resolve_dispute(dispute, verify=True, moderator=request.user)
@@ -134,7 +134,7 @@ class LikenessDisputeAdmin(admin.ModelAdmin):
 
     @admin.action(description="Reject the held cameo (someone else's face)")
     def reject_held_cameo(self, request, queryset):
-        from cameos.actions import resolve_dispute
+        from cameos.actions.disputes import resolve_dispute
 
         for dispute in queryset.filter(status=LikenessDispute.Status.OPEN):
             resolve_dispute(dispute, verify=False, moderator=request.user)

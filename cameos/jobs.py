@@ -9,7 +9,8 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.utils import timezone
 
-from cameos.actions import FRESHNESS_SLACK_SECONDS, erase_media, reject_cameo, save_media
+from cameos.actions.media import erase_media, save_media
+from cameos.actions.recording import FRESHNESS_SLACK_SECONDS, reject_cameo
 from cameos.ledger import append_entry
 from cameos.models import Cameo, CameoMedia, LedgerEntry
 from generation.events import publish
@@ -256,7 +257,7 @@ def analyse_voice(cameo_id: int) -> str:
     kNN-VC route is configured, its matching set is computed once and stored beside it. CPU-bound:
     about a second per minute of reading without kNN-VC.
     """
-    from cameos.actions import accept_voice, reject_voice
+    from cameos.actions.voice import accept_voice, reject_voice
     from cameos.liveness import RecordingError
 
     if not claim_voice(cameo_id):

@@ -7,7 +7,9 @@ import io
 from django.core.files.base import ContentFile
 from django.http import HttpRequest, HttpResponse
 
-from cameos import actions, jobs, views
+from cameos import jobs, views
+from cameos.actions import consent, uses, voice
+from cameos.actions import media as cameo_media
 from cameos.models import Cameo, CameoMedia, Withdrawal
 from generation import hooks, media
 from generation.serving import local_path
@@ -38,7 +40,9 @@ class CameoVoice:
         ).first()
         if features is None:
             content = ContentFile(jobs.voice_features_bytes(self.speech()))
-            features = actions.save_media(self.cameo, CameoMedia.Role.FEATURES, 0, "features.npy", content)
+            features = cameo_media.save_media(
+                self.cameo, CameoMedia.Role.FEATURES, 0, "features.npy", content
+            )
         with features.file.open("rb") as fh:
             return np.load(io.BytesIO(fh.read()), allow_pickle=False)
 
@@ -47,26 +51,26 @@ class Cast:
     """Who appears in a video, for generation (generation.hooks.Cast)."""
 
     def for_request(self, owner, texts: list[str], codes: list[str]) -> list[Cameo]:
-        return actions.cameos_for_request(owner, texts, codes)
+        return consent.cameos_for_request(owner, texts, codes)
 
     def record_uses(self, generation, cast: list[Cameo]) -> None:
-        actions.record_cameo_uses(generation, cast)
+        consent.record_cameo_uses(generation, cast)
 
     def codes_for(self, generation) -> list[str]:
-        return actions.cameo_codes_for(generation)
+        return uses.cameo_codes_for(generation)
 
     def check_before_generating(self, generation) -> None:
-        actions.check_consent_before_generating(generation)
+        consent.check_consent_before_generating(generation)
 
     def conditioning(self, generation):
-        return actions.cameo_conditioning(generation)
+        return uses.cameo_conditioning(generation)
 
     def voice_for(self, generation) -> CameoVoice | None:
-        cameo = actions.voice_cameo_for(generation)
+        cameo = voice.voice_cameo_for(generation)
         return CameoVoice(cameo) if cameo is not None else None
 
     def picker(self, user) -> list[tuple[str, str]]:
-        return [(cameo.code, cameo.label) for cameo in actions.usable_cameos_for_picker(user)]
+        return [(cameo.code, cameo.label) for cameo in consent.usable_cameos_for_picker(user)]
 
     def withdrawal_of_draft(self, code: str, viewer) -> Withdrawal | None:
         return Withdrawal.objects.of_draft(code, viewer)

@@ -8,7 +8,21 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from accounts.models import User
-from cameos import actions, ledger
+from cameos import ledger
+from cameos.actions import recording
+from cameos.actions.character import create_character
+from cameos.actions.consent import usable_cameos_for_picker
+from cameos.actions.controls import (
+    approve_user,
+    block_user_of,
+    delete_cameo,
+    remove_approval,
+    remove_video,
+    update_cameo_settings,
+)
+from cameos.actions.uses import mark_uses_seen
+from cameos.actions.voice import set_voice_use, submit_voice_passage
+from cameos.errors import CameoRefused
 from cameos.forms import (
     ApprovalForm,
     CameoSettingsForm,
@@ -56,7 +70,7 @@ def cameo_list(request: HttpRequest) -> HttpResponse:
         .order_by("-created")
     )
     person = next(
-        (c for c in mine if c.kind == Cameo.Kind.PERSON and c.status in actions.LIVE_PERSON_STATUSES), None
+        (c for c in mine if c.kind == Cameo.Kind.PERSON and c.status in recording.LIVE_PERSON_STATUSES), None
     )
     live_characters = (Cameo.Status.DELETED, Cameo.Status.REJECTED)
     context = {
@@ -65,9 +79,7 @@ def cameo_list(request: HttpRequest) -> HttpResponse:
         "attempts": [
             c for c in mine if c != person and (c.kind == Cameo.Kind.PERSON or c.status in live_characters)
         ],
-        "shared": [
-            c for c in actions.usable_cameos_for_picker(request.user) if c.owner_id != request.user.pk
-        ],
+        "shared": [c for c in usable_cameos_for_picker(request.user) if c.owner_id != request.user.pk],
         "nav": "cameos",
     }
     return render(request, "cameos/list.html", context)
@@ -77,7 +89,7 @@ def cameo_list(request: HttpRequest) -> HttpResponse:
 def record(request: HttpRequest) -> HttpResponse:
     """The recorder: a challenge, a countdown, a timer, the upload and the live verdict. Without
     JavaScript, `?challenge=` shows an issued challenge beside a plain upload form."""
-    current = actions.person_cameo_of(request.user)
+    current = recording.person_cameo_of(request.user)
     if current is not None and current.is_active:
         messages.info(request, "You already have a verified cameo. Delete it first to record a new one.")
         return redirect(current)
@@ -105,8 +117,8 @@ def _record_context(challenge: Challenge | None, form: RecordingForm, error: str
 @require_POST
 def challenge(request: HttpRequest) -> HttpResponse:
     try:
-        issued = actions.issue_challenge(request.user)
-    except actions.CameoRefused as exc:
+        issued = recording.issue_challenge(request.user)
+    except CameoRefused as exc:
         if wants_json(request):
             return JsonResponse({"error": str(exc)}, status=409)
         messages.error(request, str(exc))
@@ -133,10 +145,10 @@ def upload(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return _upload_refused(request, pending, form, "Please choose a recording to upload.", 400)
     try:
-        cameo = actions.submit_recording(
+        cameo = recording.submit_recording(
             request.user, form.cleaned_data["challenge"], form.cleaned_data["recording"]
         )
-    except (actions.CameoRefused, RecordingError) as exc:
+    except (CameoRefused, RecordingError) as exc:
         status = 413 if isinstance(exc, RecordingTooLarge) else 400
         return _upload_refused(request, pending, form, str(exc), status)
     if wants_json(request):
@@ -160,13 +172,13 @@ def character(request: HttpRequest) -> HttpResponse:
         status = 400
         if form.is_valid():
             try:
-                cameo = actions.create_character(
+                cameo = create_character(
                     request.user,
                     name=form.cleaned_data["name"],
                     uploads=form.cleaned_data["files"],
                     attested=form.cleaned_data["attest"],
                 )
-            except (actions.CameoRefused, RecordingError) as exc:
+            except (CameoRefused, RecordingError) as exc:
                 form.add_error(None, str(exc))
             else:
                 messages.success(request, "Files received: checking them now.")
@@ -218,7 +230,7 @@ def detail(request: HttpRequest, code: str) -> HttpResponse:
     if request.htmx:
         return render(request, "cameos/_status.html", {"cameo": cameo})
     if cameo.owner_id == request.user.pk:
-        actions.mark_uses_seen(cameo)
+        mark_uses_seen(cameo)
     return render(request, "cameos/detail.html", _detail_context(request, cameo))
 
 
@@ -239,8 +251,8 @@ def voice_upload(request: HttpRequest, code: str) -> HttpResponse:
             request, cameo, form, "Please choose a recording of the passage to upload.", 400
         )
     try:
-        actions.submit_voice_passage(cameo, form.cleaned_data["recording"], actor=request.user)
-    except (actions.CameoRefused, RecordingError) as exc:
+        submit_voice_passage(cameo, form.cleaned_data["recording"], actor=request.user)
+    except (CameoRefused, RecordingError) as exc:
         status = 413 if isinstance(exc, RecordingTooLarge) else 400
         return _voice_refused(request, cameo, form, str(exc), status)
     if wants_json(request):
@@ -265,8 +277,8 @@ def voice_use(request: HttpRequest, code: str) -> HttpResponse:
     cameo = get_cameo(request, code, manage=True)
     on = request.POST.get("use") == "on"
     try:
-        changed = actions.set_voice_use(cameo, on, actor=request.user)
-    except actions.CameoRefused as exc:
+        changed = set_voice_use(cameo, on, actor=request.user)
+    except CameoRefused as exc:
         messages.error(request, str(exc))
         return redirect(f"{cameo.get_absolute_url()}#voice")
     if changed:
@@ -294,8 +306,8 @@ def update_settings(request: HttpRequest, code: str) -> HttpResponse:
     form = CameoSettingsForm(request.POST, instance=Cameo.objects.select_related("owner").get(pk=cameo.pk))
     if form.is_valid():
         try:
-            changed = actions.update_cameo_settings(cameo, actor=request.user, **form.cleaned_data)
-        except actions.CameoRefused as exc:
+            changed = update_cameo_settings(cameo, actor=request.user, **form.cleaned_data)
+        except CameoRefused as exc:
             form.add_error(exc.field, str(exc))
         else:
             messages.success(request, "Saved." if changed else "Nothing changed.")
@@ -314,8 +326,8 @@ def approve(request: HttpRequest, code: str) -> HttpResponse:
     form = ApprovalForm(request.POST)
     if form.is_valid():
         try:
-            approval = actions.approve_user(cameo, form.cleaned_data["handle"], actor=request.user)
-        except actions.CameoRefused as exc:
+            approval = approve_user(cameo, form.cleaned_data["handle"], actor=request.user)
+        except CameoRefused as exc:
             form.add_error("handle", str(exc))
         else:
             messages.success(
@@ -333,7 +345,7 @@ def approve(request: HttpRequest, code: str) -> HttpResponse:
 def unapprove(request: HttpRequest, code: str, handle: str) -> HttpResponse:
     cameo = get_cameo(request, code, manage=True)
     user = get_object_or_404(User, handle__iexact=handle)
-    if actions.remove_approval(cameo, user, actor=request.user):
+    if remove_approval(cameo, user, actor=request.user):
         messages.success(request, f"@{user.handle} is no longer approved.")
     return redirect(cameo)
 
@@ -345,7 +357,7 @@ def delete(request: HttpRequest, code: str) -> HttpResponse:
         return redirect(cameo)
     form = DeleteCameoForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
-        actions.delete_cameo(cameo, actor=request.user, keep_videos=form.cleaned_data["keep_videos"])
+        delete_cameo(cameo, actor=request.user, keep_videos=form.cleaned_data["keep_videos"])
         messages.success(request, "Cameo deleted: its recording, images and voice are erased.")
         return redirect("cameos:list")
     return render(request, "cameos/delete.html", {"cameo": cameo, "form": form, "nav": "cameos"})
@@ -393,8 +405,8 @@ def use_poster(request: HttpRequest, code: str) -> HttpResponse:
 def remove_use(request: HttpRequest, code: str) -> HttpResponse:
     use = get_use(request, code, manage=True)
     try:
-        actions.remove_video(use, actor=request.user)
-    except actions.CameoRefused as exc:
+        remove_video(use, actor=request.user)
+    except CameoRefused as exc:
         messages.info(request, str(exc))
     else:
         messages.success(request, f"Deleted @{use.user.handle}'s video that used your cameo.")
@@ -406,8 +418,8 @@ def remove_use(request: HttpRequest, code: str) -> HttpResponse:
 def block(request: HttpRequest, code: str) -> HttpResponse:
     use = get_use(request, code, manage=True)
     try:
-        actions.block_user_of(use, actor=request.user)
-    except actions.CameoRefused as exc:
+        block_user_of(use, actor=request.user)
+    except CameoRefused as exc:
         messages.error(request, str(exc))
     else:
         messages.success(request, f"@{use.user.handle} is blocked and can't use your cameos.")

@@ -16,6 +16,8 @@ from django.db.models.functions import Greatest
 from django.http import Http404
 
 from accounts.models import Block, User
+from cameos.actions.consent import check_post_allowed
+from cameos.actions.withdrawal import enforce_consent_between
 from feed.models import (
     COMMENT_MAX_LENGTH,
     Comment,
@@ -77,7 +79,6 @@ def publish_post(
         )
     if visibility not in Post.Visibility.values:
         raise PostRefused("Choose who can see this post.")
-    from cameos.actions import check_post_allowed
 
     try:
         check_post_allowed(generation)  # a cameo in it may have been revoked since it was made
@@ -309,8 +310,6 @@ def follow(follower: User, followee: User) -> bool:
 @transaction.atomic
 def unfollow(follower: User, followee: User) -> bool:
     """Stop following; cameos shared with "mutuals" stop being usable between the two."""
-    from cameos.actions import enforce_consent_between
-
     removed = Follow.objects.filter(follower=follower, followee=followee).delete()[0] > 0
     if removed:
         enforce_consent_between(follower, followee, why="no longer mutuals")
@@ -333,8 +332,6 @@ def block_user(blocker: User, blocked: User) -> bool:
     Notification.objects.filter(
         Q(recipient=blocker, actor=blocked) | Q(recipient=blocked, actor=blocker)
     ).delete()
-    from cameos.actions import enforce_consent_between
-
     # Blocked users never qualify for a cameo: stop their queued jobs and posts that use one.
     enforce_consent_between(blocker, blocked, why="blocked")
     return created

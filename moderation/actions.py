@@ -17,6 +17,7 @@ from django.db.models import Model
 from django.utils import timezone
 
 from accounts.models import User
+from cameos.actions.withdrawal import enforce_consent_between
 from feed.actions import unread_count
 from generation.events import publish
 from moderation import targets
@@ -281,8 +282,6 @@ def apply_sanction(
             User.objects.filter(pk=user.pk).update(is_active=False)
             user.is_active = False
         if kind == UserSanction.Kind.BAN:
-            from cameos.actions import enforce_consent_between
-
             # A banned account's likeness may no longer be used: others' videos of it come down.
             enforce_consent_between(user, why="account banned")
         if case is None:

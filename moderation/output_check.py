@@ -247,7 +247,7 @@ def output_check_context(generation) -> dict:
             return exc.category, str(exc)
         return None
 
-    from cameos.actions import cameo_check_context
+    from cameos.actions.uses import cameo_check_context
 
     cameos = cameo_check_context(generation)
     # Each comma- or line-separated item of a cameo owner's restrictions is a phrase the audio

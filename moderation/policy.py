@@ -57,7 +57,7 @@ def check_generation_request(owner, texts: list[str], cameos: list) -> None:
     """Raise PolicyRefused naming the rule category a request breaks; log flagged requests.
 
     `texts`: the prompt and every storyboard shot; `cameos`: the cameos the request uses (from
-    cameos.actions.cameos_for_request, consent already checked). One cached rule read, no write
+    cameos.actions.consent.cameos_for_request, consent already checked). One cached rule read, no write
     unless something is refused or flagged.
     """
     context = Context(teen=owner.is_teen, real_person=any(is_real_person(cameo) for cameo in cameos))

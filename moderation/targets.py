@@ -2,7 +2,7 @@
 
 This is the one place where moderation reaches into the other apps, through their public models
 and actions: feed (Post: `hidden`, `mature`, `delete_post`; Comment: `delete_comment`), accounts
-(User profiles) and cameos (Cameo; revoking is `cameos.actions.delete_cameo`). A report addresses its target by kind and public code, never by primary key;
+(User profiles) and cameos (Cameo; revoking is `cameos.actions.controls.delete_cameo`). A report addresses its target by kind and public code, never by primary key;
 cases store the target generically (ContentType + id).
 """
 
@@ -11,6 +11,7 @@ from django.db.models import Model
 from django.http import Http404
 from django.urls import reverse
 
+from cameos.actions.controls import delete_cameo
 from feed import actions as feed_actions
 from feed.models import Post
 from moderation.models import Case
@@ -196,12 +197,10 @@ def delete_comment(moderator, comment) -> None:
 
 
 def revoke_cameo(moderator, cameo, reason: str) -> None:
-    """Revoke a cameo through the cameos app: `cameos.actions.delete_cameo` erases its media and
+    """Revoke a cameo through the cameos app: `cameos.actions.controls.delete_cameo` erases its media and
     embeddings, stops queued and running videos using it, deletes the videos already made with it
     (a misused likeness shouldn't stay up anywhere) and records it in the cameo's consent ledger,
     with the moderator as the actor."""
-    from cameos.actions import delete_cameo
-
     delete_cameo(cameo, actor=moderator, keep_videos=False, why="revoked by a moderator")
 
 

@@ -40,6 +40,8 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from accounts.models import User
+from cameos.actions.controls import delete_cameo
+from cameos.models import Cameo, Withdrawal
 from feed.actions import delete_comment, delete_post
 from feed.models import Comment, Like, Post
 from generation.actions import delete_generation
@@ -212,8 +214,6 @@ def write_export(user: User, file: IO[bytes]) -> dict[str, int]:
 def withdrawn_folders(user: User) -> set[str]:
     """Storage folders of the user's videos whose consent ended: they show someone else's likeness,
     so they leave the site with nobody, their author's data export included (the rows stay)."""
-    from cameos.models import Withdrawal
-
     codes = Withdrawal.objects.filter(author=user).values_list("generation_code", flat=True)
     return {f"/{code}/" for code in codes}
 
@@ -297,12 +297,9 @@ def owned_files(user: User) -> list[tuple[str, object]]:
 
 
 def erase_cameos(user: User) -> None:
-    """Delete the person's cameos through the cameos app (`cameos.actions.delete_cameo`): their
+    """Delete the person's cameos through the cameos app (`cameos.actions.controls.delete_cameo`): their
     media and embeddings are erased, and the videos made with them, everyone's, are deleted and
     stopped. Their consent ledger goes with the account."""
-    from cameos.actions import delete_cameo
-    from cameos.models import Cameo
-
     for cameo in Cameo.objects.live().filter(owner=user):
         delete_cameo(cameo, actor=user, keep_videos=False, why="account deleted")
 

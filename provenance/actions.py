@@ -7,7 +7,10 @@ from pathlib import Path
 from django.conf import settings
 from django.core.files import File
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 
+from cameos.ledger import consent_ids_for_generation
+from cameos.models import Withdrawal
 from generation.models import Generation
 from generation.serving import local_path
 from provenance import signing
@@ -27,8 +30,6 @@ def consent_entry_ids(generation: Generation) -> list[str]:
     """Ledger entries of the cameos in this video, for the manifest (empty without cameos).
 
     A broken ledger import must fail the export, not sign a manifest that silently omits consent."""
-    from cameos.ledger import consent_ids_for_generation
-
     return [str(i) for i in consent_ids_for_generation(generation)]
 
 
@@ -181,10 +182,6 @@ def verify_video(path: str, *, viewer=None) -> dict:
 def note_withdrawal(site: dict, export: Export | None, tracking_id: int | None) -> None:
     """A copy downloaded before consent for a likeness in it ended can't be recalled: the report
     says it was withdrawn, when (the date of the consent ledger's entry) and by whom."""
-    from django.db.models import Q
-
-    from cameos.models import Withdrawal
-
     condition = Q(tracking_id=tracking_id) if tracking_id is not None else Q(pk__in=[])
     if export is not None:
         condition |= Q(generation_code=export.generation.code)

@@ -29,7 +29,7 @@ def get_queue(queue: str | Queue) -> Queue:
 
 
 def ensure_available(
-    queue: str | Queue, *, error: type[QueueUnavailable] = QueueUnavailable, message: str = UNAVAILABLE
+    queue: str | Queue, *, error: type[Exception] = QueueUnavailable, message: str = UNAVAILABLE
 ) -> None:
     """Raise `error(message)` unless Redis answers a ping."""
     try:
@@ -42,7 +42,7 @@ def enqueue(
     queue: str | Queue,
     func: str,
     *args,
-    error: type[QueueUnavailable] = QueueUnavailable,
+    error: type[Exception] = QueueUnavailable,
     message: str = UNAVAILABLE,
     **options,
 ) -> str:
@@ -79,7 +79,7 @@ def _cancel_now(queue: str | Queue, job_id: str) -> None:
         pass
 
 
-def job_exists(queue: str | Queue, job_id: str, *, error: type[QueueUnavailable] = QueueUnavailable) -> bool:
+def job_exists(queue: str | Queue, job_id: str, *, error: type[Exception] = QueueUnavailable) -> bool:
     """Whether Redis still holds this job. Raises `error` when Redis is down."""
     try:
         return bool(job_id) and Job.exists(job_id, connection=get_queue(queue).connection)

@@ -9,7 +9,8 @@ from django.utils import timezone
 from PIL import Image, ImageDraw
 
 from accounts.models import Block
-from cameos.actions import record_cameo_uses, save_media
+from cameos.actions.consent import record_cameo_uses
+from cameos.actions.media import save_media
 from cameos.ledger import append_entry
 from cameos.models import Approval, Cameo, CameoMedia, Challenge, LedgerEntry
 from feed.models import Follow, Post

@@ -9,7 +9,7 @@ from django.core.files.storage import default_storage
 from rq.job import Job
 
 from accounts.models import Block
-from cameos import actions
+from cameos.actions import controls, withdrawal
 from cameos.models import Cameo, CameoMedia, LedgerEntry, Withdrawal
 from feed import actions as feed_actions
 from feed.models import Notification, Post
@@ -30,8 +30,8 @@ def boom(*args, **kwargs):
 
 
 def narrow(ada, bob, cameo, monkeypatch):
-    monkeypatch.setattr(actions, "_notify_withdrawal", boom)  # after jobs stopped and posts came down
-    actions.update_cameo_settings(cameo, permission="only_me", preferences="", restrictions="", actor=ada)
+    monkeypatch.setattr(withdrawal, "_notify_withdrawal", boom)  # after jobs stopped and posts came down
+    controls.update_cameo_settings(cameo, permission="only_me", preferences="", restrictions="", actor=ada)
 
 
 def delete(ada, bob, cameo, monkeypatch):
@@ -39,11 +39,11 @@ def delete(ada, bob, cameo, monkeypatch):
 
     # After the ledger entry, the erased media, the stopped jobs and the withdrawn post.
     monkeypatch.setattr(generation.actions, "delete_generation", boom)
-    actions.delete_cameo(cameo, actor=ada, keep_videos=False)
+    controls.delete_cameo(cameo, actor=ada, keep_videos=False)
 
 
 def block(ada, bob, cameo, monkeypatch):
-    monkeypatch.setattr(actions, "_notify_withdrawal", boom)
+    monkeypatch.setattr(withdrawal, "_notify_withdrawal", boom)
     feed_actions.block_user(ada, bob)
 
 
@@ -53,8 +53,8 @@ def unapprove(ada, bob, cameo, monkeypatch):
     Approval.objects.create(cameo=cameo, user=bob)
     Cameo.objects.filter(pk=cameo.pk).update(permission="approved")
     cameo.refresh_from_db()
-    monkeypatch.setattr(actions, "_notify_withdrawal", boom)
-    actions.remove_approval(cameo, bob, actor=ada)
+    monkeypatch.setattr(withdrawal, "_notify_withdrawal", boom)
+    controls.remove_approval(cameo, bob, actor=ada)
 
 
 @pytest.mark.parametrize("act", [narrow, delete, block, unapprove])

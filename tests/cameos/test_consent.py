@@ -11,7 +11,7 @@ import pytest
 from django.urls import reverse
 
 from accounts.models import ApiToken
-from cameos.actions import check_consent_before_generating
+from cameos.actions.consent import check_consent_before_generating
 from cameos.models import Cameo, CameoUse, LedgerEntry
 from generation.errors import ConsentRefused
 from generation.models import Generation

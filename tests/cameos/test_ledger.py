@@ -6,7 +6,8 @@ import json
 import pytest
 from django.urls import reverse
 
-from cameos import actions
+from cameos.actions import consent, controls
+from cameos.actions.uses import ledger_entries_for
 from cameos.ledger import append_entry, export_ledger, verify_chain
 from cameos.models import GENESIS_HASH, Cameo, CameoUse, LedgerEntry
 from generation.errors import ConsentRefused
@@ -20,12 +21,12 @@ def history(make_user):
     """A cameo with a grant, a change, a use, a refusal and a revocation on its ledger."""
     ada, bob, eve = make_user("ada"), make_user("bob"), make_user("eve")
     cameo = make_cameo(ada)
-    actions.update_cameo_settings(cameo, permission=P.APPROVED, preferences="", restrictions="", actor=ada)
-    actions.approve_user(cameo, "bob", actor=ada)
+    controls.update_cameo_settings(cameo, permission=P.APPROVED, preferences="", restrictions="", actor=ada)
+    controls.approve_user(cameo, "bob", actor=ada)
     generation_with(bob, [cameo])
     with pytest.raises(ConsentRefused):
-        actions.cameos_for_request(eve, ["@ada dancing"], [])
-    actions.remove_approval(cameo, bob, actor=ada)
+        consent.cameos_for_request(eve, ["@ada dancing"], [])
+    controls.remove_approval(cameo, bob, actor=ada)
     return cameo
 
 
@@ -164,7 +165,7 @@ def test_the_cameo_page_shows_whether_the_chain_verifies(client, history):
 def test_videos_reference_their_ledger_entry(history):
     use = CameoUse.objects.get(cameo=history, status__in=["used", "stopped"])
 
-    [reference] = actions.ledger_entries_for(use.generation)
+    [reference] = ledger_entries_for(use.generation)
 
     assert reference == {
         "cameo": history.code,

@@ -15,7 +15,8 @@ from django.core.files.base import ContentFile
 from django.test import Client
 from django.urls import reverse
 
-from cameos import actions, jobs
+from cameos import errors, jobs
+from cameos.actions import disputes, recording
 from cameos.models import Cameo, LikenessDispute
 from moderation.models import PublicFigure
 from tests import media_factory
@@ -55,8 +56,8 @@ def test_the_same_face_on_a_second_account_is_held_for_review(
         text = bobs.get(url).content.decode()
         assert "review" in text and "@ada" not in text and ada_verified.code not in text
     # It can't be recorded over while it waits.
-    with pytest.raises(actions.CameoRefused, match="review"):
-        actions.issue_challenge(bob)
+    with pytest.raises(errors.CameoRefused, match="review"):
+        recording.issue_challenge(bob)
 
     # The moderators' queue lists it, with both recordings side by side.
     moderator = Client()
@@ -69,7 +70,7 @@ def test_the_same_face_on_a_second_account_is_held_for_review(
     assert moderator.get(reverse("cameos:media", args=[cameo.code, "recording", 0])).status_code == 200
 
     # The moderator decides it is someone else's face: rejected, files erased.
-    actions.resolve_dispute(dispute, verify=False, moderator=staff_user)
+    disputes.resolve_dispute(dispute, verify=False, moderator=staff_user)
     cameo.refresh_from_db()
     assert cameo.status == Cameo.Status.REJECTED and not cameo.media.exists()
 
@@ -126,6 +127,6 @@ def test_a_listed_public_figures_face_is_held_for_review(client, make_user, live
     page = moderator.get(reverse("admin:cameos_likenessdispute_change", args=[dispute.pk])).content.decode()
     assert "Public figure: Grace Hopper" in page and "data:image/jpeg;base64," in page
     # A moderator who finds it is Grace Hopper's own account verifies it.
-    actions.resolve_dispute(dispute, verify=True, moderator=staff_user)
+    disputes.resolve_dispute(dispute, verify=True, moderator=staff_user)
     cameo.refresh_from_db()
     assert cameo.status == Cameo.Status.ACTIVE and cameo.verified is not None

@@ -351,7 +351,8 @@ def test_a_recording_damaged_inside_is_rejected_by_the_job_and_erased(client, us
 
 
 def test_a_cameo_deleted_while_being_checked_keeps_nothing(client, user, liveness_clip):
-    from cameos.actions import delete_cameo, save_media
+    from cameos.actions.controls import delete_cameo
+    from cameos.actions.media import save_media
     from tests.cameos.factories import jpeg
 
     cameo = submitted(client, user, liveness_clip("good"))
@@ -454,12 +455,13 @@ def test_a_person_cannot_be_a_character(client, user):
 
 def test_only_a_size_refusal_answers_413_whatever_the_wording(client, user, liveness_clip, monkeypatch):
     """The status comes from the kind of refusal, not from words in its message."""
-    from cameos import actions
+    from cameos import errors
+    from cameos.actions import recording
 
     def refuse(*args, **kwargs):
-        raise actions.CameoRefused("Your list of cameos is too large to add another; delete one first.")
+        raise errors.CameoRefused("Your list of cameos is too large to add another; delete one first.")
 
-    monkeypatch.setattr(actions, "submit_recording", refuse)
+    monkeypatch.setattr(recording, "submit_recording", refuse)
     challenge = make_challenge(user)
     client.force_login(user)
 

@@ -6,7 +6,8 @@ from django.db import transaction
 from rq.job import Job
 
 from accounts.models import Block
-from cameos import actions
+from cameos.actions import consent, controls, withdrawal
+from cameos.actions.uses import cameo_check_context, cameo_conditioning
 from cameos.models import Cameo, CameoUse, LedgerEntry
 from feed.models import Post
 from generation.actions import start_generation
@@ -29,7 +30,7 @@ def bob(make_user):
 
 
 def lower(cameo, permission):
-    actions.update_cameo_settings(
+    controls.update_cameo_settings(
         cameo,
         permission=permission,
         preferences=cameo.preferences,
@@ -68,7 +69,7 @@ def test_revocation_asks_a_running_job_to_stop(ada, bob):
     approve(cameo, bob)
     generation = generation_with(bob, [cameo], status=Generation.Status.RUNNING)
 
-    actions.remove_approval(cameo, bob, actor=ada)
+    controls.remove_approval(cameo, bob, actor=ada)
 
     generation.refresh_from_db()
     assert generation.status == Generation.Status.RUNNING and generation.cancel_requested
@@ -88,8 +89,8 @@ def test_lowering_permission_takes_down_posts_no_longer_allowed(ada, bob, make_u
     assert Generation.objects.filter(pk=bobs.generation_id).exists()  # the draft stays with bob
     assert Post.objects.filter(pk__in=[friends.pk, own.pk]).count() == 2
     with pytest.raises(ConsentRefused, match="@ada's cameo isn't available to you"):
-        actions.check_post_allowed(Generation.objects.select_related("owner").get(pk=bobs.generation_id))
-    actions.check_post_allowed(friends.generation)
+        consent.check_post_allowed(Generation.objects.select_related("owner").get(pk=bobs.generation_id))
+    consent.check_post_allowed(friends.generation)
 
 
 def test_blocking_outside_the_cameo_page_is_caught_by_the_worker(ada, bob):
@@ -112,7 +113,7 @@ def test_posting_a_draft_checks_consent_again(ada, bob):
     block(bob, ada)
 
     with pytest.raises(ConsentRefused):
-        actions.check_post_allowed(Generation.objects.select_related("owner").get(pk=generation.pk))
+        consent.check_post_allowed(Generation.objects.select_related("owner").get(pk=generation.pk))
     assert LedgerEntry.objects.get(cameo=cameo, kind="blocked").data["stage"] == "post"
 
 
@@ -145,7 +146,7 @@ def test_mentions_find_cameos_by_handle_in_any_case_and_ignore_other_at_signs(ad
     cameo = make_cameo(ada, permission=P.EVERYONE)
     make_user("carol")  # no cameo: a mention of her is plain text
 
-    found = actions.cameos_for_request(bob, ["Hi @ADA. Say hi to @carol, mail bob@ada.example"], [])
+    found = consent.cameos_for_request(bob, ["Hi @ADA. Say hi to @carol, mail bob@ada.example"], [])
 
     assert found == [cameo]
 
@@ -153,21 +154,21 @@ def test_mentions_find_cameos_by_handle_in_any_case_and_ignore_other_at_signs(ad
 def test_picked_and_mentioned_cameos_count_once_each(ada, bob):
     cameo = make_cameo(ada, permission=P.EVERYONE)
 
-    assert actions.cameos_for_request(bob, ["@ada and @ada again"], [cameo.code, cameo.code]) == [cameo]
+    assert consent.cameos_for_request(bob, ["@ada and @ada again"], [cameo.code, cameo.code]) == [cameo]
 
 
 def test_at_most_the_configured_number_of_cameos_per_video(ada, bob, make_user, settings):
     others = [make_cameo(make_user(f"star{i}"), permission=P.EVERYONE) for i in range(3)]
 
     with pytest.raises(GenerationRefused, match="at most 2 cameos"):
-        actions.cameos_for_request(bob, ["@star0 @star1 @star2"], [])
+        consent.cameos_for_request(bob, ["@star0 @star1 @star2"], [])
     settings.CAMEO_MAX_PER_VIDEO = 3
-    assert actions.cameos_for_request(bob, ["@star0 @star1 @star2"], []) == others
+    assert consent.cameos_for_request(bob, ["@star0 @star1 @star2"], []) == others
 
 
 def test_an_unknown_code_is_refused(bob):
     with pytest.raises(ConsentRefused, match="That cameo isn't available"):
-        actions.cameos_for_request(bob, ["a prompt"], ["no-such-code"])
+        consent.cameos_for_request(bob, ["a prompt"], ["no-such-code"])
 
 
 def test_a_remix_through_another_caller_is_still_checked(ada, bob):
@@ -202,7 +203,7 @@ def test_owner_is_told_live_when_someone_uses_their_cameo(ada, bob, django_captu
     make_cameo(ada, permission=P.EVERYONE)
     events = Events(ada.pk)
     with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
-        generation_with(bob, actions.cameos_for_request(bob, ["@ada"], []))
+        generation_with(bob, consent.cameos_for_request(bob, ["@ada"], []))
 
     event = events.next()
     assert event["kind"] == "cameo_use" and event["text"] == "@bob used your cameo."
@@ -228,7 +229,7 @@ def test_a_remix_continues_from_its_source_not_the_inherited_reference(ada, bob)
 
     uses = CameoUse.objects.filter(generation=remix)
     assert [(u.cameo_id, u.inherited) for u in uses] == [(cameo.pk, True)]
-    assert actions.cameo_conditioning(remix).image is None
+    assert cameo_conditioning(remix).image is None
 
 
 # --- what other apps call -------------------------------------------------------------------
@@ -242,7 +243,7 @@ def test_unfollowing_breaks_mutual_consent_once_enforced(ada, bob):
 
     Follow.objects.filter(follower=ada, followee=bob).delete()  # the feed's unfollow
 
-    assert actions.enforce_consent_between(ada, bob) == 1
+    assert withdrawal.enforce_consent_between(ada, bob) == 1
     assert not Post.objects.filter(pk=post.pk).exists()
 
 
@@ -252,7 +253,7 @@ def test_output_check_context_names_the_faces_the_creator_may_not_use(ada, bob, 
     make_cameo(bob)
     generation = generation_with(bob, [open_cameo])
 
-    context = actions.cameo_check_context(Generation.objects.select_related("owner").get(pk=generation.pk))
+    context = cameo_check_context(Generation.objects.select_related("owner").get(pk=generation.pk))
 
     assert context["real_person"] is True
     assert [label for label, _ in context["forbidden_faces"]] == [closed.label]

@@ -128,7 +128,7 @@ def test_my_cameo_page_lists_other_peoples_drafts_with_who_when_status_and_thumb
 
 
 def test_my_cameo_page_lists_refused_attempts(client, scene):
-    from cameos.actions import cameos_for_request
+    from cameos.actions.consent import cameos_for_request
     from generation.errors import ConsentRefused
 
     with pytest.raises(ConsentRefused):
@@ -280,7 +280,8 @@ def test_teens_cannot_open_their_cameo_to_everyone(client, make_user):
 
     assert response.status_code == 400
     assert Cameo.objects.get(pk=cameo.pk).permission == "only_me"
-    from cameos.actions import CameoRefused, update_cameo_settings
+    from cameos.actions.controls import update_cameo_settings
+    from cameos.errors import CameoRefused
 
     with pytest.raises(CameoRefused, match="Teen"):
         update_cameo_settings(cameo, permission="everyone", preferences="", restrictions="", actor=teen)

@@ -6,7 +6,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from cameos.actions import CameoRefused, set_voice_use, voice_cameo_for
+from cameos.actions.voice import set_voice_use, voice_cameo_for
+from cameos.errors import CameoRefused
 from cameos.jobs import analyse_voice
 from cameos.liveness.voice import voice_embedding, wav_bytes
 from cameos.models import Cameo, CameoMedia, LedgerEntry

@@ -15,7 +15,7 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import ApiToken
-from cameos import actions
+from cameos.actions import consent, controls
 from cameos.models import Cameo, CameoUse, LedgerEntry, Withdrawal
 from feed import actions as feed_actions
 from feed.models import Notification
@@ -30,15 +30,15 @@ P = Cameo.Permission
 
 
 def narrow(ada, bob, cameo, use):
-    actions.update_cameo_settings(cameo, permission=P.ONLY_ME, preferences="", restrictions="", actor=ada)
+    controls.update_cameo_settings(cameo, permission=P.ONLY_ME, preferences="", restrictions="", actor=ada)
 
 
 def unapprove(ada, bob, cameo, use):
-    actions.remove_approval(cameo, bob, actor=ada)
+    controls.remove_approval(cameo, bob, actor=ada)
 
 
 def block(ada, bob, cameo, use):
-    actions.block_user_of(use, actor=ada)
+    controls.block_user_of(use, actor=ada)
 
 
 def unfollow(ada, bob, cameo, use):
@@ -46,7 +46,7 @@ def unfollow(ada, bob, cameo, use):
 
 
 def delete(ada, bob, cameo, use):
-    actions.delete_cameo(cameo, actor=ada, keep_videos=False)
+    controls.delete_cameo(cameo, actor=ada, keep_videos=False)
 
 
 def delete_account(ada, bob, cameo, use):
@@ -85,9 +85,9 @@ def scene(make_user, make_generation, staff_user, django_capture_on_commit_callb
         if level == P.MUTUALS:
             mutuals(ada, bob)
         draft = make_generation(bob, prompt="ada juggling")
-        actions.record_cameo_uses(draft, [cameo])
+        consent.record_cameo_uses(draft, [cameo])
         remix = make_generation(bob, prompt="ada juggling again", source=draft)
-        actions.record_cameo_uses(remix, [])
+        consent.record_cameo_uses(remix, [])
         with django_capture_on_commit_callbacks(execute=True):
             post = feed_actions.publish_post(draft, caption="juggling")
         bobs = Client()

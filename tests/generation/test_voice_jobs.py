@@ -13,7 +13,7 @@ from django.core.files.base import ContentFile
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
-from cameos.actions import save_media
+from cameos.actions.media import save_media
 from cameos.liveness.voice import voice_embedding, wav_bytes
 from cameos.models import Cameo, CameoMedia
 from generation import hooks

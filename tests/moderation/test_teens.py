@@ -2,7 +2,8 @@
 
 import pytest
 
-from cameos.actions import CameoRefused, update_cameo_settings
+from cameos.actions.controls import update_cameo_settings
+from cameos.errors import CameoRefused
 from cameos.models import Cameo
 from feed.models import Post
 from generation.errors import PolicyRefused

@@ -1,0 +1,164 @@
+"""Withdrawing consent: applying a cameo's narrowed consent to the videos that use it (stop
+jobs, take posts down, record a `Withdrawal` and tell the author)."""
+
+from django.utils import timezone
+
+from accounts.models import User
+from cameos.actions.consent import possessive, refusal_reason
+from cameos.ledger import append_entry
+from cameos.models import Cameo, CameoUse, LedgerEntry, Withdrawal
+from generation.events import publish
+from generation.models import Generation
+
+
+def _stop_generation(generation: Generation, reason: str) -> None:
+    """Stop a queued job at once (failed, with `reason`) or ask a running one to stop."""
+    from generation import queue
+    from generation.actions import generation_finished
+
+    stopped = Generation.objects.filter(pk=generation.pk, status=Generation.Status.QUEUED).update(
+        status=Generation.Status.FAILED,
+        stage=Generation.Stage.DONE,
+        finished=timezone.now(),
+        error=reason[:300],
+    )
+    if stopped:
+        queue.cancel_queued_job(generation.rq_job_id)
+    else:
+        Generation.objects.filter(pk=generation.pk, status=Generation.Status.RUNNING).update(
+            cancel_requested=True
+        )
+    generation.refresh_from_db()
+    publish(generation.owner_id, generation.event())
+    if stopped:
+        generation_finished(generation)
+
+
+def enforce_consent(cameo: Cameo, *, keep_finished: bool = False, why: str = "consent withdrawn") -> int:
+    """Apply `cameo`'s current consent to the videos that use it: stop queued and running jobs
+    that may no longer use it and take down their posts (drafts stay with their creators, and
+    can no longer be posted). With `keep_finished`, finished videos are left alone (a deleted
+    cameo whose owner kept the videos). Returns how many uses were stopped.
+
+    Every stopped video of someone else becomes a `Withdrawal` (served to nobody but the
+    likeness owner and moderators, refused as a source) and its author gets one notification
+    naming the cameo and `why` (how consent ended).
+
+    Call after anything that narrows consent, inside the caller's transaction. Cost: one query for
+    the uses, one per distinct creator, and the writes for each stopped use.
+    """
+    from feed.actions import unpost
+    from feed.models import Post
+
+    uses = list(
+        CameoUse.objects.filter(cameo=cameo, status=CameoUse.Status.USED, generation__isnull=False)
+        .select_related("generation__owner", "user")
+        .order_by("id")
+    )
+    cameo = Cameo.objects.select_related("owner").get(pk=cameo.pk)
+    reasons: dict[int, str] = {}
+    withdrawn: dict[int, list[Withdrawal]] = {}
+    stopped = 0
+    for use in uses:
+        generation = use.generation
+        if keep_finished and generation.is_final:
+            continue
+        if use.user_id not in reasons:
+            reasons[use.user_id] = refusal_reason(cameo, use.user)
+        reason = reasons[use.user_id]
+        if not reason:
+            continue
+        stop_text = f"Stopped: {reason}"
+        if generation.is_active:
+            _stop_generation(generation, stop_text)
+        post = Post.objects.filter(generation=generation).first()
+        if post is not None:
+            unpost(post)
+        entry = append_entry(
+            cameo,
+            LedgerEntry.Kind.STOPPED,
+            actor=cameo.owner,
+            subject=use.user,
+            generation=generation,
+            reason=reason,
+            post_taken_down=post is not None,
+        )
+        CameoUse.objects.filter(pk=use.pk).update(status=CameoUse.Status.STOPPED, reason=reason[:300])
+        record = _withdraw(cameo, generation, post_code=post.code if post else "", entry=entry, why=why)
+        if record is not None:
+            withdrawn.setdefault(generation.owner_id, []).append(record)
+        stopped += 1
+    for author_id, records in withdrawn.items():
+        _notify_withdrawal(author_id, cameo, records, why)
+    return stopped
+
+
+def _withdraw(cameo: Cameo, generation: Generation, *, post_code: str, entry: LedgerEntry, why: str):
+    """Record that `generation` (someone else's, showing `cameo`) is withdrawn; None when it is the
+    likeness owner's own video or already withdrawn for this cameo."""
+    from provenance.models import Export
+
+    if generation.owner_id == cameo.owner_id:
+        return None
+    existing = Withdrawal.objects.filter(cameo=cameo, generation_code=generation.code).first()
+    if existing is not None:
+        if post_code and not existing.post_code:
+            Withdrawal.objects.filter(pk=existing.pk).update(post_code=post_code)
+        return None
+    return Withdrawal.objects.create(
+        cameo=cameo,
+        generation=generation,
+        author_id=generation.owner_id,
+        generation_code=generation.code,
+        post_code=post_code,
+        tracking_id=Export.objects.filter(generation=generation)
+        .values_list("tracking_id", flat=True)
+        .first(),
+        owner_handle=cameo.owner.handle,
+        reason=why[:120],
+        ledger_entry=entry,
+        created=entry.created,
+    )
+
+
+def _notify_withdrawal(author_id: int, cameo: Cameo, records: list[Withdrawal], why: str) -> None:
+    """One notification per author and withdrawal, naming the cameo and how consent ended. No
+    actor: a block between the two must not swallow it."""
+    from feed.actions import notify
+    from feed.models import Notification
+
+    count = "Your video" if len(records) == 1 else f"{len(records)} of your videos"
+    message = (
+        f"{count} with {possessive(cameo)} was taken down: @{cameo.owner.handle} withdrew consent ({why})."
+    )
+    # Not linked to the draft: it may be deleted next (a deleted cameo), taking the row with it.
+    notify(author_id, Notification.Kind.CONSENT_WITHDRAWN, message=message)
+
+
+def delete_video(use: CameoUse, *, actor: User, why: str = "video removed by the cameo's owner") -> None:
+    from feed.actions import delete_post
+    from feed.models import Post
+    from generation.actions import delete_generation
+
+    generation = use.generation
+    entry = append_entry(
+        use.cameo, LedgerEntry.Kind.REMOVED, actor=actor, subject=use.user, generation=generation
+    )
+    CameoUse.objects.filter(pk=use.pk).update(status=CameoUse.Status.REMOVED)
+    post = Post.objects.filter(generation=generation).first()
+    cameo = Cameo.objects.select_related("owner").get(pk=use.cameo_id)
+    record = _withdraw(cameo, generation, post_code=post.code if post else "", entry=entry, why=why)
+    if record is not None:
+        _notify_withdrawal(generation.owner_id, cameo, [record], why)
+    if post is not None:
+        delete_post(post)
+    else:
+        delete_generation(generation)
+
+
+def enforce_consent_between(*users: User, why: str = "consent withdrawn") -> int:
+    """Re-apply consent on every cameo these people own, after something outside the cameo pages
+    narrowed it (a block or unfollow from the feed: mutuals may no longer be mutual). Returns how
+    many uses were stopped. For the feed's block and unfollow actions to call."""
+    cameos = Cameo.objects.filter(owner__in=[u.pk for u in users], status=Cameo.Status.ACTIVE)
+    return sum(enforce_consent(cameo, why=why) for cameo in cameos)
