@@ -8,6 +8,7 @@ browsers only once it commits.
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -344,21 +345,41 @@ def unblock(blocker: User, blocked: User) -> bool:
 # --- notifications --------------------------------------------------------------------------
 
 
-# Other unread items behind the bell, registered by the apps above feed (moderation's notices):
-# each a callable taking a user id and returning the `values_list("pk")` of their unread rows.
-UNREAD_ELSEWHERE: list[Callable[[int], QuerySet]] = []
+@dataclass(frozen=True)
+class BellSource:
+    """Another app's items behind the bell (moderation's notices), registered by that app: feed
+    sits below it and can't import it."""
+
+    unread_pks: Callable[[int], QuerySet]  # values_list("pk") of a user's unread rows, for the count
+    newest_unread: Callable[[User], list]  # the notifications page's newest unread items
+    mark_read: Callable[[User], object]
 
 
-def register_unread(source: Callable[[int], QuerySet]) -> None:
-    if source not in UNREAD_ELSEWHERE:
-        UNREAD_ELSEWHERE.append(source)
+BELL_SOURCES: list[BellSource] = []
+
+
+def register_bell_source(source: BellSource) -> None:
+    if source not in BELL_SOURCES:
+        BELL_SOURCES.append(source)
 
 
 def unread_count(user_id: int) -> int:
-    """Unread items behind the bell: feed notifications plus the registered ones, in one query."""
+    """Unread items behind the bell: feed notifications plus the other apps', in one query."""
     mine = Notification.objects.filter(recipient_id=user_id, read=False).order_by().values_list("pk")
-    others = [source(user_id) for source in UNREAD_ELSEWHERE]
+    others = [source.unread_pks(user_id) for source in BELL_SOURCES]
     return mine.union(*others, all=True).count() if others else mine.count()
+
+
+def take_other_unread(user: User) -> list:
+    """The other apps' newest unread items for the notifications page (the bell counts them, so
+    the page it opens shows them first); they are marked read as they are shown."""
+    items = []
+    for source in BELL_SOURCES:
+        newest = list(source.newest_unread(user))
+        if newest:
+            source.mark_read(user)
+        items += newest
+    return items
 
 
 def notify(

@@ -20,10 +20,8 @@ from feed.forms import CommentForm, FeedSettingsForm, PostForm, SteeringForm
 from feed.models import EPOCH, Comment, Follow, Notification, NotInterested, Post
 from generation.models import Generation
 from generation.serving import serve_file
-from moderation.actions import mark_notices_read
-from moderation.models import ModerationNotice
-from moderation.ratelimit import ratelimit
 from provenance.actions import ExportFailed
+from sora_site.ratelimit import ratelimit
 
 MEDIA_VARIANTS = ("video", "poster", "sprite")
 
@@ -534,10 +532,6 @@ def notifications(request: HttpRequest) -> HttpResponse:
     )
     items = list(rows[: page_size("FEED_NOTIFICATIONS_PAGE_SIZE", 50)])
     # The bell counts moderators' decisions too, so the page it opens shows the new ones first.
-    notices = list(
-        ModerationNotice.objects.filter(recipient=viewer, read=False).order_by("-created", "-id")[:20]
-    )
-    if notices:
-        mark_notices_read(viewer)
+    notices = actions.take_other_unread(viewer)
     actions.mark_all_read(viewer)
     return render(request, "feed/notifications.html", {"notifications": items, "notices": notices})

@@ -2,9 +2,9 @@
 them), so they send signals or keep registries, connected here from ModerationConfig.ready()."""
 
 from accounts.signals import inactive_login, login_attempted
-from feed.actions import register_unread
+from feed.actions import BellSource, register_bell_source
 from generation import hooks
-from moderation import output_check, policy, quotas, sanctions
+from moderation import actions, output_check, policy, quotas, sanctions
 from moderation.models import ModerationNotice
 
 
@@ -19,6 +19,10 @@ def explain_inactive_login(sender, user, **kwargs) -> str:
 def unread_notices(user_id: int):
     """The bell counts unread moderation notices beside feed's notifications (one query)."""
     return ModerationNotice.objects.filter(recipient_id=user_id, read=False).order_by().values_list("pk")
+
+
+def newest_unread_notices(user) -> list:
+    return list(ModerationNotice.objects.filter(recipient=user, read=False).order_by("-created", "-id")[:20])
 
 
 class GenerationChecks:
@@ -36,5 +40,5 @@ class GenerationChecks:
 def connect() -> None:
     login_attempted.connect(lift_expired_suspension, dispatch_uid="moderation.lift_expired_suspension")
     inactive_login.connect(explain_inactive_login, dispatch_uid="moderation.explain_inactive_login")
-    register_unread(unread_notices)
+    register_bell_source(BellSource(unread_notices, newest_unread_notices, actions.mark_notices_read))
     hooks.register_checks(GenerationChecks())
