@@ -4,7 +4,7 @@ them), so they send signals or keep registries, connected here from ModerationCo
 from accounts.signals import inactive_login, login_attempted
 from feed.actions import BellSource, register_bell_source
 from generation import hooks
-from moderation import actions, output_check, policy, quotas, sanctions
+from moderation import actions, policy, quotas, sanctions
 from moderation.models import ModerationNotice
 
 
@@ -33,6 +33,9 @@ class GenerationChecks:
         quotas.check_generation_quota(owner)
 
     def check_output(self, generation, frames, fps, audio, sample_rate):
+        # The worker's check loads the output models; the web process never needs them.
+        from moderation import output_check
+
         context = output_check.output_check_context(generation)
         return output_check.check_output(frames, fps, audio, sample_rate, **context)
 
