@@ -4,6 +4,7 @@ from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
+from cameos.actions.disputes import resolve_dispute
 from cameos.models import (
     Approval,
     Cameo,
@@ -126,16 +127,12 @@ class LikenessDisputeAdmin(admin.ModelAdmin):
 
     @admin.action(description="Verify the held cameo (not the same person)")
     def verify_held_cameo(self, request, queryset):
-        from cameos.actions.disputes import resolve_dispute
-
         for dispute in queryset.filter(status=LikenessDispute.Status.OPEN):
             resolve_dispute(dispute, verify=True, moderator=request.user)
         messages.success(request, "Done.")
 
     @admin.action(description="Reject the held cameo (someone else's face)")
     def reject_held_cameo(self, request, queryset):
-        from cameos.actions.disputes import resolve_dispute
-
         for dispute in queryset.filter(status=LikenessDispute.Status.OPEN):
             resolve_dispute(dispute, verify=False, moderator=request.user)
         messages.success(request, "Done.")

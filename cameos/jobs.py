@@ -7,14 +7,18 @@ from contextlib import ExitStack, contextmanager
 
 from django.conf import settings
 from django.core.files.base import ContentFile
+from django.db.models import Q
 from django.utils import timezone
 
 from cameos.actions.media import erase_media, save_media
 from cameos.actions.recording import FRESHNESS_SLACK_SECONDS, reject_cameo
+from cameos.actions.voice import accept_voice, reject_voice
 from cameos.ledger import append_entry
-from cameos.models import Cameo, CameoMedia, LedgerEntry
+from cameos.models import Cameo, CameoMedia, LedgerEntry, LikenessDispute
+from cameos.signals import answers, likeness_wanted
 from generation.events import publish
 from generation.serving import local_path
+from generation.voice.stage import get_voice_stage
 from sora_site import metrics
 
 log = logging.getLogger(__name__)
@@ -154,12 +158,11 @@ def likeness_match(cameo: Cameo, face_embedding: list[float] | None):
     (distance, matched cameo or None, matched public figure or None), or None.
 
     Compared with every other account's person cameo that is verified or held for review (one
-    face, one owner) and every enabled public figure with a reference picture. A brute-force pass
-    (128 floats per cameo); a figure's embedding is computed once and kept with its picture's name.
+    face, one owner), then with what the apps above answer to `cameos.signals.likeness_wanted`
+    (moderation: every enabled public figure with a reference picture), which wins only when
+    strictly closer. A brute-force pass (128 floats per cameo).
     """
     import numpy as np
-
-    from moderation.models import PublicFigure
 
     if not face_embedding:
         return None
@@ -178,12 +181,11 @@ def likeness_match(cameo: Cameo, face_embedding: list[float] | None):
         distance = float(np.linalg.norm(mine - np.asarray(vector, dtype=np.float64)))
         if distance <= settings.CAMEO_FACE_DISPUTE_DISTANCE and (best is None or distance < best[0]):
             best = (distance, pk, None)
-    for figure in PublicFigure.objects.filter(enabled=True).exclude(reference_image=""):
-        vector = figure_embedding(figure)
-        if vector is None:
-            continue
-        distance = float(np.linalg.norm(mine - np.asarray(vector, dtype=np.float64)))
-        if distance <= settings.CAMEO_FACE_DISPUTE_DISTANCE and (best is None or distance < best[0]):
+    within = settings.CAMEO_FACE_DISPUTE_DISTANCE
+    for distance, figure in answers(
+        likeness_wanted.send(sender=Cameo, cameo=cameo, face=face_embedding, within=within)
+    ):
+        if best is None or distance < best[0]:
             best = (distance, None, figure)
     if best is None:
         return None
@@ -191,34 +193,10 @@ def likeness_match(cameo: Cameo, face_embedding: list[float] | None):
     return distance, Cameo.objects.filter(pk=pk).first() if pk else None, figure
 
 
-def figure_embedding(figure) -> list[float] | None:
-    """The face embedding of a public figure's reference picture (its largest face), computed
-    when the picture is new or changed and stored beside its name; None without a face."""
-    import numpy as np
-    from PIL import Image
-
-    from cameos.liveness import face_embeddings_in_frames
-    from moderation.models import PublicFigure
-
-    stored = figure.face_embedding or {}
-    if stored.get("image") == figure.reference_image.name:
-        return stored.get("vector")
-    with figure.reference_image.open("rb") as fh:
-        rgb = np.asarray(Image.open(fh).convert("RGB"))
-    faces = face_embeddings_in_frames([rgb])
-    vector = faces[0] if faces else None
-    PublicFigure.objects.filter(pk=figure.pk).update(
-        face_embedding={"image": figure.reference_image.name, "vector": vector}
-    )
-    return vector
-
-
 def hold_for_review(cameo: Cameo, match, *, checks: dict, **fields) -> str:
     """Hold a cameo whose face is someone else's likeness: stored as checked (embeddings and
     references, for the moderator) but not verified, with a likeness dispute in the moderators'
     queue. The owner is told only that it needs review."""
-    from cameos.models import LikenessDispute
-
     distance, other, figure = match
     changed = Cameo.objects.filter(pk=cameo.pk, status=Cameo.Status.CHECKING).update(
         status=Cameo.Status.REVIEW, reasons=[REVIEW_REASON], checks={**cameo.checks, **checks}, **fields
@@ -236,8 +214,6 @@ def hold_for_review(cameo: Cameo, match, *, checks: dict, **fields) -> str:
 
 def claim_voice(cameo_id: int) -> bool:
     """Claim a reading for checking: the first job to mark it started runs, any copy stops."""
-    from django.db.models import Q
-
     rows = Cameo.objects.filter(pk=cameo_id, voice_status=Cameo.VoiceStatus.CHECKING).filter(
         ~Q(voice_checks__has_key="started")
     )
@@ -257,7 +233,6 @@ def analyse_voice(cameo_id: int) -> str:
     kNN-VC route is configured, its matching set is computed once and stored beside it. CPU-bound:
     about a second per minute of reading without kNN-VC.
     """
-    from cameos.actions.voice import accept_voice, reject_voice
     from cameos.liveness import RecordingError
 
     if not claim_voice(cameo_id):
@@ -331,8 +306,6 @@ def voice_features_bytes(speech) -> bytes | None:
     import io
 
     import numpy as np
-
-    from generation.voice.stage import get_voice_stage
 
     stage = get_voice_stage()
     if stage is None:

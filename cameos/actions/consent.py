@@ -17,6 +17,8 @@ from django.db.models.functions import Lower
 from accounts.models import User
 from cameos.ledger import append_entry
 from cameos.models import Cameo, CameoUse, LedgerEntry, Withdrawal
+from cameos.querysets import follow_model
+from cameos.signals import cameo_used
 from generation.errors import ConsentRefused, GenerationRefused
 from generation.events import publish
 from generation.models import Generation
@@ -200,15 +202,10 @@ def lineage_of(generation_id: int) -> dict[int, str]:
 
 def notify_cameo_use(use: CameoUse) -> None:
     """Tell the cameo's owner someone used it: a live event on their pages, the unseen count on
-    their cameo list, and the feed's bell once the feed has a cameo notification kind."""
-    from feed.models import Notification
-
+    their cameo list, and the feed's bell (`cameos.signals.cameo_used`)."""
     text = f"@{use.user.handle} used your cameo."
     publish(use.cameo.owner_id, {"kind": "cameo_use", "cameo": use.cameo.code, "use": use.code, "text": text})
-    if "cameo_use" in Notification.Kind.values:
-        from feed.actions import notify
-
-        notify(use.cameo.owner_id, "cameo_use", actor=use.user, generation=use.generation)
+    cameo_used.send(sender=CameoUse, use=use)
 
 
 def _recheck(generation: Generation, stage: str) -> None:
@@ -255,9 +252,7 @@ def check_post_allowed(generation: Generation) -> None:
 def usable_cameos_for_picker(user: User, limit: int = 50) -> list[Cameo]:
     """The cameos offered in Create: usable by `user` and either theirs, approved for them, or
     of someone they follow (anyone else's open cameo can still be @mentioned). One query."""
-    from feed.models import Follow
-
-    follows = Follow.objects.filter(follower=user.pk).values("followee")
+    follows = follow_model().objects.filter(follower=user.pk).values("followee")
     return list(
         Cameo.objects.usable_by(user)
         .filter(Q(owner=user.pk) | Q(approvals__user=user.pk) | Q(owner__in=follows))

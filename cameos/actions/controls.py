@@ -10,6 +10,7 @@ from cameos.actions.withdrawal import delete_video, enforce_consent
 from cameos.errors import CameoRefused
 from cameos.ledger import append_entry
 from cameos.models import Approval, Cameo, CameoUse, LedgerEntry
+from cameos.signals import block_requested, preferences_submitted
 from generation.errors import GenerationRefused
 
 
@@ -23,8 +24,6 @@ def update_cameo_settings(
 
     One transaction: the change, its ledger entry and every stopped video stand or fall together;
     events, job cancels and file deletions happen only once it commits."""
-    from moderation.policy import check_cameo_preferences
-
     if permission == Cameo.Permission.EVERYONE and cameo.owner.is_teen:
         raise CameoRefused("Teen accounts can't let everyone use their cameo.", field="permission")
     new = {"permission": permission, "preferences": preferences.strip(), "restrictions": restrictions.strip()}
@@ -32,9 +31,10 @@ def update_cameo_settings(
     if not changed:
         return []
     if "preferences" in changed:
-        # Preferences steer every video the cameo is in: the prompt policy judges them first.
+        # Preferences steer every video the cameo is in: the prompt policy judges them first
+        # (moderation's receiver of `preferences_submitted` raises to refuse them).
         try:
-            check_cameo_preferences(cameo.owner, changed["preferences"])
+            preferences_submitted.send(sender=Cameo, owner=cameo.owner, text=changed["preferences"])
         except GenerationRefused as exc:
             raise CameoRefused(str(exc), field="preferences") from exc
     before = {name: getattr(cameo, name) for name in changed}
@@ -119,12 +119,8 @@ def block_user_of(use: CameoUse, *, actor: User) -> None:
     """The cameo's owner blocks the person who used (or tried to use) their cameo: the feed's
     block, a ledger revocation on each of the owner's cameos, and consent enforced on them all,
     in one transaction."""
-    from feed.actions import FeedRefused, block_user
-
-    try:
-        block_user(actor, use.user)
-    except FeedRefused as exc:
-        raise CameoRefused(str(exc)) from exc
+    # The feed's block (follows end both ways); it raises CameoRefused when it refuses.
+    block_requested.send(sender=Cameo, blocker=actor, blocked=use.user)
     for cameo in Cameo.objects.filter(owner=actor, status=Cameo.Status.ACTIVE):
         append_entry(cameo, LedgerEntry.Kind.REVOKED, actor=actor, subject=use.user, reason="blocked")
         enforce_consent(cameo, why="blocked")

@@ -1,6 +1,7 @@
 """A cameo's files in storage: saved with the row, deleted only once the transaction commits."""
 
 from cameos.models import Cameo, CameoMedia
+from generation.models import delete_on_commit
 
 
 def save_media(cameo: Cameo, role: str, position: int, name: str, content) -> CameoMedia:
@@ -13,8 +14,6 @@ def save_media(cameo: Cameo, role: str, position: int, name: str, content) -> Ca
 def delete_media(rows) -> None:
     """Delete these CameoMedia rows now and their files in storage once the transaction commits:
     a rolled-back deletion leaves rows and files as they were."""
-    from generation.models import delete_on_commit
-
     rows = list(rows)
     delete_on_commit([media.file for media in rows])
     for media in rows:

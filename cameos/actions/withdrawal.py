@@ -7,15 +7,15 @@ from accounts.models import User
 from cameos.actions.consent import possessive, refusal_reason
 from cameos.ledger import append_entry
 from cameos.models import Cameo, CameoUse, LedgerEntry, Withdrawal
+from cameos.signals import answers, consent_withdrawn, video_removed, withdrawal_notice, withdrawal_recorded
+from generation import queue
+from generation.actions import delete_generation, generation_finished
 from generation.events import publish
 from generation.models import Generation
 
 
 def _stop_generation(generation: Generation, reason: str) -> None:
     """Stop a queued job at once (failed, with `reason`) or ask a running one to stop."""
-    from generation import queue
-    from generation.actions import generation_finished
-
     stopped = Generation.objects.filter(pk=generation.pk, status=Generation.Status.QUEUED).update(
         status=Generation.Status.FAILED,
         stage=Generation.Stage.DONE,
@@ -47,9 +47,6 @@ def enforce_consent(cameo: Cameo, *, keep_finished: bool = False, why: str = "co
     Call after anything that narrows consent, inside the caller's transaction. Cost: one query for
     the uses, one per distinct creator, and the writes for each stopped use.
     """
-    from feed.actions import unpost
-    from feed.models import Post
-
     uses = list(
         CameoUse.objects.filter(cameo=cameo, status=CameoUse.Status.USED, generation__isnull=False)
         .select_related("generation__owner", "user")
@@ -68,23 +65,7 @@ def enforce_consent(cameo: Cameo, *, keep_finished: bool = False, why: str = "co
         reason = reasons[use.user_id]
         if not reason:
             continue
-        stop_text = f"Stopped: {reason}"
-        if generation.is_active:
-            _stop_generation(generation, stop_text)
-        post = Post.objects.filter(generation=generation).first()
-        if post is not None:
-            unpost(post)
-        entry = append_entry(
-            cameo,
-            LedgerEntry.Kind.STOPPED,
-            actor=cameo.owner,
-            subject=use.user,
-            generation=generation,
-            reason=reason,
-            post_taken_down=post is not None,
-        )
-        CameoUse.objects.filter(pk=use.pk).update(status=CameoUse.Status.STOPPED, reason=reason[:300])
-        record = _withdraw(cameo, generation, post_code=post.code if post else "", entry=entry, why=why)
+        record = _stop_use(cameo, use, reason, why)
         if record is not None:
             withdrawn.setdefault(generation.owner_id, []).append(record)
         stopped += 1
@@ -93,11 +74,30 @@ def enforce_consent(cameo: Cameo, *, keep_finished: bool = False, why: str = "co
     return stopped
 
 
+def _stop_use(cameo: Cameo, use: CameoUse, reason: str, why: str) -> Withdrawal | None:
+    """Stop one video's use of `cameo`: its job, its post (the feed takes it down: see
+    `cameos.signals.consent_withdrawn`), the ledger entry and the `Withdrawal`."""
+    generation = use.generation
+    if generation.is_active:
+        _stop_generation(generation, f"Stopped: {reason}")
+    post_codes = answers(consent_withdrawn.send(sender=Cameo, cameo=cameo, generation=generation))
+    entry = append_entry(
+        cameo,
+        LedgerEntry.Kind.STOPPED,
+        actor=cameo.owner,
+        subject=use.user,
+        generation=generation,
+        reason=reason,
+        post_taken_down=bool(post_codes),
+    )
+    CameoUse.objects.filter(pk=use.pk).update(status=CameoUse.Status.STOPPED, reason=reason[:300])
+    return _withdraw(cameo, generation, post_code=post_codes[0] if post_codes else "", entry=entry, why=why)
+
+
 def _withdraw(cameo: Cameo, generation: Generation, *, post_code: str, entry: LedgerEntry, why: str):
     """Record that `generation` (someone else's, showing `cameo`) is withdrawn; None when it is the
-    likeness owner's own video or already withdrawn for this cameo."""
-    from provenance.models import Export
-
+    likeness owner's own video or already withdrawn for this cameo. Apps above add what they know
+    of the video (`cameos.signals.withdrawal_recorded`: provenance's tracking id)."""
     if generation.owner_id == cameo.owner_id:
         return None
     existing = Withdrawal.objects.filter(cameo=cameo, generation_code=generation.code).first()
@@ -105,53 +105,51 @@ def _withdraw(cameo: Cameo, generation: Generation, *, post_code: str, entry: Le
         if post_code and not existing.post_code:
             Withdrawal.objects.filter(pk=existing.pk).update(post_code=post_code)
         return None
-    return Withdrawal.objects.create(
+    record = Withdrawal.objects.create(
         cameo=cameo,
         generation=generation,
         author_id=generation.owner_id,
         generation_code=generation.code,
         post_code=post_code,
-        tracking_id=Export.objects.filter(generation=generation)
-        .values_list("tracking_id", flat=True)
-        .first(),
         owner_handle=cameo.owner.handle,
         reason=why[:120],
         ledger_entry=entry,
         created=entry.created,
     )
+    withdrawal_recorded.send(sender=Withdrawal, withdrawal=record)
+    return record
 
 
 def _notify_withdrawal(author_id: int, cameo: Cameo, records: list[Withdrawal], why: str) -> None:
     """One notification per author and withdrawal, naming the cameo and how consent ended. No
-    actor: a block between the two must not swallow it."""
-    from feed.actions import notify
-    from feed.models import Notification
-
+    actor: a block between the two must not swallow it (the feed's bell: see
+    `cameos.signals.withdrawal_notice`)."""
     count = "Your video" if len(records) == 1 else f"{len(records)} of your videos"
     message = (
         f"{count} with {possessive(cameo)} was taken down: @{cameo.owner.handle} withdrew consent ({why})."
     )
-    # Not linked to the draft: it may be deleted next (a deleted cameo), taking the row with it.
-    notify(author_id, Notification.Kind.CONSENT_WITHDRAWN, message=message)
+    withdrawal_notice.send(sender=Cameo, author_id=author_id, message=message)
 
 
 def delete_video(use: CameoUse, *, actor: User, why: str = "video removed by the cameo's owner") -> None:
-    from feed.actions import delete_post
-    from feed.models import Post
-    from generation.actions import delete_generation
-
+    """Delete a video that used the cameo (the ledger's `removed` entry and a `Withdrawal` first):
+    with its post when it was posted (the feed deletes both: see `cameos.signals.video_removed`),
+    else as a draft."""
     generation = use.generation
     entry = append_entry(
         use.cameo, LedgerEntry.Kind.REMOVED, actor=actor, subject=use.user, generation=generation
     )
     CameoUse.objects.filter(pk=use.pk).update(status=CameoUse.Status.REMOVED)
-    post = Post.objects.filter(generation=generation).first()
     cameo = Cameo.objects.select_related("owner").get(pk=use.cameo_id)
-    record = _withdraw(cameo, generation, post_code=post.code if post else "", entry=entry, why=why)
+    record = _withdraw(cameo, generation, post_code="", entry=entry, why=why)
     if record is not None:
         _notify_withdrawal(generation.owner_id, cameo, [record], why)
-    if post is not None:
-        delete_post(post)
+    post_codes = answers(video_removed.send(sender=Cameo, cameo=cameo, generation=generation))
+    if post_codes:
+        # The post's old address answers 410 with the reason.
+        Withdrawal.objects.filter(cameo=cameo, generation_code=generation.code, post_code="").update(
+            post_code=post_codes[0]
+        )
     else:
         delete_generation(generation)
 

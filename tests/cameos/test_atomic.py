@@ -35,10 +35,8 @@ def narrow(ada, bob, cameo, monkeypatch):
 
 
 def delete(ada, bob, cameo, monkeypatch):
-    import generation.actions
-
     # After the ledger entry, the erased media, the stopped jobs and the withdrawn post.
-    monkeypatch.setattr(generation.actions, "delete_generation", boom)
+    monkeypatch.setattr(withdrawal, "delete_generation", boom)
     controls.delete_cameo(cameo, actor=ada, keep_videos=False)
 
 
