@@ -22,6 +22,7 @@ lint: $(VENV_STAMP)
 	$(PY) -m ruff format --check .
 	$(PY) -m ruff check .
 	$(PY) manage.py makemigrations --check --dry-run
+	.venv/bin/lint-imports
 
 format: $(VENV_STAMP)
 	$(PY) -m ruff format .

@@ -1,6 +1,7 @@
 from allauth.account.adapter import DefaultAccountAdapter
+from django.contrib import messages
 
-from moderation import sanctions
+from accounts.signals import inactive_login, login_attempted
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -12,14 +13,12 @@ class AccountAdapter(DefaultAccountAdapter):
         return super().save_user(request, user, form, commit=commit)
 
     def pre_login(self, request, user, **kwargs):
-        # A suspension that has run out ends at the next login attempt.
-        sanctions.lift_if_expired(user)
+        # A suspension that has run out ends at the next login attempt (moderation's receiver).
+        login_attempted.send(sender=self.__class__, user=user)
         return super().pre_login(request, user, **kwargs)
 
     def respond_user_inactive(self, request, user):
-        from django.contrib import messages
-
-        message = sanctions.sanction_message(user)
-        if message:
-            messages.error(request, message)
+        for _receiver, message in inactive_login.send(sender=self.__class__, user=user):
+            if message:
+                messages.error(request, message)
         return super().respond_user_inactive(request, user)

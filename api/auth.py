@@ -4,7 +4,7 @@ from django.http import HttpRequest
 from ninja.security import HttpBearer
 
 from accounts.models import ApiToken, User
-from moderation.ratelimit import limit
+from sora_site.ratelimit import limit
 
 
 class TokenAuth(HttpBearer):
@@ -13,7 +13,7 @@ class TokenAuth(HttpBearer):
     One query per request (plus a throttled `last_used` touch). The owner becomes `request.user`, so
     the site's rules (visibility, quotas, consent) see the same person as on the web. Each
     authenticated request counts against the "api" rate limit (RATE_LIMIT_RATES); over it,
-    moderation.ratelimit.RateLimited becomes a 429 in the error shape (see api.errors).
+    sora_site.ratelimit.RateLimited becomes a 429 in the error shape (see api.errors).
     """
 
     def authenticate(self, request: HttpRequest, token: str) -> User | None:

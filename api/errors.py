@@ -14,7 +14,7 @@ from django.http.multipartparser import MultiPartParserError
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
-from moderation.ratelimit import RateLimited
+from sora_site.ratelimit import RateLimited
 
 log = logging.getLogger(__name__)
 

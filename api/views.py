@@ -16,7 +16,7 @@ from accounts.models import ApiToken
 from api.forms import TokenForm, WebhookEndpointForm
 from api.models import WebhookDelivery, WebhookEndpoint
 from api.webhooks import EndpointRefused, UnsafeURL, add_endpoint, send_test_event
-from moderation.ratelimit import ratelimit
+from sora_site.ratelimit import ratelimit
 
 MAX_LIVE_TOKENS = 20
 DOCS_ASSETS = {

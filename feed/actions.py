@@ -7,14 +7,18 @@ browsers only once it commits.
 """
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.db.models.functions import Greatest
 from django.http import Http404
 
 from accounts.models import Block, User
+from cameos.actions.consent import check_post_allowed
+from cameos.actions.withdrawal import enforce_consent_between
 from feed import bell
 from feed.models import (
     COMMENT_MAX_LENGTH,
@@ -27,9 +31,11 @@ from feed.models import (
     Post,
     PostView,
 )
+from generation.errors import ConsentRefused
 from generation.events import publish
 from generation.models import Generation
-from provenance.models import Export
+from provenance.actions import ExportFailed, ensure_export, exported_file
+from sora_site import queue
 
 log = logging.getLogger(__name__)
 
@@ -75,9 +81,6 @@ def publish_post(
         )
     if visibility not in Post.Visibility.values:
         raise PostRefused("Choose who can see this post.")
-    from cameos.actions.consent import check_post_allowed
-    from generation.errors import ConsentRefused
-    from provenance.actions import ExportFailed, ensure_export
 
     try:
         check_post_allowed(generation)  # a cameo in it may have been revoked since it was made
@@ -118,13 +121,32 @@ def enqueue_embedding(post_id: int) -> None:
     """Queue feed.jobs.embed_post. A Redis failure only costs steering and search this post's
     vector (it still shows everywhere else), so it is logged, not raised; `manage.py
     embed_posts` fills in any that are missing."""
-    import django_rq
-    from redis.exceptions import RedisError
+    queue.enqueue_or_log(settings.CPU_QUEUE, "feed.jobs.embed_post", post_id, result_ttl=0)
 
-    try:
-        django_rq.get_queue(settings.CPU_QUEUE).enqueue("feed.jobs.embed_post", post_id, result_ttl=0)
-    except (RedisError, OSError):
-        log.warning("could not queue the embedding of post %s", post_id, exc_info=True)
+
+def post_video_file(post: Post):
+    """The file that plays for viewers: the watermarked, signed export rendition made when the
+    post was published. The unmarked draft never leaves the site; a post without an export (made
+    before provenance existed) gets one now."""
+    return ensure_export(post.generation).file
+
+
+# --- who sees a post: the one place posts are taken down, restored or marked mature ------------
+
+
+def hide_posts(posts: QuerySet[Post]) -> int:
+    """Take these posts down for everyone but staff (`visible_to` reads `hidden`): a moderator's
+    outcome, the admin's action, a re-check that no longer passes."""
+    return posts.update(hidden=True)
+
+
+def restore_posts(posts: QuerySet[Post]) -> int:
+    return posts.update(hidden=False)
+
+
+def mark_posts_mature(posts: QuerySet[Post]) -> int:
+    """Teens no longer see these posts (`visible_to` reads `mature`)."""
+    return posts.update(mature=True)
 
 
 @transaction.atomic
@@ -141,8 +163,7 @@ def delete_post(post: Post) -> None:
     A file name still used by another generation (seed_demo shares a few clips) is kept.
     """
     generation = post.generation
-    export = Export.objects.filter(generation=generation).first()
-    fields = [export.file if export else None, generation.video, generation.poster, generation.sprite]
+    fields = [exported_file(generation), generation.video, generation.poster, generation.sprite]
     fields += [generation.preview, generation.source_image]
     with transaction.atomic():
         unpost(post)
@@ -291,8 +312,6 @@ def follow(follower: User, followee: User) -> bool:
 @transaction.atomic
 def unfollow(follower: User, followee: User) -> bool:
     """Stop following; cameos shared with "mutuals" stop being usable between the two."""
-    from cameos.actions.withdrawal import enforce_consent_between
-
     removed = Follow.objects.filter(follower=follower, followee=followee).delete()[0] > 0
     if removed:
         enforce_consent_between(follower, followee, why="no longer mutuals")
@@ -315,8 +334,6 @@ def block_user(blocker: User, blocked: User) -> bool:
     Notification.objects.filter(
         Q(recipient=blocker, actor=blocked) | Q(recipient=blocked, actor=blocker)
     ).delete()
-    from cameos.actions.withdrawal import enforce_consent_between
-
     # Blocked users never qualify for a cameo: stop their queued jobs and posts that use one.
     enforce_consent_between(blocker, blocked, why="blocked")
     return created
@@ -329,13 +346,41 @@ def unblock(blocker: User, blocked: User) -> bool:
 # --- notifications --------------------------------------------------------------------------
 
 
-def unread_count(user_id: int) -> int:
-    """Unread items behind the bell: feed notifications plus moderation notices, in one query."""
-    from moderation.models import ModerationNotice
+@dataclass(frozen=True)
+class BellSource:
+    """Another app's items behind the bell (moderation's notices), registered by that app: feed
+    sits below it and can't import it."""
 
+    unread_pks: Callable[[int], QuerySet]  # values_list("pk") of a user's unread rows, for the count
+    newest_unread: Callable[[User], list]  # the notifications page's newest unread items
+    mark_read: Callable[[User], object]
+
+
+BELL_SOURCES: list[BellSource] = []
+
+
+def register_bell_source(source: BellSource) -> None:
+    if source not in BELL_SOURCES:
+        BELL_SOURCES.append(source)
+
+
+def unread_count(user_id: int) -> int:
+    """Unread items behind the bell: feed notifications plus the other apps', in one query."""
     mine = Notification.objects.filter(recipient_id=user_id, read=False).order_by().values_list("pk")
-    notices = ModerationNotice.objects.filter(recipient_id=user_id, read=False).order_by().values_list("pk")
-    return mine.union(notices, all=True).count()
+    others = [source.unread_pks(user_id) for source in BELL_SOURCES]
+    return mine.union(*others, all=True).count() if others else mine.count()
+
+
+def take_other_unread(user: User) -> list:
+    """The other apps' newest unread items for the notifications page (the bell counts them, so
+    the page it opens shows them first); they are marked read as they are shown."""
+    items = []
+    for source in BELL_SOURCES:
+        newest = list(source.newest_unread(user))
+        if newest:
+            source.mark_read(user)
+        items += newest
+    return items
 
 
 def notify(

@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from feed import actions
 from feed.models import Comment, Follow, Like, Notification, Post
 
 
@@ -15,15 +16,15 @@ class PostAdmin(admin.ModelAdmin):
 
     @admin.action(description="Take down (hide from everyone but staff)")
     def take_down(self, request, queryset):
-        queryset.update(hidden=True)
+        actions.hide_posts(queryset)
 
     @admin.action(description="Restore (un-hide)")
     def restore(self, request, queryset):
-        queryset.update(hidden=False)
+        actions.restore_posts(queryset)
 
     @admin.action(description="Mark mature (teens won't see it)")
     def mark_mature(self, request, queryset):
-        queryset.update(mature=True)
+        actions.mark_posts_mature(queryset)
 
 
 @admin.register(Comment)

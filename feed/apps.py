@@ -5,4 +5,6 @@ class FeedConfig(AppConfig):
     name = "feed"
 
     def ready(self) -> None:
-        from feed import receivers  # noqa: F401 - connects the cameos signals' receivers
+        from feed import receivers  # the cameos signals' receivers connect on import
+
+        receivers.connect()

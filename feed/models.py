@@ -167,14 +167,6 @@ class Post(models.Model):
     def cursor(self) -> str:
         return make_cursor(self.created, self.pk)
 
-    def video_file(self):
-        """The file that plays for viewers: the watermarked, signed export rendition made when
-        the post was published (provenance.actions.ensure_export). The unmarked draft never
-        leaves the site; a post without an export (made before provenance existed) gets one now."""
-        from provenance.actions import ensure_export
-
-        return ensure_export(self.generation).file
-
     def media_url(self, variant: str) -> str:
         return reverse("feed:media", args=[self.code, variant])
 

@@ -15,8 +15,6 @@ from accounts.models import Block, User
 from feed import actions, bell, ranking
 from feed.models import Follow, Notification, Post
 from generation.serving import serve_file
-from moderation.actions import mark_notices_read
-from moderation.models import ModerationNotice
 
 
 def with_handle(rows, handle: str):
@@ -190,11 +188,7 @@ def notifications(request: HttpRequest) -> HttpResponse:
     )
     items = list(rows[: settings.FEED_NOTIFICATIONS_PAGE_SIZE])
     # The bell counts moderators' decisions too, so the page it opens shows the new ones first.
-    notices = list(
-        ModerationNotice.objects.filter(recipient=viewer, read=False).order_by("-created", "-id")[:20]
-    )
-    if notices:
-        mark_notices_read(viewer)
+    notices = actions.take_other_unread(viewer)
     actions.mark_all_read(viewer)
     bell.forget(viewer.pk)
     return render(request, "feed/notifications.html", {"notifications": items, "notices": notices})

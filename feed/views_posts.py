@@ -14,8 +14,8 @@ from feed.forms import CommentForm, PostForm
 from feed.models import Comment, Post
 from generation.models import Generation
 from generation.serving import serve_file
-from moderation.ratelimit import ratelimit
 from provenance.actions import ExportFailed
+from sora_site.ratelimit import ratelimit
 
 MEDIA_VARIANTS = ("video", "poster", "sprite")
 
@@ -80,7 +80,7 @@ def media(request: HttpRequest, code: str, variant: str) -> HttpResponse:
             return withdrawn(request, withdrawal)
         raise Http404()
     try:
-        field = post.video_file() if variant == "video" else getattr(post.generation, variant)
+        field = actions.post_video_file(post) if variant == "video" else getattr(post.generation, variant)
     except ExportFailed:
         raise Http404() from None
     if not field:

@@ -8,7 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
-from generation import queue
+from generation import hooks, queue, signals
 from generation.engine.capabilities import get_capabilities
 from generation.errors import ConsentRefused, GenerationRefused, PolicyRefused, QuotaExceeded
 from generation.events import publish
@@ -26,6 +26,7 @@ __all__ = [
     "retry_generation",
     "delete_generation",
     "start_retake",
+    "stop_generation",
 ]
 
 MAX_SEED = 2**32 - 1
@@ -69,19 +70,14 @@ def start_generation(
     ConsentRefused say which rule) or GenerationUnavailable when the queue can't be reached; in
     every case nothing is stored.
     """
-    from cameos.actions.consent import cameos_for_request, record_cameo_uses
-    from moderation.policy import check_generation_request
-    from moderation.quotas import check_generation_quota
-
     queue.ensure_queue_available()
     storyboard = list(storyboard or [])
     if storyboard:
         seconds = sum(int(shot["seconds"]) for shot in storyboard)
         prompt = prompt or " / ".join(shot["prompt"] for shot in storyboard)
     texts = [prompt, *(shot["prompt"] for shot in storyboard)]
-    cameos = cameos_for_request(owner, texts, cameo_codes or [])
-    check_generation_request(owner, texts, cameos)
-    check_generation_quota(owner)
+    cameos = hooks.cast().for_request(owner, texts, cameo_codes or [])
+    hooks.checks().check_request(owner, texts, cameos)
     try:
         with transaction.atomic():
             # Serialise one user's submissions so two quick clicks can't both pass the limit.
@@ -102,7 +98,7 @@ def start_generation(
             )
             if source_image is not None:
                 generation.source_image.save("source.png", source_image, save=True)
-            record_cameo_uses(generation, cameos)
+            hooks.cast().record_uses(generation, cameos)
             transaction.on_commit(lambda: _enqueue(generation))
     except GenerationUnavailable:
         # The row committed but Redis refused the job: take the row back so nothing is orphaned.
@@ -118,35 +114,98 @@ def _enqueue(generation: Generation) -> None:
     generation.rq_job_id = job_id
 
 
+# --- status: the one place Generation.status changes (the worker's jobs call these too) ---------
+
+
+def claim_generation(generation_id: int, *, worker: str) -> bool:
+    """Queued -> running for one worker: the conditional UPDATE that makes a job run once."""
+    now = timezone.now()
+    return bool(
+        Generation.objects.filter(pk=generation_id, status=Generation.Status.QUEUED).update(
+            status=Generation.Status.RUNNING,
+            stage=Generation.Stage.LOADING,
+            started=now,
+            heartbeat=now,
+            worker=worker,
+        )
+    )
+
+
+def end_run(generation_id: int, status: str, **fields) -> bool:
+    """Running -> `status` (succeeded, failed, cancelled) with the job's results in `fields`.
+    False when the row was deleted, swept or ended meanwhile."""
+    return bool(
+        Generation.objects.filter(pk=generation_id, status=Generation.Status.RUNNING).update(
+            status=status, finished=timezone.now(), stage=Generation.Stage.DONE, **fields
+        )
+    )
+
+
+def fail_stuck(generation: Generation, *, cutoff, error: str, detail: str) -> bool:
+    """Running -> failed when the worker's last heartbeat is still older than `cutoff`."""
+    return bool(
+        Generation.objects.filter(
+            pk=generation.pk, status=Generation.Status.RUNNING, heartbeat__lt=cutoff
+        ).update(
+            status=Generation.Status.FAILED,
+            stage=Generation.Stage.DONE,
+            finished=timezone.now(),
+            error=error,
+            error_detail=detail,
+        )
+    )
+
+
+def _end_queued(generation: Generation, status: str, **fields) -> bool:
+    """Queued -> `status` at once; its RQ job is dropped once the caller's transaction commits."""
+    stopped = Generation.objects.filter(pk=generation.pk, status=Generation.Status.QUEUED).update(
+        status=status, finished=timezone.now(), stage=Generation.Stage.DONE, **fields
+    )
+    if stopped:
+        queue.cancel_queued_job(generation.rq_job_id)
+    return bool(stopped)
+
+
+def _ask_to_stop(generation: Generation) -> bool:
+    """A running job stops at its next step (its worker then ends the run)."""
+    return bool(
+        Generation.objects.filter(pk=generation.pk, status=Generation.Status.RUNNING).update(
+            cancel_requested=True
+        )
+    )
+
+
 def cancel_generation(generation: Generation) -> bool:
     """Cancel a queued job at once, or ask a running one to stop at its next step.
 
     Returns False when the job had already finished.
     """
-    now = timezone.now()
-    stopped = Generation.objects.filter(pk=generation.pk, status=Generation.Status.QUEUED).update(
-        status=Generation.Status.CANCELLED, finished=now, stage=Generation.Stage.DONE
-    )
-    if stopped:
-        queue.cancel_queued_job(generation.rq_job_id)
-    else:
-        stopped = Generation.objects.filter(pk=generation.pk, status=Generation.Status.RUNNING).update(
-            cancel_requested=True
-        )
+    stopped = _end_queued(generation, Generation.Status.CANCELLED) or _ask_to_stop(generation)
     generation.refresh_from_db()
     publish(generation.owner_id, generation.event())
     if generation.status == Generation.Status.CANCELLED:
         # A running job's end is announced by its worker; a queued one ends here.
         generation_finished(generation)
-    return bool(stopped)
+    return stopped
+
+
+def stop_generation(generation: Generation, reason: str) -> bool:
+    """Stop a queued job at once (failed, with `reason` for its owner) or ask a running one to
+    stop (consent for a cameo in it ended). Returns whether a queued job was stopped."""
+    stopped = _end_queued(generation, Generation.Status.FAILED, error=reason[:300])
+    if not stopped:
+        _ask_to_stop(generation)
+    generation.refresh_from_db()
+    publish(generation.owner_id, generation.event())
+    if stopped:
+        generation_finished(generation)
+    return stopped
 
 
 def retry_generation(generation: Generation) -> Generation:
     """A new job with the same inputs (seed included) as a failed or cancelled one."""
     if generation.status not in (Generation.Status.FAILED, Generation.Status.CANCELLED):
         raise GenerationRefused("Only failed or cancelled videos can be retried.")
-    from cameos.actions.uses import cameo_codes_for
-
     source_image = None
     if generation.source_image:
         source_image = File(generation.source_image.open("rb"))
@@ -160,7 +219,7 @@ def retry_generation(generation: Generation) -> Generation:
             storyboard=generation.storyboard,
             source=generation.source,
             source_image=source_image,
-            cameo_codes=cameo_codes_for(generation),
+            cameo_codes=hooks.cast().codes_for(generation),
             retake=(generation.retake_start, generation.retake_end) if generation.is_retake else None,
         )
     finally:
@@ -179,8 +238,6 @@ def start_retake(owner: User, source: Generation, *, prompt: str, start: float, 
     orientation and seed, and shows whoever the source showed (their consent is checked again).
     Raises GenerationRefused for anything else, with nothing stored.
     """
-    from cameos.actions.uses import cameo_codes_for
-
     if source.owner_id != owner.pk or source.status != Generation.Status.SUCCEEDED or not source.video:
         raise GenerationRefused("Only your own finished videos can be retaken.")
     length = source.duration or source.seconds
@@ -196,7 +253,7 @@ def start_retake(owner: User, source: Generation, *, prompt: str, start: float, 
         orientation=source.orientation,
         seed=source.seed,
         source=source,
-        cameo_codes=cameo_codes_for(source),
+        cameo_codes=hooks.cast().codes_for(source),
         retake=(float(start), min(float(end), length)),
     )
 
@@ -204,7 +261,7 @@ def start_retake(owner: User, source: Generation, *, prompt: str, start: float, 
 def delete_generation(generation: Generation) -> None:
     """Delete a draft and its files; a running job is told to stop and finds its row gone."""
     if generation.status == Generation.Status.RUNNING:
-        Generation.objects.filter(pk=generation.pk).update(cancel_requested=True)
+        _ask_to_stop(generation)
     elif generation.status == Generation.Status.QUEUED:
         queue.cancel_queued_job(generation.rq_job_id)
     generation.delete_files()
@@ -212,12 +269,6 @@ def delete_generation(generation: Generation) -> None:
 
 
 def generation_finished(generation: Generation) -> None:
-    """Everything that follows a job's end (success, failure, cancel), called by the worker."""
-    # feed: the owner's bell. A local import keeps feed (which builds on generation) out of
-    # generation's import graph.
-    from api.webhooks import emit_video_event
-    from feed.actions import notify_generation_finished
-
-    notify_generation_finished(generation)
-    # The owner's webhook endpoints: video.completed / video.failed / video.cancelled.
-    emit_video_event(generation)
+    """Everything that follows a job's end (success, failure, cancel), called by the worker: the
+    owner's bell (feed) and webhook endpoints (api), through their receivers."""
+    signals.generation_finished.send(sender=Generation, generation=generation)

@@ -4,7 +4,7 @@ from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
-from cameos.actions.consent import usable_cameos_for_picker
+from generation import hooks
 from generation.actions import MAX_SEED, capabilities
 from generation.models import Generation
 
@@ -63,9 +63,9 @@ class CreateForm(forms.Form):
         caps = capabilities()
         self.fields["seconds"].choices = seconds_choices(caps.durations)
         self.fields["seconds"].initial = caps.durations[0]
-        offered = usable_cameos_for_picker(user) if user is not None and user.is_authenticated else []
+        offered = hooks.cast().picker(user) if user is not None and user.is_authenticated else []
         cameos = self.fields["cameos"]
-        cameos.choices = [(cameo.code, cameo.label) for cameo in offered]
+        cameos.choices = offered
         cameos.help_text = (
             f"At most {settings.CAMEO_MAX_PER_VIDEO} per video, @mentions included. Their owners see the video. "
             "A cameo speaks in its owner's voice (when they allow it) only when it is the one person in the video."

@@ -17,14 +17,13 @@ from django.core.files.base import ContentFile, File
 from django.db import close_old_connections
 from django.utils import timezone
 
-from cameos.actions.consent import check_consent_before_generating
-from cameos.actions.voice import voice_cameo_for
-from cameos.models import CameoMedia
-from generation.actions import generation_finished
+from generation import hooks
+from generation.actions import claim_generation, end_run, fail_stuck, generation_finished
 from generation.errors import GenerationRefused
 from generation.events import publish
 from generation.models import Generation, mean_run_seconds
 from generation.serving import local_path
+from generation.signals import output_flagged
 from sora_site import metrics
 
 log = logging.getLogger(__name__)
@@ -42,16 +41,7 @@ def worker_name() -> str:
 
 
 def claim(generation_id: int) -> bool:
-    now = timezone.now()
-    return bool(
-        Generation.objects.filter(pk=generation_id, status=Generation.Status.QUEUED).update(
-            status=Generation.Status.RUNNING,
-            stage=Generation.Stage.LOADING,
-            started=now,
-            heartbeat=now,
-            worker=worker_name(),
-        )
-    )
+    return claim_generation(generation_id, worker=worker_name())
 
 
 class Heartbeat:
@@ -165,11 +155,10 @@ def build_request(generation: Generation):
     a retake gets the whole source. Cameo owners' preferences are appended to every shot's prompt."""
     from PIL import Image
 
-    from cameos.actions.uses import cameo_conditioning
     from generation import media
     from generation.engine.pipeline import CONTINUE_FRAMES, GenerationRequest, Retake, Shot
 
-    cameos = cameo_conditioning(generation)
+    cameos = hooks.cast().conditioning(generation)
     shots = [
         Shot(prompt=" ".join(filter(None, [s["prompt"], cameos.preferences])), seconds=float(s["seconds"]))
         for s in generation.shot_list()
@@ -225,41 +214,8 @@ def run_generation(generation_id: int) -> str:
         with Heartbeat(generation_id):
             # Consent is checked again right before generating: a cameo may have been revoked
             # while the job waited in the queue.
-            check_consent_before_generating(generation)
-            engine = get_worker_engine()
-            started_load = time.monotonic()
-            engine.load()
-            load_seconds = time.monotonic() - started_load
-            metrics.worker_loaded(
-                model=settings.SORA_VIDEO_MODEL, device=str(getattr(engine, "resolved_device", ""))
-            )
-            request = build_request(generation)
-            voice_cameo = voice_cameo_for(generation)
-            if voice_cameo is not None and settings.VOICE_ID_LORA and request.condition_image is not None:
-                request.reference_voice = reference_voice(voice_cameo)
-            output = engine.generate(request, on_progress=reporter, should_cancel=reporter.should_cancel)
-            generation.storyboard_mode = output.storyboard_mode
-            if voice_cameo is not None:
-                reporter.update(stage=Generation.Stage.VOICE)
-                give_cameo_voice(generation, output, voice_cameo)
-            reporter.update(stage=Generation.Stage.ENCODING)
-            with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(1) as pool:
-                # Encoding touches no database, so it runs beside the output check (which reads
-                # the policy and cameo rows, and so stays on this thread's connection).
-                encoding = pool.submit(encode_outputs, output, Path(tmp))
-                reporter.update(stage=Generation.Stage.CHECKING)
-                started_check = time.monotonic()
-                check_output(generation, output)
-                check_seconds = time.monotonic() - started_check
-                store_outputs(generation, output, encoding.result())
-            reporter.update(stage=Generation.Stage.FINISHING)
-            timings = dict(
-                output.timings,
-                load_s=round(load_seconds, 3),
-                first_step_s=round(reporter.first_step_s or 0, 3),
-                check_s=round(check_seconds, 3),
-                job_s=round(time.monotonic() - reporter.started, 3),
-            )
+            hooks.cast().check_before_generating(generation)
+            timings = make_video(generation, reporter)
             finish(generation, Generation.Status.SUCCEEDED, timings=timings)
     except JobGone:
         generation.delete_files()
@@ -277,23 +233,49 @@ def run_generation(generation_id: int) -> str:
     return "succeeded"
 
 
-def reference_voice(cameo):
+def make_video(generation: Generation, reporter: ProgressReporter) -> dict:
+    """Load the engine, generate, give the cameo its voice, encode beside the output check and
+    store the files on the row (not yet saved). Returns the job's timings."""
+    engine = get_worker_engine()
+    started_load = time.monotonic()
+    engine.load()
+    load_seconds = time.monotonic() - started_load
+    metrics.worker_loaded(model=settings.SORA_VIDEO_MODEL, device=str(getattr(engine, "resolved_device", "")))
+    request = build_request(generation)
+    voice = hooks.cast().voice_for(generation)
+    if voice is not None and settings.VOICE_ID_LORA and request.condition_image is not None:
+        request.reference_voice = reference_voice(voice)
+    output = engine.generate(request, on_progress=reporter, should_cancel=reporter.should_cancel)
+    generation.storyboard_mode = output.storyboard_mode
+    if voice is not None:
+        reporter.update(stage=Generation.Stage.VOICE)
+        give_cameo_voice(generation, output, voice)
+    reporter.update(stage=Generation.Stage.ENCODING)
+    with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(1) as pool:
+        # Encoding touches no database, so it runs beside the output check (which reads the
+        # policy and cameo rows, and so stays on this thread's connection).
+        encoding = pool.submit(encode_outputs, output, Path(tmp))
+        reporter.update(stage=Generation.Stage.CHECKING)
+        started_check = time.monotonic()
+        check_output(generation, output)
+        check_seconds = time.monotonic() - started_check
+        store_outputs(generation, output, encoding.result())
+    reporter.update(stage=Generation.Stage.FINISHING)
+    return dict(
+        output.timings,
+        load_s=round(load_seconds, 3),
+        first_step_s=round(reporter.first_step_s or 0, 3),
+        check_s=round(check_seconds, 3),
+        job_s=round(time.monotonic() - reporter.started, 3),
+    )
+
+
+def reference_voice(voice: hooks.CastVoice):
     """The first seconds of the cameo's accepted reading (mono 16 kHz) for ID-LoRA conditioning."""
-    speech = cameo_speech(cameo)
-    return speech[: int(settings.VOICE_REFERENCE_SECONDS * 16_000)]
+    return voice.speech()[: int(settings.VOICE_REFERENCE_SECONDS * 16_000)]
 
 
-def cameo_speech(cameo):
-    """The speech of the cameo's accepted reading: mono float32 at 16 kHz."""
-    from generation import media
-
-    stored = CameoMedia.objects.get(cameo=cameo, role=CameoMedia.Role.PASSAGE, position=1)
-    with local_path(stored.file) as path:
-        audio, _ = media.read_audio(path, sample_rate=16_000)
-    return audio.mean(axis=0).astype("float32")
-
-
-def give_cameo_voice(generation: Generation, output, cameo) -> None:
+def give_cameo_voice(generation: Generation, output, voice: hooks.CastVoice) -> None:
     """Record which voice the speech got, converting it first when route 2 (kNN-VC) is on.
 
     Route 1 already ran inside the engine when `output.voice` says so. Otherwise, with
@@ -304,32 +286,18 @@ def give_cameo_voice(generation: Generation, output, cameo) -> None:
     import numpy as np
 
     if getattr(output, "voice", None):
-        generation.voice = {**output.voice, "cameo": cameo.code, "owner": cameo.owner.handle}
+        generation.voice = {**output.voice, "cameo": voice.code, "owner": voice.owner_handle}
         return
     from generation.voice.stage import get_voice_stage
 
     stage = get_voice_stage()
     if stage is None:
         return
-    features = CameoMedia.objects.filter(cameo=cameo, role=CameoMedia.Role.FEATURES, position=0).first()
-    if features is None:
-        from cameos.actions.media import save_media
-        from cameos.jobs import voice_features_bytes
-
-        features = save_media(
-            cameo,
-            CameoMedia.Role.FEATURES,
-            0,
-            "features.npy",
-            ContentFile(voice_features_bytes(cameo_speech(cameo))),
-        )
-    with features.file.open("rb") as fh:
-        matching_set = np.load(io.BytesIO(fh.read()), allow_pickle=False)
     result = stage.convert(
-        output.audio, output.sample_rate, matching_set, np.asarray(cameo.voice_embedding, np.float32)
+        output.audio, output.sample_rate, voice.matching_set(), np.asarray(voice.embedding, np.float32)
     )
     output.audio = result.audio
-    generation.voice = {**result.report, "cameo": cameo.code, "owner": cameo.owner.handle}
+    generation.voice = {**result.report, "cameo": voice.code, "owner": voice.owner_handle}
 
 
 def encode_outputs(output, directory: Path) -> dict:
@@ -357,11 +325,8 @@ def store_outputs(generation: Generation, output, encoded: dict) -> None:
 
 def check_output(generation: Generation, output) -> None:
     """Run output moderation on the frames and audio still in memory; results go on the row."""
-    from moderation.output_check import check_output as run_checks
-    from moderation.output_check import output_check_context
-
-    result = run_checks(
-        output.frames, output.fps, output.audio, output.sample_rate, **output_check_context(generation)
+    result = hooks.checks().check_output(
+        generation, output.frames, output.fps, output.audio, output.sample_rate
     )
     generation.check_status = result.outcome
     generation.check_category = result.category
@@ -382,8 +347,7 @@ def check_output(generation: Generation, output) -> None:
 
 
 def finish(generation: Generation, status: str, *, timings=None, error: str = "", detail: str = "") -> None:
-    now = timezone.now()
-    fields = {"status": status, "finished": now, "stage": Generation.Stage.DONE, "error": error[:300]}
+    fields = {"error": error[:300]}
     if detail:
         fields["error_detail"] = detail
     if timings:
@@ -400,7 +364,7 @@ def finish(generation: Generation, status: str, *, timings=None, error: str = ""
             storyboard_mode=generation.storyboard_mode,
             **generation.output_fields(),
         )
-    changed = Generation.objects.filter(pk=generation.pk, status=Generation.Status.RUNNING).update(**fields)
+    changed = end_run(generation.pk, status, **fields)
     metrics.observe_stages(settings.GENERATION_QUEUE, status, metrics.generation_stages(timings))
     if not changed:
         # Deleted (or swept) meanwhile: don't leave files behind for a row nobody can see.
@@ -429,14 +393,11 @@ def sweep_stuck_generations() -> int:
     stuck = list(Generation.objects.filter(status=Generation.Status.RUNNING, heartbeat__lt=cutoff))
     failed = 0
     for generation in stuck:
-        changed = Generation.objects.filter(
-            pk=generation.pk, status=Generation.Status.RUNNING, heartbeat__lt=cutoff
-        ).update(
-            status=Generation.Status.FAILED,
-            stage=Generation.Stage.DONE,
-            finished=timezone.now(),
+        changed = fail_stuck(
+            generation,
+            cutoff=cutoff,
             error="The worker making this video stopped unexpectedly. You can retry it.",
-            error_detail=f"no heartbeat since {generation.heartbeat.isoformat()} from {generation.worker}",
+            detail=f"no heartbeat since {generation.heartbeat.isoformat()} from {generation.worker}",
         )
         if changed:
             failed += 1
@@ -491,7 +452,5 @@ def recheck_output(generation_id: int) -> str:
     check_output(generation, stored)
     Generation.objects.filter(pk=generation.pk).update(**generation.output_fields())
     if generation.check_status in (Generation.Check.BLOCKED, Generation.Check.REVIEW):
-        from feed.models import Post
-
-        Post.objects.filter(generation=generation).update(hidden=True)
+        output_flagged.send(sender=Generation, generation=generation)
     return generation.check_status

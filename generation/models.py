@@ -1,9 +1,12 @@
 import secrets
+from datetime import datetime
 
 from django.conf import settings
 from django.db import models, transaction
 from django.urls import reverse
 from django.utils import timezone
+
+from generation.signals import generation_files
 
 FINAL_STATUSES = ("succeeded", "failed", "cancelled")
 # "No mean run time given": look it up (None is a real answer, meaning no history yet).
@@ -258,10 +261,9 @@ class Generation(models.Model):
     def delete_files(self) -> None:
         """Delete the draft's and its export's files from storage once the caller's transaction
         commits (at once outside one): a rolled-back deletion must find its files still there."""
-        from provenance.models import Export
-
-        export = Export.objects.filter(generation=self).first()
-        fields = [export.file if export is not None else None]
+        fields = []
+        for _receiver, kept in generation_files.send(sender=Generation, generation=self):
+            fields += kept
         fields += [self.video, self.poster, self.sprite, self.preview, self.source_image, self.check_frames]
         delete_on_commit(fields)
 
@@ -275,6 +277,16 @@ def delete_on_commit(fields) -> None:
             storage.delete(name)
 
     transaction.on_commit(delete)
+
+
+def running_job_heartbeats(job_ids: set[str]) -> dict[str, datetime]:
+    """{RQ job id: last heartbeat} of the running generations among these jobs: the admin's
+    Workers page judges a worker busy with a generation by the job's own beat."""
+    return dict(
+        Generation.objects.filter(rq_job_id__in=job_ids, status=Generation.Status.RUNNING).values_list(
+            "rq_job_id", "heartbeat"
+        )
+    )
 
 
 def mean_run_seconds() -> float | None:

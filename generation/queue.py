@@ -1,67 +1,42 @@
-"""The RQ side of generation: enqueueing, cancelling, and asking whether Redis is up."""
+"""Generation's GPU queue: its jobs go through the site's one queue module (sora_site.queue)."""
 
-import django_rq
 from django.conf import settings
-from django.db import transaction
-from redis.exceptions import RedisError
+
+from sora_site import queue
+
+UNAVAILABLE = "Video generation is unavailable right now. Please try again shortly."
 
 
-class GenerationUnavailable(Exception):
+class GenerationUnavailable(queue.QueueUnavailable):
     """Redis (the job queue) can't be reached: nothing can be queued right now."""
 
 
 def gpu_queue():
-    return django_rq.get_queue(settings.GENERATION_QUEUE)
+    return queue.get_queue(settings.GENERATION_QUEUE)
 
 
 def ensure_queue_available() -> None:
-    try:
-        gpu_queue().connection.ping()
-    except (RedisError, OSError) as exc:
-        raise GenerationUnavailable(
-            "Video generation is unavailable right now. Please try again shortly."
-        ) from exc
+    queue.ensure_available(gpu_queue(), error=GenerationUnavailable, message=UNAVAILABLE)
 
 
 def enqueue_generation(generation_id: int) -> str:
-    try:
-        job = gpu_queue().enqueue(
-            "generation.jobs.run_generation",
-            generation_id,
-            job_timeout=settings.GENERATION_JOB_TIMEOUT,
-            result_ttl=3600,
-            failure_ttl=86400,
-        )
-    except (RedisError, OSError) as exc:
-        raise GenerationUnavailable(
-            "Video generation is unavailable right now. Please try again shortly."
-        ) from exc
-    return job.id
+    return queue.enqueue(
+        gpu_queue(),
+        "generation.jobs.run_generation",
+        generation_id,
+        error=GenerationUnavailable,
+        message=UNAVAILABLE,
+        job_timeout=settings.GENERATION_JOB_TIMEOUT,
+        result_ttl=3600,
+        failure_ttl=86400,
+    )
 
 
 def cancel_queued_job(job_id: str) -> None:
-    """Drop a job that hasn't started from Redis once the caller's transaction commits (at once
-    outside one): a rolled-back cancel must leave the job queued. The row's status is what really
-    counts."""
-    if not job_id:
-        return
-    transaction.on_commit(lambda: _cancel_now(job_id))
-
-
-def _cancel_now(job_id: str) -> None:
-    try:
-        from rq.job import Job
-
-        Job.fetch(job_id, connection=gpu_queue().connection).cancel()
-    except Exception:  # noqa: BLE001 - the job may be gone already; the worker's claim would fail anyway
-        pass
+    """Drop a job that hasn't started from Redis once the caller's transaction commits."""
+    queue.cancel_on_commit(gpu_queue(), job_id)
 
 
 def job_exists(job_id: str) -> bool:
     """Whether Redis still holds this job. Raises GenerationUnavailable when Redis is down."""
-    from rq.job import Job
-
-    try:
-        return bool(job_id) and Job.exists(job_id, connection=gpu_queue().connection)
-    except (RedisError, OSError) as exc:
-        raise GenerationUnavailable("The job queue is unreachable.") from exc
+    return queue.job_exists(gpu_queue(), job_id, error=GenerationUnavailable)

@@ -12,5 +12,4 @@ urlpatterns = [
     path("g/<str:code>/retake", views.retake, name="retake"),
     path("g/<str:code>/delete", views.delete, name="delete"),
     path("g/<str:code>/media/<str:variant>", views.media, name="media"),
-    path("g/<str:code>/download", views.download, name="download"),
 ]

@@ -1,16 +1,12 @@
 from functools import wraps
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from cameos.actions.uses import cameo_codes_for
-from cameos.models import Withdrawal
-from cameos.views import withdrawn
-from generation import actions
+from generation import actions, hooks
 from generation.forms import CreateForm, RetakeForm, ShotFormSet
 from generation.models import Generation
 from generation.serving import serve_file
@@ -30,7 +26,7 @@ def get_generation(request: HttpRequest, code: str) -> Generation:
 
 
 class Withdrawn(Exception):
-    def __init__(self, withdrawal: Withdrawal):
+    def __init__(self, withdrawal):
         self.withdrawal = withdrawal
 
 
@@ -38,7 +34,7 @@ def get_servable_generation(request: HttpRequest, code: str) -> Generation:
     """`get_generation` for the views that show or reuse the video itself (page, media, download,
     source of a new one): raises Withdrawn when consent for a likeness in it ended (its author gets
     the 410 page; moderators are never refused), also once the draft itself is gone."""
-    withdrawal = Withdrawal.objects.of_draft(code, request.user)
+    withdrawal = hooks.cast().withdrawal_of_draft(code, request.user)
     if withdrawal is not None:
         raise Withdrawn(withdrawal)
     return get_generation(request, code)
@@ -52,7 +48,7 @@ def answers_withdrawn(view):
         try:
             return view(request, *args, **kwargs)
         except Withdrawn as exc:
-            return withdrawn(request, exc.withdrawal)
+            return hooks.cast().withdrawn_page(request, exc.withdrawal)
 
     return wrapper
 
@@ -61,12 +57,10 @@ def resolve_source(request: HttpRequest, code: str, remix_post: str = "") -> Gen
     """The generation to continue from: one of my own drafts (`?source=`) or a post I may
     remix (`?remix=`, checked by the feed's one visibility rule). 404 otherwise."""
     if remix_post:
-        from feed.actions import remix_source
-
-        return remix_source(request.user, remix_post)
+        return hooks.remixes().source(request.user, remix_post)
     if not code:
         return None
-    withdrawal = Withdrawal.objects.of_draft(code, request.user)
+    withdrawal = hooks.cast().withdrawal_of_draft(code, request.user)
     if withdrawal is not None:
         raise Withdrawn(withdrawal)
     source = (
@@ -99,7 +93,7 @@ def create(request: HttpRequest) -> HttpResponse:
             cameo_codes = list(form.cleaned_data["cameos"])
             if source is not None:
                 # A remix or continuation shows whoever its source showed: their consent counts too.
-                cameo_codes += cameo_codes_for(source)
+                cameo_codes += hooks.cast().codes_for(source)
             try:
                 generation = actions.start_generation(
                     request.user,
@@ -119,9 +113,7 @@ def create(request: HttpRequest) -> HttpResponse:
     context = {"form": form, "shots": shots, "source": source, "nav": "create"}
     if source is not None and remix_code:
         # The form names what is being remixed: its poster, caption and author.
-        from feed.models import Post
-
-        context["remix_post"] = Post.objects.select_related("author").filter(code=remix_code).first()
+        context["remix_post"] = hooks.remixes().post(remix_code)
     return render(request, "generation/create.html", context, status=status)
 
 
@@ -215,18 +207,3 @@ def media(request: HttpRequest, code: str, variant: str) -> HttpResponse:
     if not field:
         raise Http404()
     return serve_file(request, field)
-
-
-@login_required
-@answers_withdrawn
-def download(request: HttpRequest, code: str) -> HttpResponse:
-    """The watermarked, signed export rendition as a download (the unmarked draft never leaves)."""
-    from provenance.actions import ExportFailed, ensure_export
-
-    generation = get_servable_generation(request, code)
-    try:
-        export = ensure_export(generation)
-    except ExportFailed as exc:
-        messages.error(request, str(exc))
-        return redirect(generation)
-    return serve_file(request, export.file, download_name=f"{settings.SITE_NAME}-{generation.code}.mp4")

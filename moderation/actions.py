@@ -17,10 +17,13 @@ from django.db.models import Model
 from django.utils import timezone
 
 from accounts.models import User
+from cameos.actions.withdrawal import enforce_consent_between
+from feed.actions import unread_count
 from generation.events import publish
 from moderation import targets
 from moderation.models import Case, ModerationAction, ModerationNotice, Reason, Report, UserSanction
 from moderation.targets import OutcomeUnavailable
+from sora_site import queue
 
 log = logging.getLogger(__name__)
 
@@ -97,13 +100,7 @@ def file_report(reporter: User, target: Model, reason: str, note: str = "") -> R
 
 
 def enqueue_output_recheck(generation_id: int) -> None:
-    import django_rq
-    from redis.exceptions import RedisError
-
-    try:
-        django_rq.get_queue(settings.CPU_QUEUE).enqueue("generation.jobs.recheck_output", generation_id)
-    except (RedisError, OSError):
-        log.warning("could not queue the output re-check of generation %s", generation_id)
+    queue.enqueue_or_log(settings.CPU_QUEUE, "generation.jobs.recheck_output", generation_id)
 
 
 def open_case(target: Model) -> Case:
@@ -127,6 +124,24 @@ def open_case(target: Model) -> Case:
 
 
 # --- case outcomes -------------------------------------------------------------------------
+
+
+def sanctions_for(outcome: str, sanction: str | None) -> list[str]:
+    """The account sanctions a decision carries: its own (warn, suspend, ban) and `sanction`."""
+    sanctions = [outcome] if outcome in ACCOUNT_OUTCOMES else []
+    if sanction and sanction not in sanctions:
+        if sanction not in ACCOUNT_OUTCOMES or outcome == Case.Outcome.DISMISS:
+            raise OutcomeUnavailable("A sanction goes with a warning or a content decision, not a dismissal.")
+        sanctions.append(sanction)
+    return sanctions
+
+
+def check_outcome_fits(case: Case, target, outcome: str, *, content: bool) -> None:
+    """Raise OutcomeUnavailable when a content outcome has no target or doesn't fit its kind."""
+    if content and target is None:
+        raise OutcomeUnavailable("The reported content is already gone: dismiss, or sanction its owner.")
+    if content and outcome not in targets.OUTCOMES_BY_KIND.get(case.target_kind, []):
+        raise OutcomeUnavailable(f"“{Case.Outcome(outcome).label}” doesn't apply to a {case.target_kind}.")
 
 
 def resolve_case(
@@ -162,22 +177,11 @@ def resolve_case(
             raise CaseClosed("This case was already resolved.")
         target = case.target
         affected = case.target_owner
-        sanctions = [outcome] if outcome in ACCOUNT_OUTCOMES else []
-        if sanction and sanction not in sanctions:
-            if sanction not in ACCOUNT_OUTCOMES or outcome == Case.Outcome.DISMISS:
-                raise OutcomeUnavailable(
-                    "A sanction goes with a warning or a content decision, not a dismissal."
-                )
-            sanctions.append(sanction)
+        sanctions = sanctions_for(outcome, sanction)
         # Everything that can refuse is checked before anything changes (a deleted post's files
         # can't be brought back by a rollback).
         content = outcome not in ACCOUNT_OUTCOMES and outcome != Case.Outcome.DISMISS
-        if content and target is None:
-            raise OutcomeUnavailable("The reported content is already gone: dismiss, or sanction its owner.")
-        if content and outcome not in targets.OUTCOMES_BY_KIND.get(case.target_kind, []):
-            raise OutcomeUnavailable(
-                f"“{Case.Outcome(outcome).label}” doesn't apply to a {case.target_kind}."
-            )
+        check_outcome_fits(case, target, outcome, content=content)
         if sanctions and affected is None:
             raise OutcomeUnavailable("The account this case is about no longer exists.")
         if sanctions:
@@ -278,8 +282,6 @@ def apply_sanction(
             User.objects.filter(pk=user.pk).update(is_active=False)
             user.is_active = False
         if kind == UserSanction.Kind.BAN:
-            from cameos.actions.withdrawal import enforce_consent_between
-
             # A banned account's likeness may no longer be used: others' videos of it come down.
             enforce_consent_between(user, why="account banned")
         if case is None:
@@ -374,8 +376,6 @@ def notify(
     notice = ModerationNotice.objects.create(recipient_id=recipient_id, case=case, text=text[:600])
 
     def push() -> None:
-        from feed.actions import unread_count
-
         unread = unread_count(recipient_id)  # counts the notices too
         publish(
             recipient_id, {"kind": "notification", "unread": unread, "text": text, "source": "moderation"}

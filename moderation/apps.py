@@ -5,4 +5,6 @@ class ModerationConfig(AppConfig):
     name = "moderation"
 
     def ready(self) -> None:
-        from moderation import receivers  # noqa: F401 - connects the cameos signals' receivers
+        from moderation import receivers  # the cameos signals' receivers connect on import
+
+        receivers.connect()

@@ -11,6 +11,9 @@ from django.db.models import Model
 from django.http import Http404
 from django.urls import reverse
 
+from cameos.actions.controls import delete_cameo
+from feed import actions as feed_actions
+from feed.models import Post
 from moderation.models import Case
 
 # kind -> (app label, model name, field that addresses it in URLs)
@@ -152,7 +155,7 @@ def preview(target: Model | None) -> dict:
         case "post":
             return {
                 "poster": target.media_url("poster") if target.generation.poster else "",
-                "video": target.media_url("video") if target.video_file() else "",
+                "video": target.media_url("video") if feed_actions.post_video_file(target) else "",
                 "page": target.get_absolute_url(),
             }
         case "comment":
@@ -175,26 +178,22 @@ def outcomes_for(kind: str) -> list[str]:
 # --- outcomes on content (account outcomes live in moderation.actions) -------------------------
 
 
-def hide_post(post) -> None:
-    """Take the post down for everyone but staff (feed's visible_to reads `hidden`)."""
-    type(post).objects.filter(pk=post.pk).update(hidden=True)
+def hide_post(post: Post) -> None:
+    """Take the post down for everyone but staff."""
+    feed_actions.hide_posts(Post.objects.filter(pk=post.pk))
 
 
-def mark_mature(post) -> None:
-    """Teens no longer see the post (feed's visible_to reads `mature`)."""
-    type(post).objects.filter(pk=post.pk).update(mature=True)
+def mark_mature(post: Post) -> None:
+    """Teens no longer see the post."""
+    feed_actions.mark_posts_mature(Post.objects.filter(pk=post.pk))
 
 
-def delete_post(post) -> None:
-    from feed.actions import delete_post as feed_delete_post
-
-    feed_delete_post(post)
+def delete_post(post: Post) -> None:
+    feed_actions.delete_post(post)
 
 
 def delete_comment(moderator, comment) -> None:
-    from feed.actions import delete_comment as feed_delete_comment
-
-    feed_delete_comment(moderator, comment)
+    feed_actions.delete_comment(moderator, comment)
 
 
 def revoke_cameo(moderator, cameo, reason: str) -> None:
@@ -202,8 +201,6 @@ def revoke_cameo(moderator, cameo, reason: str) -> None:
     embeddings, stops queued and running videos using it, deletes the videos already made with it
     (a misused likeness shouldn't stay up anywhere) and records it in the cameo's consent ledger,
     with the moderator as the actor."""
-    from cameos.actions.controls import delete_cameo
-
     delete_cameo(cameo, actor=moderator, keep_videos=False, why="revoked by a moderator")
 
 

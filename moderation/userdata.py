@@ -40,6 +40,13 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from accounts.models import User
+from cameos.actions.controls import delete_cameo
+from cameos.models import Cameo, Withdrawal
+from feed.actions import delete_comment, delete_post
+from feed.models import Comment, Like, Post
+from generation.actions import delete_generation
+from generation.models import Generation
+from moderation.models import Case, ModerationAction
 
 # (app_label, model_name, field): foreign keys to a user that don't make the row theirs.
 NOT_THEIRS = {
@@ -207,8 +214,6 @@ def write_export(user: User, file: IO[bytes]) -> dict[str, int]:
 def withdrawn_folders(user: User) -> set[str]:
     """Storage folders of the user's videos whose consent ended: they show someone else's likeness,
     so they leave the site with nobody, their author's data export included (the rows stay)."""
-    from cameos.models import Withdrawal
-
     codes = Withdrawal.objects.filter(author=user).values_list("generation_code", flat=True)
     return {f"/{code}/" for code in codes}
 
@@ -248,11 +253,6 @@ def erase_user(user: User) -> dict[str, int]:
     Irreversible. Takes the account's posts and drafts through feed's and generation's own
     delete actions (queued jobs are cancelled, running ones told to stop).
     """
-    from feed.actions import delete_comment, delete_post
-    from feed.models import Comment, Like, Post
-    from generation.actions import delete_generation
-    from generation.models import Generation
-
     summary: dict[str, int] = {}
     # Every file first: some go with their rows' cascades (a draft's API extension) unseen.
     files = owned_files(user)
@@ -300,17 +300,12 @@ def erase_cameos(user: User) -> None:
     """Delete the person's cameos through the cameos app (`cameos.actions.controls.delete_cameo`): their
     media and embeddings are erased, and the videos made with them, everyone's, are deleted and
     stopped. Their consent ledger goes with the account."""
-    from cameos.actions.controls import delete_cameo
-    from cameos.models import Cameo
-
     for cameo in Cameo.objects.live().filter(owner=user):
         delete_cameo(cameo, actor=user, keep_videos=False, why="account deleted")
 
 
 def delete_files(files: list[tuple[str, object]]) -> None:
     """Delete files from storage, except any a remaining draft still uses (demo clips share)."""
-    from generation.models import Generation
-
     for name, storage in dict(files).items():
         shared = Generation.objects.filter(
             Q(video=name) | Q(poster=name) | Q(sprite=name) | Q(preview=name) | Q(source_image=name)
@@ -324,8 +319,6 @@ def delete_files(files: list[tuple[str, object]]) -> None:
 
 def anonymise_moderation_records(user: User) -> None:
     """Cases and audit entries about `user` keep their facts but lose the handle."""
-    from moderation.models import Case, ModerationAction
-
     handle = f"@{user.handle}"
     erased = f"@[erased #{user.pk}]"
     for case in Case.objects.filter(target_owner=user):

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 from moderation import actions, targets, userdata
 from moderation.forms import DeleteAccountForm, ReportForm
 from moderation.models import ModerationNotice
-from moderation.ratelimit import ratelimit
+from sora_site.ratelimit import ratelimit
 
 
 def safe_next(request: HttpRequest, fallback: str) -> str:

@@ -5,4 +5,6 @@ class ProvenanceConfig(AppConfig):
     name = "provenance"
 
     def ready(self) -> None:
-        from provenance import receivers  # noqa: F401 - connects the cameos signals' receivers
+        from provenance import receivers  # the cameos signals' receivers connect on import
+
+        receivers.connect()

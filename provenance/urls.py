@@ -5,4 +5,5 @@ from provenance import views
 app_name = "provenance"
 urlpatterns = [
     path("verify", views.verify, name="verify"),
+    path("g/<str:code>/download", views.download, name="download"),
 ]

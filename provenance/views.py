@@ -2,10 +2,15 @@ import json
 import tempfile
 from pathlib import Path
 
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 
-from provenance.actions import verify_video
+from generation.serving import serve_file
+from generation.views import answers_withdrawn, get_servable_generation
+from provenance.actions import ExportFailed, ensure_export, verify_video
 from provenance.forms import VerifyForm
 from provenance.verify import MATCH_CONFIDENCE, UnsupportedMediaError
 
@@ -39,3 +44,17 @@ def verify(request: HttpRequest) -> HttpResponse:
         "report_json": json.dumps(report, indent=2) if report else "",
     }
     return render(request, "provenance/verify.html", context, status=status)
+
+
+@login_required
+@answers_withdrawn
+def download(request: HttpRequest, code: str) -> HttpResponse:
+    """The watermarked, signed export rendition of a draft as a download (the unmarked draft never
+    leaves); the draft's own page links here."""
+    generation = get_servable_generation(request, code)
+    try:
+        export = ensure_export(generation)
+    except ExportFailed as exc:
+        messages.error(request, str(exc))
+        return redirect(generation)
+    return serve_file(request, export.file, download_name=f"{settings.SITE_NAME}-{generation.code}.mp4")

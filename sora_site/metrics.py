@@ -17,6 +17,7 @@ import logging
 import os
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -111,6 +112,17 @@ def worker_loaded(*, model: str, device: str) -> None:
 # --- reading ----------------------------------------------------------------------------------
 
 
+# Apps whose jobs beat on their own row (generation) register here how to read those beats:
+# a callable taking RQ job ids and returning {job id: last beat} for the jobs still running.
+# sora_site sits below the apps, so it asks them through this list instead of importing them.
+JOB_HEARTBEATS: list[Callable[[set[str]], dict[str, datetime]]] = []
+
+
+def register_job_heartbeats(beats: Callable[[set[str]], dict[str, datetime]]) -> None:
+    if beats not in JOB_HEARTBEATS:
+        JOB_HEARTBEATS.append(beats)
+
+
 @dataclass
 class WorkerHealth:
     name: str
@@ -135,8 +147,6 @@ def workers() -> list[WorkerHealth]:
     import django_rq
     from rq import Worker
 
-    from generation.models import Generation
-
     conn = connection()
     found: dict[str, Worker] = {}
     for queue_name in settings.RQ_QUEUES:
@@ -144,11 +154,9 @@ def workers() -> list[WorkerHealth]:
             found[worker.name] = worker
     now = datetime.now(UTC)
     busy = {w.get_current_job_id() for w in found.values()} - {None}
-    job_beats = dict(
-        Generation.objects.filter(rq_job_id__in=busy, status=Generation.Status.RUNNING).values_list(
-            "rq_job_id", "heartbeat"
-        )
-    )
+    job_beats = {}
+    for beats in JOB_HEARTBEATS:
+        job_beats.update(beats(busy))
     rows = []
     for worker in sorted(found.values(), key=lambda w: w.name):
         info = {

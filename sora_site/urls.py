@@ -4,7 +4,7 @@ from django.urls import include, path
 
 from accounts import views as account_views
 
-handler429 = "moderation.ratelimit.too_many_requests"
+handler429 = "sora_site.ratelimit.too_many_requests"
 
 urlpatterns = [
     path("admin/rq/", include("django_rq.urls")),

@@ -1,37 +1,13 @@
 """Withdrawing consent: applying a cameo's narrowed consent to the videos that use it (stop
 jobs, take posts down, record a `Withdrawal` and tell the author)."""
 
-from django.utils import timezone
-
 from accounts.models import User
 from cameos.actions.consent import possessive, refusal_reason
 from cameos.ledger import append_entry
 from cameos.models import Cameo, CameoUse, LedgerEntry, Withdrawal
 from cameos.signals import answers, consent_withdrawn, video_removed, withdrawal_notice, withdrawal_recorded
-from generation import queue
-from generation.actions import delete_generation, generation_finished
-from generation.events import publish
+from generation.actions import delete_generation, stop_generation
 from generation.models import Generation
-
-
-def _stop_generation(generation: Generation, reason: str) -> None:
-    """Stop a queued job at once (failed, with `reason`) or ask a running one to stop."""
-    stopped = Generation.objects.filter(pk=generation.pk, status=Generation.Status.QUEUED).update(
-        status=Generation.Status.FAILED,
-        stage=Generation.Stage.DONE,
-        finished=timezone.now(),
-        error=reason[:300],
-    )
-    if stopped:
-        queue.cancel_queued_job(generation.rq_job_id)
-    else:
-        Generation.objects.filter(pk=generation.pk, status=Generation.Status.RUNNING).update(
-            cancel_requested=True
-        )
-    generation.refresh_from_db()
-    publish(generation.owner_id, generation.event())
-    if stopped:
-        generation_finished(generation)
 
 
 def enforce_consent(cameo: Cameo, *, keep_finished: bool = False, why: str = "consent withdrawn") -> int:
@@ -79,7 +55,7 @@ def _stop_use(cameo: Cameo, use: CameoUse, reason: str, why: str) -> Withdrawal 
     `cameos.signals.consent_withdrawn`), the ledger entry and the `Withdrawal`."""
     generation = use.generation
     if generation.is_active:
-        _stop_generation(generation, f"Stopped: {reason}")
+        stop_generation(generation, f"Stopped: {reason}")
     post_codes = answers(consent_withdrawn.send(sender=Cameo, cameo=cameo, generation=generation))
     entry = append_entry(
         cameo,

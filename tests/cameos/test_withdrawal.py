@@ -91,7 +91,7 @@ def scene(make_user, make_generation, staff_user, django_capture_on_commit_callb
             post = feed_actions.publish_post(draft, caption="juggling")
         bobs = Client()
         bobs.force_login(bob)
-        download = bobs.get(reverse("generation:download", args=[draft.code]))
+        download = bobs.get(reverse("provenance:download", args=[draft.code]))
         assert download.status_code == 200
         saved = b"".join(download.streaming_content)
         return ada, bob, stranger, cameo, draft, remix, post, saved
@@ -131,7 +131,7 @@ def test_after_consent_ends_nothing_with_the_likeness_is_served(
                 assert "removed because @ada withdrew consent" in page.content.decode()
             else:
                 assert page.status_code in (302, 404)
-            urls = [reverse("generation:download", args=[generation.code])]
+            urls = [reverse("provenance:download", args=[generation.code])]
             urls += [
                 reverse("generation:media", args=[generation.code, v]) for v in ("video", "poster", "sprite")
             ]

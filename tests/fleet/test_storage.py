@@ -108,7 +108,7 @@ def test_export_reads_the_draft_from_the_bucket_and_stores_a_signed_copy(draft, 
 
     assert export.file.name in keys(client_s3, bucket)
     client.force_login(generation.owner)
-    response = client.get(reverse("generation:download", args=[generation.code]))
+    response = client.get(reverse("provenance:download", args=[generation.code]))
     assert response.status_code == 200 and "attachment" in response["Content-Disposition"]
     exported = b"".join(response.streaming_content)
     from django.conf import settings

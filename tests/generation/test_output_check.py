@@ -148,7 +148,7 @@ def test_a_blocked_draft_cannot_be_posted_shared_or_fetched(client, user, other_
     for variant in ("video", "poster"):
         assert client.get(reverse("generation:media", args=[generation.code, variant])).status_code == 404
     client.force_login(user)
-    assert client.get(reverse("generation:download", args=[generation.code])).status_code == 302
+    assert client.get(reverse("provenance:download", args=[generation.code])).status_code == 302
     token = ApiToken.issue(user, "t")[1]
     response = client.get(
         f"/v1/videos/video_{generation.code}/content", headers={"Authorization": f"Bearer {token}"}

@@ -205,7 +205,7 @@ def test_download_gives_the_signed_export_and_never_the_draft(client, user, othe
     media.write_mp4(tmp_path / "v.mp4", frames, 24, np.zeros((2, 24000), np.float32), 24000)
     with open(tmp_path / "v.mp4", "rb") as fh:
         generation.video.save("video.mp4", File(fh), save=True)
-    url = reverse("generation:download", args=[generation.code])
+    url = reverse("provenance:download", args=[generation.code])
 
     client.force_login(other_user)
     assert client.get(url).status_code == 404

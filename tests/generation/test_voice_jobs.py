@@ -16,6 +16,7 @@ from django.core.management.base import SystemCheckError
 from cameos.actions.media import save_media
 from cameos.liveness.voice import voice_embedding, wav_bytes
 from cameos.models import Cameo, CameoMedia
+from generation import hooks
 from generation.jobs import give_cameo_voice, run_generation
 from generation.models import Generation
 from provenance.actions import ensure_export
@@ -76,7 +77,7 @@ def test_route_two_converts_the_one_cameos_speech_and_keeps_the_music(knnvc, voi
     audio = speech_over_music()
     output = SimpleNamespace(audio=audio.copy(), sample_rate=24_000)
 
-    give_cameo_voice(generation, output, voiced_cameo)
+    give_cameo_voice(generation, output, hooks.cast().voice_for(generation))
 
     voice = generation.voice
     assert voice["route"] == "knnvc" and voice["cameo"] == voiced_cameo.code and voice["owner"] == "ada"
@@ -95,7 +96,11 @@ def test_route_two_converts_the_one_cameos_speech_and_keeps_the_music(knnvc, voi
     assert voice["untouched_outside_speech"] is True
     # The matching set was computed once, on first use, and stored with the cameo.
     assert CameoMedia.objects.filter(cameo=voiced_cameo, role=CameoMedia.Role.FEATURES).count() == 1
-    give_cameo_voice(generation, SimpleNamespace(audio=audio.copy(), sample_rate=24_000), voiced_cameo)
+    give_cameo_voice(
+        generation,
+        SimpleNamespace(audio=audio.copy(), sample_rate=24_000),
+        hooks.cast().voice_for(generation),
+    )
     assert CameoMedia.objects.filter(cameo=voiced_cameo, role=CameoMedia.Role.FEATURES).count() == 1
 
 

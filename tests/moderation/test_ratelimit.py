@@ -8,7 +8,7 @@ from django.http import HttpResponse
 from django.test import RequestFactory
 from django.urls import reverse
 
-from moderation.ratelimit import RateLimited, limit, parse_rates, ratelimit
+from sora_site.ratelimit import RateLimited, limit, parse_rates, ratelimit
 
 pytestmark = pytest.mark.django_db
 

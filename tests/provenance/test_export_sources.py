@@ -1,7 +1,6 @@
 """Exports read their source through the storage API, and a broken consent ledger fails them."""
 
 import os
-import sys
 
 import pytest
 from django.conf import settings
@@ -10,6 +9,7 @@ from django.core.files.storage import FileSystemStorage
 
 from provenance.actions import consent_entry_ids, ensure_export
 from provenance.c2pa_manifest import read_manifest
+from provenance.models import Export
 from tests.provenance.test_site import finished, signing  # noqa: F401 (fixtures)
 
 
@@ -32,7 +32,16 @@ def test_a_draft_on_storage_without_local_paths_exports(signing, finished):  # n
 
 
 @pytest.mark.django_db
-def test_a_broken_ledger_module_fails_the_export_instead_of_omitting_consent(finished, monkeypatch):  # noqa: F811
-    monkeypatch.setitem(sys.modules, "cameos.ledger", None)  # importing it now raises ImportError
+def test_a_broken_ledger_fails_the_export_instead_of_omitting_consent(signing, finished, monkeypatch):  # noqa: F811
+    """The ledger is imported at module top (cameos sits below provenance); an error reading it
+    must stop the export, never sign a manifest that silently leaves the consent out."""
+
+    def broken(generation):
+        raise ImportError("the ledger can't be read")
+
+    monkeypatch.setattr("provenance.actions.consent_ids_for_generation", broken)
     with pytest.raises(ImportError):
         consent_entry_ids(finished)
+    with pytest.raises(ImportError):
+        ensure_export(finished)
+    assert not Export.objects.filter(generation=finished).exists()

@@ -180,7 +180,7 @@ def generation_rows() -> list[Row]:
             owner_only(),
             effect=lambda w, u: not Generation.objects.filter(pk=w.draft.pk).exists(),
         ),
-        Row("generation:download", "get", lambda w: [w.draft.code], owner_only()),
+        Row("provenance:download", "get", lambda w: [w.draft.code], owner_only()),
     ]
     for variant in ("video", "poster", "sprite", "preview", "source"):
         rows.append(

@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from feed.models import Comment, Follow, Like, Post
+from generation import media
 from generation.models import Generation
 
 FIRST_NAMES = (
@@ -91,8 +92,6 @@ def make_demo_clip(variant: int, *, frames: int = 24, fps: int = 12, width: int 
 
     About 0.1 s on one core. Variant changes the palette, motion and pitch.
     """
-    from generation import media
-
     rng = np.random.default_rng(variant)
     base = rng.integers(40, 215, size=3)
     y = np.arange(height, dtype=np.float32)[:, None]

@@ -137,7 +137,7 @@ def too_many_requests(request: HttpRequest, exc: RateLimited | None = None) -> H
         }
         response = JsonResponse(body, status=429)
     else:
-        template = "moderation/_429.html" if getattr(request, "htmx", False) else "moderation/429.html"
+        template = "includes/_429.html" if getattr(request, "htmx", False) else "429.html"
         response = render(request, template, {"message": message}, status=429)
     response["Retry-After"] = str(retry_after)
     return response
