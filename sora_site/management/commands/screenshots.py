@@ -19,6 +19,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Count
 from django.test import Client
 
+from accounts.models import User
+from feed.models import Post
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",
@@ -74,9 +77,6 @@ class Command(BaseCommand):
     def handle(self, *args, **opts):
         from django.contrib.staticfiles.handlers import StaticFilesHandler
         from django.core.wsgi import get_wsgi_application
-
-        from accounts.models import User
-        from feed.models import Post
 
         person = self.pick_person(opts["handle"], User)
         post = Post.objects.filter(author=person, visibility="public").order_by("-like_count").first()
