@@ -24,13 +24,14 @@ from .detect import (
 )
 from .embed import DEFAULT_STRENGTH, TrackingMark, chip_amplitudes, host_chips, strength_for
 from .layout import CODED_BITS, DEFAULT_KEY
-from .luma import MeanLuma, mean_luma
+from .luma import LumaSum, MeanLuma, mean_luma
 
 __all__ = [
     "CODED_BITS",
     "CONFIRM_Z",
     "DEFAULT_KEY",
     "DEFAULT_STRENGTH",
+    "LumaSum",
     "MeanLuma",
     "TrackingMark",
     "TrackingReading",

@@ -36,25 +36,39 @@ def mean_luma(path: str | Path, *, max_frames: int = 600, trim_bars: bool = True
     """
     import av
 
-    acc, count = None, 0
+    total = LumaSum()
     with av.open(str(path)) as container:
         if not container.streams.video:
             raise ValueError("no video stream")
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         for frame in container.decode(stream):
-            luma = luma_plane(frame)
-            if acc is None:
-                acc = np.zeros(luma.shape, np.uint32)
-            elif acc.shape != luma.shape:
-                continue
-            acc += luma
-            count += 1
-            if count >= max_frames:
+            total.add(luma_plane(frame))
+            if total.count >= max_frames:
                 break
-    if not count:
-        raise ValueError("no decodable video frames")
-    return MeanLuma(to_work(acc.astype(np.float32) / count, trim_bars=trim_bars), count)
+    return total.mean(trim_bars=trim_bars)
+
+
+class LumaSum:
+    """Running sum of luma planes of one size (frames of another size are skipped)."""
+
+    def __init__(self) -> None:
+        self.acc: np.ndarray | None = None
+        self.count = 0
+
+    def add(self, luma: np.ndarray) -> None:
+        if self.acc is None:
+            self.acc = np.zeros(luma.shape, np.uint32)
+        elif self.acc.shape != luma.shape:
+            return
+        self.acc += luma
+        self.count += 1
+
+    def mean(self, *, trim_bars: bool = True) -> MeanLuma:
+        """The MeanLuma of what was added; ValueError when nothing was."""
+        if not self.count:
+            raise ValueError("no decodable video frames")
+        return MeanLuma(to_work(self.acc.astype(np.float32) / self.count, trim_bars=trim_bars), self.count)
 
 
 def to_work(luma: np.ndarray, *, trim_bars: bool) -> np.ndarray:
