@@ -198,7 +198,12 @@ def _encode(inp, out_path: str, marks: _Marks, *, crf: int, preset: str):
 def _frame(yuv: np.ndarray, stamp):
     import av
 
-    encoded = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
+    if yuv.shape[0] % 6 == 0:
+        # Wraps the array without copying it (libx264 copies its input while encoding); PyAV
+        # only maps the chroma planes right when each fills whole rows (height % 4 == 0).
+        encoded = av.VideoFrame.from_numpy_buffer(yuv, format="yuv420p")
+    else:
+        encoded = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
     encoded.pts, encoded.time_base = stamp
     return encoded
 
