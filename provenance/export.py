@@ -2,10 +2,10 @@
 
 One streaming pass decodes the source, adds the tracking mark and the moving visible watermark
 in the YUV planes, fingerprints what it is about to encode, and encodes with libx264; AAC audio
-is copied (other codecs are re-encoded to AAC). A decode-only pre-pass measures the average luma of
-the source's first PREPASS_FRAMES frames so the tracking mark can be informed (see
-`provenance.tracking`). The file is then signed into `dst_path` with a C2PA manifest. Nothing
-is held in memory beyond one frame.
+is copied (other codecs are re-encoded to AAC). The tracking mark is informed by the average
+luma of the source's first PREPASS_FRAMES frames (see `provenance.tracking.embed`): those frames
+are held back (~66 MB at 720p) until the mark is known, instead of being decoded twice. The file
+is then signed into `dst_path` with a C2PA manifest.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from . import tracking
 from .c2pa_manifest import ManifestInfo, build_manifest, read_manifest, sign_file
 from .certs import SignerConfig
 from .fingerprint import Fingerprint, FingerprintBuilder
-from .frames import AUDIO_RATE
+from .frames import AUDIO_RATE, luma_plane
 from .watermark import MovingWatermark, watermark_key
 
 DEFAULT_CRF = 23
@@ -63,57 +63,36 @@ def export_rendition(
 
     `tracking_id` (64-bit unsigned) is embedded invisibly and recorded as the manifest's soft
     binding; `tracking_key` must be the site's secret; `tracking_strength` overrides the
-    mark's size-dependent default (`tracking.strength_for`). Cost on 2 cores: ~0.3 s per 10 s of 720p
-    for the pre-pass plus roughly a veryfast libx264 encode; see bench/bench_export.py.
-    `dst_path` is replaced atomically. Raises ValueError for sources without video, and
-    `av.error.FFmpegError` / `c2pa.C2paError` on codec or signing failures.
+    mark's size-dependent default (`tracking.strength_for`). Cost: about a veryfast libx264
+    encode (bench/bench_tracking.py measures the ratio). `dst_path` is replaced atomically.
+    Raises ValueError for sources without video, and `av.error.FFmpegError` /
+    `c2pa.C2paError` on codec or signing failures.
     """
     import av
 
     src_path, dst_path = Path(src_path), Path(dst_path)
     if not 0 <= tracking_id < 2**64:
         raise ValueError("tracking_id must fit in 64 unsigned bits")
-    # The informed embedding needs the video's static content; its first seconds show it well
-    # enough, and decoding only those keeps the pre-pass from costing a whole extra decode.
-    mean = tracking.mean_luma(src_path, trim_bars=False, max_frames=PREPASS_FRAMES)
+
+    def mark_for(mean: tracking.MeanLuma, width: int, height: int) -> tracking.TrackingMark:
+        strength = tracking_strength or tracking.strength_for(width, height)
+        return tracking.TrackingMark.for_video(
+            tracking_id, width, height, key=tracking_key, mean=mean, strength=strength
+        )
 
     dst_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, unsigned = tempfile.mkstemp(suffix=".mp4", dir=dst_path.parent)
-    os.close(fd)
-    try:
+    with tempfile.TemporaryDirectory(dir=dst_path.parent, prefix=".export-") as tmp:
+        unsigned, signed = Path(tmp) / "unsigned.mp4", Path(tmp) / "signed.mp4"
         with av.open(str(src_path)) as inp:
-            width, height, duration, fingerprint = _encode(
-                inp,
-                unsigned,
-                handle=handle,
-                site_name=site_name,
-                mark_for=lambda w, h: tracking.TrackingMark.for_video(
-                    tracking_id,
-                    w,
-                    h,
-                    key=tracking_key,
-                    mean=mean,
-                    strength=tracking_strength or tracking.strength_for(w, h),
-                ),
-                crf=crf,
-                preset=preset,
-                # Keyed by the site's secret and this export: its path can't be predicted.
-                watermark_key=watermark_key(tracking_key, tracking_id),
-            )
+            # Keyed by the site's secret and this export: its path can't be predicted.
+            marks = _Marks(site_name, handle, mark_for, watermark_key(tracking_key, tracking_id))
+            width, height, duration, fingerprint = _encode(inp, str(unsigned), marks, crf=crf, preset=preset)
         document = build_manifest(
             manifest, site_name=site_name, handle=_at(handle), tracking_id=tracking_id, duration=duration
         )
-        fd, signed = tempfile.mkstemp(suffix=".mp4", dir=dst_path.parent)
-        os.close(fd)
-        try:
-            sign_file(unsigned, signed, document, signer)
-            label = read_manifest(signed).get("label")
-            os.replace(signed, dst_path)
-        except BaseException:
-            Path(signed).unlink(missing_ok=True)
-            raise
-    finally:
-        Path(unsigned).unlink(missing_ok=True)
+        sign_file(str(unsigned), str(signed), document, signer)
+        label = read_manifest(signed).get("label")
+        os.replace(signed, dst_path)
     return ExportResult(
         path=dst_path,
         size=dst_path.stat().st_size,
@@ -130,7 +109,49 @@ def _at(handle: str) -> str:
     return handle if handle.startswith("@") else f"@{handle}"
 
 
-def _encode(inp, out_path: str, *, handle, site_name, mark_for, crf, preset, watermark_key):
+class _Marks:
+    """The per-frame video work: tracking mark, moving watermark, fingerprint, in that order.
+
+    The tracking mark needs the mean luma of the first PREPASS_FRAMES frames, so those frames
+    are held (as marked-to-be yuv arrays) until it is known; `add` returns the frames ready to
+    encode, `finish` the held ones of a clip shorter than that."""
+
+    def __init__(self, site_name: str, handle: str, mark_for, key: bytes):
+        self.site_name, self.handle, self.mark_for, self.key = site_name, handle, mark_for, key
+        self.held: list[tuple[np.ndarray, float, object]] = []
+        self.luma = tracking.LumaSum()
+        self.mark = None
+        self.builder = FingerprintBuilder()
+
+    def start(self, width: int, height: int) -> None:
+        self.width, self.height = width, height
+        self.visible = MovingWatermark(self.site_name, self.handle, width, height, key=self.key)
+
+    def add(self, frame, yuv: np.ndarray, seconds: float, stamp) -> list[tuple[np.ndarray, object]]:
+        if self.mark is not None:
+            return [(self._apply(yuv, seconds), stamp)]
+        self.luma.add(luma_plane(frame))
+        self.held.append((yuv, seconds, stamp))
+        return self.finish() if len(self.held) >= PREPASS_FRAMES else []
+
+    def finish(self) -> list[tuple[np.ndarray, object]]:
+        if self.mark is None and self.held:
+            mean = self.luma.mean(trim_bars=False)
+            self.mark = self.mark_for(mean, self.width, self.height)
+        ready = [(self._apply(yuv, seconds), stamp) for yuv, seconds, stamp in self.held]
+        self.held = []
+        return ready
+
+    def _apply(self, yuv: np.ndarray, seconds: float) -> np.ndarray:
+        self.mark.apply(yuv)
+        self.visible.apply(yuv, seconds)
+        if self.builder.wants(seconds):
+            self.builder.add_frame(yuv[: self.height], seconds)
+        return yuv
+
+
+def _encode(inp, out_path: str, marks: _Marks, *, crf: int, preset: str):
+    """Decode `inp`, mark every frame, encode to `out_path`: (width, height, duration, fingerprint)."""
     import av
 
     if not inp.streams.video:
@@ -141,66 +162,87 @@ def _encode(inp, out_path: str, *, handle, site_name, mark_for, crf, preset, wat
     # yuv420p needs even dimensions: odd sources are rescaled by one pixel.
     width, height = vin.codec_context.width // 2 * 2, vin.codec_context.height // 2 * 2
     rate = vin.average_rate or vin.guessed_rate or 24
-
+    marks.start(width, height)
     with av.open(out_path, "w", format="mp4", options={"movflags": "+faststart"}) as out:
         vout = out.add_stream("libx264", rate=rate)
         vout.width, vout.height, vout.pix_fmt = width, height, "yuv420p"
         vout.options = {"crf": str(crf), "preset": preset}
-        copy_audio = ain is not None and ain.codec_context.name == "aac"
-        if ain is None:
-            aout = None
-        elif copy_audio:
-            aout = out.add_stream_from_template(ain)
-        else:
-            aout = out.add_stream("aac", rate=48000, layout="stereo")
-            to_aac = av.AudioResampler(format="fltp", layout="stereo", rate=48000)
-        to_mono = av.AudioResampler(format="flt", layout="mono", rate=AUDIO_RATE) if ain is not None else None
-
-        mark = mark_for(width, height)
-        visible = MovingWatermark(site_name, handle, width, height, key=watermark_key)
-        builder = FingerprintBuilder()
+        audio = _Audio(out, ain, marks.builder) if ain is not None else None
         last_time, index = 0.0, 0
-        streams = [vin] + ([ain] if ain is not None else [])
-        for packet in inp.demux(*streams):
-            if packet.stream is vin:
-                for frame in packet.decode():
-                    seconds = frame.time if frame.time is not None else index / float(rate)
-                    index += 1
-                    last_time = max(last_time, seconds)
-                    yuv = _yuv(frame, width, height)
-                    mark.apply(yuv)
-                    visible.apply(yuv, seconds)
-                    if builder.wants(seconds):
-                        builder.add_frame(yuv[:height], seconds)
-                    encoded = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
-                    if frame.pts is not None and frame.time_base is not None:
-                        encoded.pts, encoded.time_base = frame.pts, frame.time_base
-                    else:
-                        encoded.pts, encoded.time_base = index - 1, 1 / Fraction(rate)
-                    out.mux(vout.encode(encoded))
-            else:
-                frames = packet.decode()
-                for frame in frames:
-                    for mono in to_mono.resample(frame):
-                        builder.add_audio(mono.to_ndarray().ravel())
-                if copy_audio:
-                    if packet.dts is not None:
-                        packet.stream = aout
-                        out.mux(packet)
-                else:
-                    for frame in frames:
-                        frame.pts = None
-                        for chunk in to_aac.resample(frame):
-                            out.mux(aout.encode(chunk))
+        for packet in inp.demux(*[s for s in (vin, ain) if s is not None]):
+            if packet.stream is not vin:
+                audio.add(packet)
+                continue
+            for frame in packet.decode():
+                seconds = frame.time if frame.time is not None else index / float(rate)
+                last_time = max(last_time, seconds)
+                stamp = (
+                    (frame.pts, frame.time_base)
+                    if frame.pts is not None and frame.time_base
+                    else (index, 1 / Fraction(rate))
+                )
+                index += 1
+                for yuv, when in marks.add(frame, _yuv(frame, width, height), seconds, stamp):
+                    out.mux(vout.encode(_frame(yuv, when)))
+        for yuv, when in marks.finish():
+            out.mux(vout.encode(_frame(yuv, when)))
         out.mux(vout.encode(None))
-        if aout is not None and not copy_audio:
-            for chunk in to_aac.resample(None):
-                out.mux(aout.encode(chunk))
-            out.mux(aout.encode(None))
+        if audio is not None:
+            audio.close()
     if index == 0:
         raise ValueError("source has no decodable video frames")
     duration = last_time + 1 / float(rate)
-    return width, height, duration, builder.finish(duration)
+    return width, height, duration, marks.builder.finish(duration)
+
+
+def _frame(yuv: np.ndarray, stamp):
+    import av
+
+    if yuv.shape[0] % 6 == 0:
+        # Wraps the array without copying it (libx264 copies its input while encoding); PyAV
+        # only maps the chroma planes right when each fills whole rows (height % 4 == 0).
+        encoded = av.VideoFrame.from_numpy_buffer(yuv, format="yuv420p")
+    else:
+        encoded = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
+    encoded.pts, encoded.time_base = stamp
+    return encoded
+
+
+class _Audio:
+    """AAC audio stream-copied (other codecs re-encoded to AAC), and fed to the fingerprint."""
+
+    def __init__(self, out, ain, builder: FingerprintBuilder):
+        import av
+
+        self.out, self.builder = out, builder
+        self.copy = ain.codec_context.name == "aac"
+        if self.copy:
+            self.stream = out.add_stream_from_template(ain)
+        else:
+            self.stream = out.add_stream("aac", rate=48000, layout="stereo")
+            self.to_aac = av.AudioResampler(format="fltp", layout="stereo", rate=48000)
+        self.to_mono = av.AudioResampler(format="flt", layout="mono", rate=AUDIO_RATE)
+
+    def add(self, packet) -> None:
+        frames = packet.decode()
+        for frame in frames:
+            for mono in self.to_mono.resample(frame):
+                self.builder.add_audio(mono.to_ndarray().ravel())
+        if self.copy:
+            if packet.dts is not None:
+                packet.stream = self.stream
+                self.out.mux(packet)
+            return
+        for frame in frames:
+            frame.pts = None
+            for chunk in self.to_aac.resample(frame):
+                self.out.mux(self.stream.encode(chunk))
+
+    def close(self) -> None:
+        if not self.copy:
+            for chunk in self.to_aac.resample(None):
+                self.out.mux(self.stream.encode(chunk))
+            self.out.mux(self.stream.encode(None))
 
 
 def _yuv(frame, width: int, height: int) -> np.ndarray:

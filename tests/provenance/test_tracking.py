@@ -4,27 +4,28 @@ import numpy as np
 import pytest
 
 from provenance import tracking
+from provenance.tracking.channel import coded_bits, decode_payload, viterbi
+from provenance.tracking.layout import layout_for
 
 from .conftest import BASE_ID
 from .synthetic import transform
 
 
 def test_channel_code_corrects_noisy_soft_bits():
-    layout = tracking._layout(tracking.DEFAULT_KEY)
+    layout = layout_for(tracking.DEFAULT_KEY)
     rng = np.random.default_rng(1)
     for tracking_id in (0, 1, 2**64 - 1, 0x0123_4567_89AB_CDEF):
-        coded = 2.0 * tracking._coded_bits(tracking_id, layout) - 1.0
+        coded = 2.0 * coded_bits(tracking_id, layout) - 1.0
         soft = coded + rng.normal(0, 0.7, coded.shape)  # ~8% raw bit errors
         assert ((soft > 0) != (coded > 0)).mean() > 0.03
-        assert tracking._decode_payload(tracking._viterbi(soft), layout) == tracking_id
+        assert decode_payload(viterbi(soft), layout) == tracking_id
 
 
 def test_checksum_rejects_random_payloads():
-    layout = tracking._layout(tracking.DEFAULT_KEY)
+    layout = layout_for(tracking.DEFAULT_KEY)
     rng = np.random.default_rng(2)
     accepted = sum(
-        tracking._decode_payload(tracking._viterbi(rng.normal(0, 1, tracking.CODED_BITS)), layout) is not None
-        for _ in range(300)
+        decode_payload(viterbi(rng.normal(0, 1, tracking.CODED_BITS)), layout) is not None for _ in range(300)
     )
     assert accepted == 0
 
