@@ -7,7 +7,7 @@ from django.utils import timezone
 from generation.events import publish
 from generation.models import Generation
 from tests.browser.session import log_in
-from tests.generation.factories import queued_generation
+from tests.conftest import queued_generation
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

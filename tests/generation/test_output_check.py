@@ -5,7 +5,7 @@ import pytest
 
 from generation.jobs import run_generation
 from moderation.output_check import BLOCKED, PASSED, REVIEW, check_output
-from tests.generation.factories import queued_generation
+from tests.conftest import queued_generation
 from tests.media_factory import portrait_image, speech_samples
 
 FPS = 24

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from generation import jobs
 from generation.models import Generation
-from tests.generation.factories import queued_generation
+from tests.conftest import queued_generation
 
 
 @pytest.mark.django_db

@@ -20,7 +20,7 @@ from feed import actions as feed_actions
 from feed.models import Post
 from generation.models import Generation
 from moderation.actions import file_report
-from tests.cameos.factories import approve, generation_with, make_cameo
+from tests.conftest import approve, generation_with, make_cameo
 from tests.reliability.test_authorization import MATRIX
 
 pytestmark = pytest.mark.django_db
