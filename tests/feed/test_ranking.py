@@ -170,13 +170,9 @@ def test_following_feed_is_newest_first_and_pages_by_cursor(
 
 @pytest.fixture
 def ranking_cache(settings):
-    """For You with its ranking cache on, as in production (the test settings turn it off)."""
-    from django.core.cache import cache
-
+    """For You with its ranking cache on, as in production (the test settings turn it off); the
+    cache starts empty (tests/conftest.py clears it around every test)."""
     settings.FEED_RANKING_CACHE_SECONDS = 30
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def feed_codes(response) -> list[str]:
