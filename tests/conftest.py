@@ -1,20 +1,31 @@
-"""Project-wide fixtures: factories as fixtures, no JSON fixture files."""
+"""Project-wide fixtures and the one set of factories: every model the tests make is made here
+(fixtures where a test asks for one, plain functions where a helper module builds worlds), no
+JSON fixture files."""
 
+import functools
+import io
 import itertools
 import tempfile
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
 import pytest
+from django.core.cache import caches
 from django.core.files.base import ContentFile
+from django.db import transaction
 from django.utils import timezone
+from PIL import Image, ImageDraw
 
 from accounts.actions import issue_invites
-from accounts.models import User
+from accounts.models import Block, User
+from cameos.actions.consent import record_cameo_uses
+from cameos.actions.media import save_media
+from cameos.ledger import append_entry
+from cameos.models import Approval, Cameo, CameoMedia, Challenge, LedgerEntry
 from feed import actions as feed_actions
 from feed.management.commands.seed_demo import make_demo_clip
-from feed.models import Post
+from feed.models import Follow, Post
 from generation import media
 from generation.models import Generation
 
@@ -38,6 +49,15 @@ def _on_commit_as_in_production(monkeypatch):
         return original(self, func, robust)
 
     monkeypatch.setattr(BaseDatabaseWrapper, "on_commit", on_commit)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Rate-limit counters and cached rules live in the cache, and users reuse primary keys from
+    test to test: every test starts and ends with an empty cache."""
+    caches["default"].clear()
+    yield
+    caches["default"].clear()
 
 
 @pytest.fixture
@@ -94,10 +114,15 @@ DRAFT_PROMPT = "a corgi surfing at sunset"
 FINISHED = (Generation.Status.SUCCEEDED, Generation.Status.FAILED, Generation.Status.CANCELLED)
 
 
-@pytest.fixture(scope="session")
-def clip_files():
+@functools.cache
+def demo_clip() -> tuple[bytes, bytes, bytes]:
     """(mp4, poster jpeg, sprite jpeg) bytes of one tiny real clip (96x160), made once per session."""
     return make_demo_clip(1)
+
+
+@pytest.fixture(scope="session")
+def clip_files():
+    return demo_clip()
 
 
 def frames_for(seconds: int, orientation: str, shade: int) -> np.ndarray:
@@ -131,15 +156,58 @@ def shaded_clip(seconds: int, orientation: str, shade: int) -> tuple[bytes, byte
     return _shaded_clips[key]
 
 
-@pytest.fixture
-def make_generation(db, clip_files):
-    """Factory: make_generation(owner, *, status="succeeded", prompt=DRAFT_PROMPT, seconds=2,
-    seed=7, orientation="portrait", shade=None, **fields) -> Generation.
+def create_generation(
+    owner,
+    *,
+    status: str,
+    prompt: str,
+    seconds: int,
+    seed: int,
+    orientation: str = "portrait",
+    as_finished: bool = True,
+    shade: int | None = None,
+    **fields,
+) -> Generation:
+    """The one place the tests write a Generation row; the factories below only pick defaults.
 
-    A succeeded one passed the output check and has its own copies of real files in storage:
-    with shade=None the session's tiny 96x160 clip (cheap; the columns say 96x160 and `seconds`);
-    with a shade, a flat clip of that shade exactly as long and shaped as the row (for tests that
-    read the video itself: stitching, remix frames). Finished rows have `finished` set."""
+    With as_finished (the default), a finished row has `finished` set and a succeeded one passed
+    the output check and has its own copies of real files in storage: with shade=None the
+    session's tiny 96x160 clip (cheap; the columns say 96x160 and `seconds`); with a shade, a flat
+    clip of that shade exactly as long and shaped as the row (for tests that read the video
+    itself: stitching, remix frames). Without it, the bare row as given (the test adds the rest)."""
+    if as_finished and status == Generation.Status.SUCCEEDED:
+        fields.setdefault("check_status", Generation.Check.PASSED)
+    if as_finished and status in FINISHED:
+        fields.setdefault("finished", timezone.now())
+    generation = Generation.objects.create(
+        owner=owner,
+        status=status,
+        prompt=prompt,
+        seconds=seconds,
+        seed=seed,
+        orientation=orientation,
+        **fields,
+    )
+    if not as_finished or status != Generation.Status.SUCCEEDED:
+        return generation
+    if shade is None:
+        mp4, poster, sprite = demo_clip()
+        size = (160, 96)
+        generation.duration = generation.duration or float(seconds)
+    else:
+        mp4, poster, sprite, size = shaded_clip(seconds, orientation, shade)
+    generation.video.save("video.mp4", ContentFile(mp4), save=False)
+    generation.poster.save("poster.jpg", ContentFile(poster), save=False)
+    generation.sprite.save("sprite.jpg", ContentFile(sprite), save=False)
+    generation.height, generation.width = size
+    generation.save()
+    return generation
+
+
+@pytest.fixture
+def make_generation(db):
+    """Factory: make_generation(owner, *, status="succeeded", prompt=DRAFT_PROMPT, seconds=2,
+    seed=7, orientation="portrait", shade=None, **fields) -> Generation (see create_generation)."""
 
     def make(
         owner,
@@ -148,39 +216,34 @@ def make_generation(db, clip_files):
         prompt: str = DRAFT_PROMPT,
         seconds: int = 2,
         seed: int = 7,
-        orientation: str = "portrait",
-        shade: int | None = None,
         **fields,
     ) -> Generation:
-        if status == Generation.Status.SUCCEEDED:
-            fields.setdefault("check_status", Generation.Check.PASSED)
-        if status in FINISHED:
-            fields.setdefault("finished", timezone.now())
-        generation = Generation.objects.create(
-            owner=owner,
-            status=status,
-            prompt=prompt,
-            seconds=seconds,
-            seed=seed,
-            orientation=orientation,
-            **fields,
-        )
-        if status != Generation.Status.SUCCEEDED:
-            return generation
-        if shade is None:
-            mp4, poster, sprite = clip_files
-            size = (160, 96)
-            generation.duration = generation.duration or float(seconds)
-        else:
-            mp4, poster, sprite, size = shaded_clip(seconds, orientation, shade)
-        generation.video.save("video.mp4", ContentFile(mp4), save=False)
-        generation.poster.save("poster.jpg", ContentFile(poster), save=False)
-        generation.sprite.save("sprite.jpg", ContentFile(sprite), save=False)
-        generation.height, generation.width = size
-        generation.save()
-        return generation
+        return create_generation(owner, status=status, prompt=prompt, seconds=seconds, seed=seed, **fields)
 
     return make
+
+
+def queued_generation(owner, **fields) -> Generation:
+    """A queued row as start_generation would write it, without touching Redis. A `status` given
+    is written as is, without the files or columns a finished job leaves."""
+    fields.setdefault("status", Generation.Status.QUEUED)
+    fields.setdefault("prompt", "a red kite over green hills, wind noise")
+    fields.setdefault("seconds", 1)
+    fields.setdefault("seed", 1234)
+    return create_generation(owner, as_finished=False, **fields)
+
+
+def generation_with(
+    owner, cameos, *, status=Generation.Status.QUEUED, prompt="waving at the camera", **fields
+) -> Generation:
+    """A generation row whose cameo uses are recorded as start_generation records them, without
+    the submit-time check (so the later checks can be tested on their own)."""
+    fields.setdefault("seconds", 1)
+    fields.setdefault("seed", 3)
+    with transaction.atomic():
+        generation = create_generation(owner, status=status, prompt=prompt, **fields)
+        record_cameo_uses(Generation.objects.select_related("owner").get(pk=generation.pk), list(cameos))
+    return generation
 
 
 @pytest.fixture
@@ -213,6 +276,76 @@ def make_post(make_generation):
         return post
 
     return make
+
+
+def post_of(generation, visibility=Post.Visibility.PUBLIC, **fields) -> Post:
+    """A bare Post row of `generation` (make_post publishes one as a user would)."""
+    return Post.objects.create(
+        author=generation.owner, generation=generation, visibility=visibility, **fields
+    )
+
+
+# --- people and cameos --------------------------------------------------------------------
+
+
+def follow(follower, followee) -> None:
+    Follow.objects.get_or_create(follower=follower, followee=followee)
+
+
+def mutuals(a, b) -> None:
+    follow(a, b)
+    follow(b, a)
+
+
+def block(blocker, blocked) -> None:
+    Block.objects.get_or_create(blocker=blocker, blocked=blocked)
+
+
+def approve(cameo, user) -> None:
+    Approval.objects.get_or_create(cameo=cameo, user=user)
+
+
+def jpeg(size=(96, 128), colour=(200, 120, 60)) -> bytes:
+    image = Image.new("RGB", size, colour)
+    ImageDraw.Draw(image).ellipse((10, 10, size[0] - 10, size[1] - 10), fill=(240, 200, 170))
+    out = io.BytesIO()
+    image.save(out, format="JPEG")
+    return out.getvalue()
+
+
+def make_cameo(
+    owner, *, permission=Cameo.Permission.ONLY_ME, kind=Cameo.Kind.PERSON, name="", **fields
+) -> Cameo:
+    """A verified cameo as the analysis job leaves it: a reference image, a recording, and the
+    ledger's first entry."""
+    if kind == Cameo.Kind.CHARACTER:
+        name = name or "Biscuit"
+        fields.setdefault("attested", timezone.now())
+    person = kind == Cameo.Kind.PERSON
+    fields.setdefault("face_embedding", [0.1] * 128 if person else None)
+    fields.setdefault("voice_embedding", [0.05] * 256 if person else None)
+    cameo = Cameo.objects.create(
+        owner=owner,
+        kind=kind,
+        name=name,
+        permission=permission,
+        status=Cameo.Status.ACTIVE,
+        verified=timezone.now(),
+        **fields,
+    )
+    save_media(cameo, CameoMedia.Role.REFERENCE, 0, "face.jpg", ContentFile(jpeg()))
+    save_media(
+        cameo, CameoMedia.Role.RECORDING, 0, "recording.webm", ContentFile(b"\x1a\x45\xdf\xa3 not decoded")
+    )
+    append_entry(cameo, LedgerEntry.Kind.CREATED, actor=owner, permission=permission)
+    return cameo
+
+
+def make_challenge(owner, digits="4719", turns=("left", "right"), *, age_seconds=60, **fields) -> Challenge:
+    """A challenge issued `age_seconds` ago (long enough ago for a test clip to be fresh)."""
+    created = timezone.now() - timedelta(seconds=age_seconds)
+    fields.setdefault("expires", created + timedelta(seconds=300))
+    return Challenge.objects.create(owner=owner, digits=digits, turns=list(turns), created=created, **fields)
 
 
 # --- real processes -----------------------------------------------------------------------

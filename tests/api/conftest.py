@@ -3,7 +3,6 @@ client (fast, inside the test's transaction) or a live daphne."""
 
 import httpx2
 import pytest
-from django.core.cache import caches
 from django.test import Client
 from openai import OpenAI
 
@@ -37,13 +36,6 @@ class DjangoTestTransport(httpx2.BaseTransport):
         content = b"".join(response.streaming_content) if response.streaming else response.content
         pairs = [(name, value) for name, value in response.items() if name.lower() != "content-length"]
         return httpx2.Response(response.status_code, headers=pairs, content=content)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_rate_limits():
-    """Rate-limit counters live in the cache and users reuse primary keys from test to test: start
-    each test with none counted, so only the test about limits meets them."""
-    caches["default"].clear()
 
 
 def openai_client(raw_token: str, base_url: str = "http://testserver/v1", transport=None) -> OpenAI:

@@ -16,7 +16,7 @@ from cameos.models import Cameo, CameoUse
 from generation.engine.capabilities import get_capabilities
 from generation.models import Generation
 from tests.api.conftest import DjangoTestTransport, openai_client
-from tests.cameos.factories import approve, make_cameo, post_of
+from tests.conftest import approve, make_cameo, post_of
 
 ORIENTATION = {
     "720x1280": "portrait",

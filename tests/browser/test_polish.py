@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 
 from feed.models import Comment, Follow, Post
 from generation.models import Generation
-from tests.cameos.factories import approve, make_cameo
+from tests.conftest import approve, make_cameo
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -8,8 +8,7 @@ from cameos.liveness.voice import voice_embedding
 from cameos.models import Cameo
 from tests import media_factory
 from tests.browser.session import log_in
-from tests.cameos.factories import make_cameo
-from tests.conftest import CHROMIUM, CHROMIUM_ARGS, wait_for
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS, make_cameo, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

@@ -15,8 +15,8 @@ from feed import actions as feed_actions
 from feed.models import Notification, Post
 from generation.actions import start_generation
 from generation.models import Generation
-from tests.cameos.factories import generation_with, make_cameo, post_of
 from tests.cameos.test_recording import Events
+from tests.conftest import generation_with, make_cameo, post_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

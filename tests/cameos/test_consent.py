@@ -16,7 +16,7 @@ from cameos.models import Cameo, CameoUse, LedgerEntry
 from generation.errors import ConsentRefused
 from generation.models import Generation
 from tests.api.conftest import DjangoTestTransport, openai_client
-from tests.cameos.factories import approve, block, follow, generation_with, make_cameo, mutuals, post_of
+from tests.conftest import approve, block, follow, generation_with, make_cameo, mutuals, post_of
 
 P = Cameo.Permission
 PERSONAS = ["self", "approved", "mutual", "follower", "stranger", "blocked"]

@@ -11,7 +11,7 @@ from cameos.actions.uses import ledger_entries_for
 from cameos.ledger import append_entry, export_ledger, verify_chain
 from cameos.models import GENESIS_HASH, Cameo, CameoUse, LedgerEntry
 from generation.errors import ConsentRefused
-from tests.cameos.factories import generation_with, make_cameo
+from tests.conftest import generation_with, make_cameo
 
 P = Cameo.Permission
 

@@ -28,7 +28,7 @@ from cameos.jobs import HUMAN_FACE_REASON
 from cameos.ledger import verify_chain
 from cameos.models import Cameo, CameoMedia, Challenge, LedgerEntry
 from tests import media_factory
-from tests.cameos.factories import make_cameo, make_challenge
+from tests.conftest import make_cameo, make_challenge
 
 
 def upload(client, challenge, path_or_bytes, name="recording.webm", json=True):
@@ -353,7 +353,7 @@ def test_a_recording_damaged_inside_is_rejected_by_the_job_and_erased(client, us
 def test_a_cameo_deleted_while_being_checked_keeps_nothing(client, user, liveness_clip):
     from cameos.actions.controls import delete_cameo
     from cameos.actions.media import save_media
-    from tests.cameos.factories import jpeg
+    from tests.conftest import jpeg
 
     cameo = submitted(client, user, liveness_clip("good"))
     jobs.claim(cameo.pk)

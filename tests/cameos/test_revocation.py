@@ -14,7 +14,7 @@ from generation.actions import start_generation
 from generation.errors import ConsentRefused, GenerationRefused
 from generation.jobs import build_request, run_generation
 from generation.models import Generation
-from tests.cameos.factories import approve, block, generation_with, make_cameo, mutuals, post_of
+from tests.conftest import approve, block, generation_with, make_cameo, mutuals, post_of
 
 P = Cameo.Permission
 

@@ -8,7 +8,7 @@ from accounts.models import Block
 from cameos.models import Approval, Cameo, CameoMedia, CameoUse, LedgerEntry
 from feed.models import Post
 from generation.models import Generation
-from tests.cameos.factories import approve, generation_with, make_cameo, post_of
+from tests.conftest import approve, generation_with, make_cameo, post_of
 
 P = Cameo.Permission
 

@@ -11,7 +11,7 @@ from cameos.errors import CameoRefused
 from cameos.jobs import analyse_voice
 from cameos.liveness.voice import voice_embedding, wav_bytes
 from cameos.models import Cameo, CameoMedia, LedgerEntry
-from tests.cameos.factories import generation_with, make_cameo
+from tests.conftest import generation_with, make_cameo
 from tests.media_factory import speech_samples
 
 READING = (

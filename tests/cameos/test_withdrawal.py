@@ -22,7 +22,7 @@ from feed.models import Notification
 from generation.actions import start_generation
 from generation.errors import ConsentRefused
 from generation.models import Generation
-from tests.cameos.factories import approve, make_cameo, mutuals
+from tests.conftest import approve, make_cameo, mutuals
 
 pytestmark = pytest.mark.django_db
 P = Cameo.Permission

@@ -170,17 +170,13 @@ def test_following_feed_is_newest_first_and_pages_by_cursor(
 
 @pytest.fixture
 def ranking_cache(settings, monkeypatch):
-    """For You with its ranking cache on, as in production (the test settings turn it off).
-    The bell's few-second cache is stretched so a slow machine can't expire it mid-test."""
-    from django.core.cache import cache
-
+    """For You with its ranking cache on, as in production (the test settings turn it off); the
+    cache starts empty (tests/conftest.py clears it around every test). The bell's few-second
+    cache is stretched so a slow machine can't expire it mid-test."""
     from feed import bell
 
     settings.FEED_RANKING_CACHE_SECONDS = 30
     monkeypatch.setattr(bell, "BELL_CACHE_SECONDS", 300)
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def feed_codes(response) -> list[str]:

@@ -17,6 +17,7 @@ from feed import actions, ranking, semantics
 from feed.jobs import embed_post
 from feed.models import FeedSettings, NotInterested, Post
 from generation.models import Generation
+from tests.conftest import post_of, queued_generation
 from tests.feed.corpus import TOPICS
 
 pytestmark = pytest.mark.django_db
@@ -31,17 +32,15 @@ def make_row_post(make_user):
     """make_row_post(author, caption, prompt=None, hide_prompt=False, **columns) -> embedded Post."""
 
     def make(author, caption, *, prompt=None, hide_prompt=False, **columns):
-        generation = Generation.objects.create(
-            owner=author,
+        generation = queued_generation(
+            author,
             prompt=prompt or caption,
             status=Generation.Status.SUCCEEDED,
             check_status=Generation.Check.PASSED,
             seconds=2,
             seed=1,
         )
-        post = Post.objects.create(
-            author=author, generation=generation, caption=caption, hide_prompt=hide_prompt, **columns
-        )
+        post = post_of(generation, caption=caption, hide_prompt=hide_prompt, **columns)
         assert embed_post(post.pk)
         return post
 

@@ -17,11 +17,11 @@ from django.core.files import File
 from django.core.files.base import ContentFile
 from django.urls import reverse
 
-from generation.models import Generation
 from generation.serving import local_path
 from moderation.userdata import write_export
 from provenance.actions import ensure_export
 from provenance.c2pa_manifest import read_manifest
+from tests.conftest import queued_generation
 from tests.provenance.synthetic import write_clip
 
 pytestmark = pytest.mark.django_db
@@ -36,8 +36,8 @@ def clip(tmp_path_factory):
 def draft(make_user, s3_media, clip):
     """A succeeded draft whose video (a real 2 s clip with sound) and poster are in the bucket."""
     owner = make_user("maker")
-    generation = Generation.objects.create(
-        owner=owner, prompt="clouds over a valley", seconds=2, seed=1, status="succeeded", check_status="passed",
+    generation = queued_generation(
+        owner, prompt="clouds over a valley", seconds=2, seed=1, status="succeeded", check_status="passed",
         model_id="/models/tiny-ltx2",
     )  # fmt: skip
     with open(clip, "rb") as fh:

@@ -108,7 +108,7 @@ def finished_video(owner, frames, **fields):
 
     from generation import media
     from generation.models import Generation
-    from tests.generation.factories import queued_generation
+    from tests.conftest import queued_generation
 
     generation = queued_generation(
         owner, status=Generation.Status.SUCCEEDED, check_status=Generation.Check.PASSED, **fields
@@ -127,7 +127,7 @@ def finished_video(owner, frames, **fields):
 def test_a_retake_job_keeps_the_source_outside_its_range(tiny_model, user):
     from generation import media
     from generation.jobs import run_generation
-    from tests.generation.factories import queued_generation
+    from tests.conftest import queued_generation
 
     source = finished_video(user, moving(25), seconds=1)
     retake = queued_generation(

@@ -10,8 +10,7 @@ from generation import media
 from generation.actions import cancel_generation
 from generation.jobs import run_generation, sweep_stuck_generations
 from generation.models import Generation
-from tests.conftest import wait_for
-from tests.generation.factories import queued_generation
+from tests.conftest import queued_generation, wait_for
 
 
 @pytest.mark.django_db

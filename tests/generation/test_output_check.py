@@ -5,7 +5,7 @@ import pytest
 
 from generation.jobs import run_generation
 from moderation.output_check import BLOCKED, PASSED, REVIEW, check_output
-from tests.generation.factories import queued_generation
+from tests.conftest import post_of, queued_generation
 from tests.media_factory import portrait_image, speech_samples
 
 FPS = 24
@@ -98,7 +98,6 @@ def test_a_report_rechecks_the_post_with_current_rules(
     import django_rq
     from django.core.files import File
 
-    from feed.models import Post
     from generation import media
     from generation.jobs import recheck_output
     from moderation.actions import file_report
@@ -108,7 +107,7 @@ def test_a_report_rechecks_the_post_with_current_rules(
     media.write_mp4(tmp_path / "v.mp4", frames, FPS, np.zeros((2, 24000), np.float32), 24000)
     with open(tmp_path / "v.mp4", "rb") as fh:
         generation.video.save("video.mp4", File(fh), save=True)
-    post = Post.objects.create(author=user, generation=generation)
+    post = post_of(generation)
 
     queue = django_rq.get_queue(settings.CPU_QUEUE)
     queue.empty()

@@ -6,8 +6,7 @@ import pytest
 from django.utils import timezone
 
 from generation import jobs
-from generation.models import Generation
-from tests.generation.factories import queued_generation
+from tests.conftest import queued_generation
 
 
 @pytest.mark.django_db
@@ -17,10 +16,9 @@ def test_queue_positions_cost_two_queries_however_many_wait(
 ):
     owner = make_user()
     now = timezone.now()
-    Generation.objects.create(
-        owner=owner, prompt="done", seconds=1, seed=1, status="succeeded",
-        started=now - timedelta(seconds=40), finished=now,
-    )  # fmt: skip
+    queued_generation(
+        owner, prompt="done", seed=1, status="succeeded", started=now - timedelta(seconds=40), finished=now
+    )
     for _ in range(queued):
         queued_generation(owner)
     sent = []

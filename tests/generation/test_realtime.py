@@ -9,7 +9,7 @@ from django.test import Client
 
 from generation.jobs import run_generation
 from sora_site.asgi import application
-from tests.generation.factories import queued_generation
+from tests.conftest import queued_generation
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -2,7 +2,7 @@ import pytest
 from django.urls import reverse
 
 from generation.models import Generation
-from tests.generation.factories import queued_generation
+from tests.conftest import queued_generation
 
 CREATE = "/create/"
 

@@ -21,7 +21,7 @@ from generation.jobs import give_cameo_voice, run_generation
 from generation.models import Generation
 from provenance.actions import ensure_export
 from provenance.c2pa_manifest import read_manifest
-from tests.cameos.factories import generation_with, make_cameo
+from tests.conftest import generation_with, make_cameo
 from tests.media_factory import speech_samples
 
 READING = "I am the owner of this cameo, and this is how my voice sounds when I read aloud."

@@ -1,19 +1,10 @@
 """Moderation fixtures: stand-in cameos, a moderator who is in the Moderators group (not a
-superuser), and a clean cache per test (drafts and posts come from tests/conftest.py)."""
+superuser) (drafts, posts and a clean cache per test come from tests/conftest.py)."""
 
 from dataclasses import dataclass, field
 
 import pytest
 from django.contrib.auth.models import Group
-from django.core.cache import cache
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    """Rate-limit counters and the cached policy rules don't leak between tests."""
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture

@@ -8,11 +8,11 @@ Copies of the exports and foreign clips are looked up both ways.
 import numpy as np
 import pytest
 
-from generation.models import Generation
 from provenance import index
 from provenance.fingerprint import Fingerprint, compute_fingerprint, lookup_from
 from provenance.models import Export, FingerprintHash
 from provenance.verify import MATCH_CONFIDENCE
+from tests.conftest import queued_generation
 
 from .conftest import BASE_ID
 from .synthetic import transform
@@ -26,8 +26,8 @@ COPIES = {
 
 
 def _store(owner, n: int, fingerprint: Fingerprint) -> Export:
-    generation = Generation.objects.create(
-        owner=owner, prompt=f"clip {n}", seconds=3, seed=n, status="succeeded", model_id="tiny"
+    generation = queued_generation(
+        owner, prompt=f"clip {n}", seconds=3, seed=n, status="succeeded", model_id="tiny"
     )
     export = Export.objects.create(
         generation=generation, tracking_id=n, file="x.mp4", fingerprint=fingerprint.to_bytes()

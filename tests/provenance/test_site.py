@@ -10,10 +10,10 @@ from django.core.files import File
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
-from generation.models import Generation
 from provenance.actions import ExportFailed, ensure_export
 from provenance.c2pa_manifest import read_manifest
 from provenance.models import Export
+from tests.conftest import queued_generation
 from tests.provenance.synthetic import transform
 
 
@@ -29,8 +29,8 @@ def signing(settings, certs):
 def finished(make_user, make_clip):
     """A succeeded draft whose video is a real 3 s 640×360 clip with sound."""
     owner = make_user("maker")
-    generation = Generation.objects.create(
-        owner=owner, prompt="clouds over a valley", seconds=3, seed=1, status="succeeded", check_status="passed",
+    generation = queued_generation(
+        owner, prompt="clouds over a valley", seconds=3, seed=1, status="succeeded", check_status="passed",
         model_id="/models/tiny-ltx2",
     )  # fmt: skip
     with open(make_clip(11, seconds=3, width=640, height=360), "rb") as fh:

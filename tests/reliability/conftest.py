@@ -9,7 +9,6 @@ import zipfile
 from functools import cached_property
 
 import pytest
-from django.core.cache import caches
 from django.core.files.base import ContentFile
 from django.test import Client
 from django.utils import timezone
@@ -20,17 +19,18 @@ from cameos.models import Cameo, CameoUse
 from feed import actions as feed_actions
 from feed.models import Post
 from generation.models import Generation
-from tests.cameos.factories import approve, block, generation_with, jpeg, make_cameo, mutuals
+from tests.conftest import (
+    approve,
+    block,
+    generation_with,
+    jpeg,
+    make_cameo,
+    mutuals,
+    post_of,
+    queued_generation,
+)
 
 ROLES = ("owner", "friend", "stranger", "blocked", "anonymous")
-
-
-@pytest.fixture(autouse=True)
-def _fresh_rate_limits():
-    """Rate-limit counters live in the cache and primary keys repeat from test to test."""
-    caches["default"].clear()
-    yield
-    caches["default"].clear()
 
 
 class World:
@@ -98,17 +98,13 @@ class World:
 
     @cached_property
     def queued(self) -> Generation:
-        return Generation.objects.create(
-            owner=self.owner, prompt=f"{self.PROMPT_SECRET} queued", seconds=1, orientation="portrait", seed=1
-        )
+        return queued_generation(self.owner, prompt=f"{self.PROMPT_SECRET} queued", seed=1)
 
     @cached_property
     def failed(self) -> Generation:
-        return Generation.objects.create(
-            owner=self.owner,
+        return queued_generation(
+            self.owner,
             prompt=f"{self.PROMPT_SECRET} failed",
-            seconds=1,
-            orientation="portrait",
             seed=1,
             status=Generation.Status.FAILED,
             finished=timezone.now(),
@@ -121,12 +117,7 @@ class World:
         cache = self.__dict__.setdefault("_posts", {})
         if visibility not in cache:
             generation = self.make_generation(self.owner, prompt=f"{self.SECRET} {visibility} prompt")
-            cache[visibility] = Post.objects.create(
-                author=self.owner,
-                generation=generation,
-                visibility=visibility,
-                caption=f"{self.SECRET} {visibility} caption",
-            )
+            cache[visibility] = post_of(generation, visibility, caption=f"{self.SECRET} {visibility} caption")
         return cache[visibility]
 
     @cached_property

@@ -24,6 +24,7 @@ from django.urls import reverse
 from PIL import Image
 
 from cameos.models import Challenge
+from tests.conftest import queued_generation
 from tests.reliability.conftest import World, write_recording
 
 # The rows a bad request might leave behind.
@@ -251,11 +252,8 @@ def strangers_job(ctx: Ctx) -> str:
 
 
 def make_strangers_job(ctx: Ctx) -> None:
-    from generation.models import Generation
 
-    ctx.world.strangers_job = Generation.objects.create(
-        owner=ctx.world.stranger, prompt="x", seconds=1, seed=1
-    )
+    ctx.world.strangers_job = queued_generation(ctx.world.stranger, prompt="x", seed=1)
 
 
 LONG = "x" * 100_000

@@ -247,7 +247,7 @@ def test_running_out_of_memory_inside_the_pipeline_fails_the_job_with_a_memory_m
     import torch
 
     from generation.jobs import get_worker_engine, run_generation
-    from tests.generation.factories import queued_generation
+    from tests.conftest import queued_generation
 
     engine = get_worker_engine()
     engine.load()

@@ -7,7 +7,7 @@ from django.test import Client
 from django.urls import reverse
 from PIL import Image
 
-from tests.generation.factories import queued_generation
+from tests.conftest import queued_generation
 
 XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 

@@ -20,7 +20,7 @@ from feed import actions as feed_actions
 from feed.models import Post
 from generation.models import Generation
 from moderation.actions import file_report
-from tests.cameos.factories import approve, generation_with, make_cameo
+from tests.conftest import approve, generation_with, make_cameo, post_of
 from tests.reliability.test_authorization import MATRIX
 
 pytestmark = pytest.mark.django_db
@@ -53,7 +53,7 @@ def xss(make_user, make_generation):
         make_generation(author, prompt=PAYLOAD), caption=PAYLOAD, visibility=Post.Visibility.PUBLIC
     )
     comment = feed_actions.add_comment(author, post, PAYLOAD)
-    owners_post = Post.objects.create(author=owner, generation=make_generation(owner), caption="mine")
+    owners_post = post_of(make_generation(owner), caption="mine")
     feed_actions.add_comment(author, owners_post, PAYLOAD)  # notifies the owner
 
     character = make_cameo(author, kind=Cameo.Kind.CHARACTER, name=SHORT[:60], preferences=PAYLOAD)
@@ -304,7 +304,7 @@ SECRETS = {
     "cameo code": lambda w: make_cameo(w.owner, kind=Cameo.Kind.CHARACTER).code,
 }
 SHORT_CODES = {
-    "post code": lambda w: Post.objects.create(author=w.owner, generation=w.make_generation(w.owner)).code,
+    "post code": lambda w: post_of(w.make_generation(w.owner)).code,
     "comment code": lambda w: feed_actions.add_comment(w.owner, w.post("public"), "hi").code,
 }
 
