@@ -45,10 +45,6 @@ DIGIT_GRAMMAR_WORDS = DIGIT_WORDS
 MAX_CHALLENGE_GAP = 2.0
 NBEST = 10
 NBEST_COMPARED = 4  # the free decoder's best guesses the challenge is weighed against
-# Frequency warps tried when the plain decode misses: the free decode heard the challenge exactly
-# in 56 of 80 honest lab readings plainly and in 67 of 80 under at least one of these, while none
-# of 80 readings of other digits was heard as the challenge under any of them.
-WARPS = (0.9, 1.1, 0.82, 1.2)
 
 
 def _word(digit: str) -> str:
@@ -69,17 +65,15 @@ def _sequence_grammar(digits: str) -> str:
 
 
 @functools.cache
-def _decoder(warp: float = 1.0):
+def _decoder():
     with _load_lock:
         from pocketsphinx import Decoder
 
         # lm=None: no general language model, only the digit grammars added below. compallsen:
         # every senone scored in every frame, so the acoustic scores of two searches over the same
         # audio are normalised alike and can be compared (without it a wrong reading could
-        # outscore the very digits that were said). warp: the frequency axis stretched by this
-        # factor (a longer or shorter vocal tract than the model's speakers).
-        options = {} if warp == 1.0 else {"warp_type": "inverse_linear", "warp_params": f"{warp:g}"}
-        return Decoder(lm=None, compallsen=True, loglevel="FATAL", **options)
+        # outscore the very digits that were said).
+        return Decoder(lm=None, compallsen=True, loglevel="FATAL")
 
 
 def _digits_of(hypstr: str) -> str:
@@ -93,8 +87,7 @@ class DigitsHeard:
     ``digits`` is the decoder's best guess among all ``len(challenge)``-digit sequences;
     ``nbest`` its next guesses. ``matches`` is True when the best guess is the challenge, or when
     the challenge explains the audio nearly as well (``gap``: how much worse, in log-likelihood
-    per second of audio, at most MAX_CHALLENGE_GAP), or when a decode with the frequency axis
-    warped by ``warp`` heard exactly the challenge.
+    per second of audio, at most MAX_CHALLENGE_GAP).
     ``score``: pocketsphinx's path score of the best guess.
     """
 
@@ -103,7 +96,6 @@ class DigitsHeard:
     score: int = 0
     gap: float | None = None
     nbest: list[str] = field(default_factory=list)
-    warp: float | None = None
 
     def as_dict(self) -> dict:
         return {
@@ -111,7 +103,6 @@ class DigitsHeard:
             "score": self.score,
             "challenge_gap": None if self.gap is None else round(self.gap, 2),
             "nbest": self.nbest,
-            "warp": self.warp,
             "matches": self.matches,
         }
 
@@ -208,18 +199,6 @@ def _weigh(audio: np.ndarray, challenge: str) -> DigitsHeard:
     return heard
 
 
-def _heard_under_warp(audio: np.ndarray, challenge: str) -> float | None:
-    """The first of WARPS under which the free decode hears exactly ``challenge`` (or None)."""
-    pcm = _pcm(audio)
-    for warp in WARPS:
-        decoder = _decoder(warp)
-        with _decode_lock:
-            hyp, _, _ = _decode(decoder, pcm, f"digits{len(challenge)}", _grammar(len(challenge)))
-        if hyp is not None and _digits_of(hyp.hypstr) == challenge:
-            return warp
-    return None
-
-
 def check_digits(audio: np.ndarray, challenge: str) -> DigitsHeard:
     """Were ``challenge``'s digits said in ``audio`` (mono 16 kHz float)? See DigitsHeard.
 
@@ -227,13 +206,8 @@ def check_digits(audio: np.ndarray, challenge: str) -> DigitsHeard:
     sequences of the challenge's length (and its n-best list); when that is not the challenge,
     the audio is decoded again as exactly the challenge and as exactly each rival (same grammar
     shape, every senone scored, so the acoustic scores compare): the challenge counts as said
-    when no rival beats it by more than MAX_CHALLENGE_GAP per second. Failing that, the free
-    decode is repeated with the frequency axis warped (WARPS, a voice higher or lower than the
-    model's): the challenge counts when one of them hears exactly it. ~0.1-0.2 s per decode.
+    when no rival beats it by more than MAX_CHALLENGE_GAP per second. (Retrying with the
+    frequency axis warped, 0.82-1.2, heard 11 more honest lab readings right but also heard one
+    reading of other digits as the challenge: not used.) ~0.1-0.2 s per decode.
     """
-    heard = _weigh(audio, challenge)
-    if heard.matches or not heard.digits:
-        return heard
-    heard.warp = _heard_under_warp(audio, challenge)
-    heard.matches = heard.warp is not None
-    return heard
+    return _weigh(audio, challenge)
