@@ -249,7 +249,7 @@ class VoiceStage:
         the same sample gives the same array. Raises VoiceError when the sample has no speech.
         Cost: one pass of WavLM cut to six layers over the sample's speech.
         """
-        from cameos.liveness.speech import speech_audio, speech_segments
+        from .recognition import speech_audio, speech_segments
 
         sample = np.asarray(voice_sample16k, np.float32).flatten()
         segments = speech_segments(sample) if len(sample) else []
@@ -273,7 +273,7 @@ class VoiceStage:
         (FACTS): HTDemucs ~0.5 s per second of clip, kNN-VC ~0.3 s per second of speech;
         bench/bench_voice_route2.py measures it.
         """
-        from cameos.liveness.speech import speech_audio, speech_segments
+        from .recognition import speech_audio, speech_segments
 
         audio = _checked_audio(audio)
         length = audio.shape[1]
@@ -372,7 +372,7 @@ def _embedding(speech16k: np.ndarray) -> list[float]:
     """Resemblyzer's embedding, leaving torch's thread count as it was (Resemblyzer pins it to 1)."""
     import torch
 
-    from cameos.liveness.voice import voice_embedding
+    from .recognition import voice_embedding
 
     threads = torch.get_num_threads()
     try:
