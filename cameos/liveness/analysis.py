@@ -256,45 +256,14 @@ def analyse_character(
     for number, path in enumerate(paths, start=1):
         path = Path(path)
         size = check_size(path, max_bytes)
-        try:
-            image = _open_image(path)
-        except RecordingError as exc:
-            raise RecordingError(f"File {number} {exc}.") from None
+        image = _character_picture(number, path)
         if image is not None:
-            if min(image.size) < MIN_IMAGE_SIDE:
-                raise RecordingError(
-                    f"File {number} is too small ({image.width}×{image.height}); "
-                    f"pictures must be at least {MIN_IMAGE_SIDE} pixels on each side."
-                )
             pictures.append(image)
             files.append({"kind": "image", "format": image.format, "size": list(image.size), "bytes": size})
             continue
-        try:
-            clip = decode_recording(
-                path,
-                min_seconds=0.2,
-                max_seconds=max_seconds,
-                max_bytes=max_bytes,
-                need_audio=False,
-                analysis_fps=2.0,
-            )
-        except RecordingError as exc:
-            message = str(exc)
-            if "could not read" in message or "not a video" in message:
-                message = "is not a picture or video we can read."
-            else:
-                message = message[0].lower() + message[1:]
-            raise RecordingError(f"File {number} {message}") from None
-        width, height = clip.info.get("width", 0), clip.info.get("height", 0)
-        if min(width, height) < MIN_IMAGE_SIDE:
-            # Its frames become reference images: the same rule as for pictures.
-            raise RecordingError(
-                f"File {number} is too small ({width}×{height}); "
-                f"clips must be at least {MIN_IMAGE_SIDE} pixels on each side."
-            )
-        frames = [f.rgb for f in clip.frames if f.rgb is not None]
-        clip_frames.append(_sharpest_spread(frames, REFERENCE_FACES))
-        files.append({"kind": "video", **clip.info})
+        frames, info = _character_clip(number, path, max_bytes, max_seconds)
+        clip_frames.append(frames)
+        files.append({"kind": "video", **info})
     chosen = [_jpeg(image) for image in pictures[:REFERENCE_FACES]]
     for frames in clip_frames:
         for rgb in frames:
@@ -304,6 +273,49 @@ def analyse_character(
     return CharacterResult(
         reference_images=chosen, checks={"files": files, "faces": faces}, human_face=any(faces)
     )
+
+
+def _character_picture(number: int, path: Path):
+    """File `number` as a picture big enough to be a reference, or None when it isn't a picture."""
+    try:
+        image = _open_image(path)
+    except RecordingError as exc:
+        raise RecordingError(f"File {number} {exc}.") from None
+    if image is not None and min(image.size) < MIN_IMAGE_SIDE:
+        raise RecordingError(
+            f"File {number} is too small ({image.width}×{image.height}); "
+            f"pictures must be at least {MIN_IMAGE_SIDE} pixels on each side."
+        )
+    return image
+
+
+def _character_clip(number: int, path: Path, max_bytes: int, max_seconds: float) -> tuple[list, dict]:
+    """The sharpest spread-out frames of clip `number`, and what the clip is."""
+    try:
+        clip = decode_recording(
+            path,
+            min_seconds=0.2,
+            max_seconds=max_seconds,
+            max_bytes=max_bytes,
+            need_audio=False,
+            analysis_fps=2.0,
+        )
+    except RecordingError as exc:
+        message = str(exc)
+        if "could not read" in message or "not a video" in message:
+            message = "is not a picture or video we can read."
+        else:
+            message = message[0].lower() + message[1:]
+        raise RecordingError(f"File {number} {message}") from None
+    width, height = clip.info.get("width", 0), clip.info.get("height", 0)
+    if min(width, height) < MIN_IMAGE_SIDE:
+        # Its frames become reference images: the same rule as for pictures.
+        raise RecordingError(
+            f"File {number} is too small ({width}×{height}); "
+            f"clips must be at least {MIN_IMAGE_SIDE} pixels on each side."
+        )
+    frames = [f.rgb for f in clip.frames if f.rgb is not None]
+    return _sharpest_spread(frames, REFERENCE_FACES), clip.info
 
 
 def _sharpest_spread(frames: list, count: int) -> list:
