@@ -35,11 +35,11 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
-from redis.exceptions import RedisError
 
 from accounts.models import User
 from api.models import WebhookDelivery, WebhookEndpoint
 from generation.models import Generation
+from sora_site import queue
 
 log = logging.getLogger(__name__)
 
@@ -210,19 +210,17 @@ def cpu_queue():
 def enqueue_deliveries(ids: list[int]) -> int:
     """Put delivery jobs on the CPU queue; with Redis down they wait for the sweeper."""
     enqueued = []
-    try:
-        queue = cpu_queue()
-        for pk in ids:
-            queue.enqueue(
-                "api.jobs.deliver_webhook",
-                pk,
-                job_timeout=settings.WEBHOOK_TIMEOUT_SECONDS * 3 + 30,
-                result_ttl=600,
-                failure_ttl=86400,
-            )
-            enqueued.append(pk)
-    except (RedisError, OSError):
-        log.warning("the job queue is unreachable; %d webhook deliveries wait for the sweeper", len(ids))
+    for pk in ids:
+        if not queue.enqueue_or_log(
+            settings.CPU_QUEUE,
+            "api.jobs.deliver_webhook",
+            pk,
+            job_timeout=settings.WEBHOOK_TIMEOUT_SECONDS * 3 + 30,
+            result_ttl=600,
+            failure_ttl=86400,
+        ):
+            break  # the rest would be refused too; the sweeper picks them all up
+        enqueued.append(pk)
     if enqueued:
         WebhookDelivery.objects.filter(pk__in=enqueued).update(enqueued=timezone.now())
     return len(enqueued)
