@@ -41,7 +41,9 @@ Ranking is the expensive part of a For You page (four queries over ~600 candidat
 scoring them in Python: ~20 ms of a ~25 ms page), so the ranked list of post ids is kept in
 Django's cache per viewer (one shared entry for anonymous visitors): later pages of a scroll
 session page through it, and a first page within `FEED_RANKING_CACHE_SECONDS` (default 30; 0
-turns the cache off) reuses it together with its `as_of`. The cache only decides the order:
+turns the cache off) reuses it together with its `as_of`; up to `STALE_FACTOR` times as old, it
+is reused once more while a background thread ranks afresh, so no request waits for a ranking
+but the first of a viewer who was away for minutes. The cache only decides the order:
 every page's rows are fetched through `visible_to`, so a block, a take-down or a deletion shows
 at once; new posts and new follows reach a reloaded first page within that many seconds (the
 feed views call `forget` after the viewer's own follow, block and publish). An entry is ~600
@@ -54,7 +56,7 @@ import logging
 import math
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -98,34 +100,11 @@ class Weights:
 
     @classmethod
     def from_settings(cls) -> "Weights":
-        def get(name: str):
-            return getattr(settings, f"FEED_{name}")  # defaults live in settings.py
-
-        return cls(
-            half_life_hours=get("HALF_LIFE_HOURS"),
-            engagement=get("ENGAGEMENT_WEIGHT"),
-            engagement_cap=get("ENGAGEMENT_CAP"),
-            like=get("LIKE_WEIGHT"),
-            comment=get("COMMENT_WEIGHT"),
-            remix=get("REMIX_WEIGHT"),
-            follow_boost=get("FOLLOW_BOOST"),
-            mutual_boost=get("MUTUAL_BOOST"),
-            interaction_boost=get("INTERACTION_BOOST"),
-            interaction=get("INTERACTION_WEIGHT"),
-            affinity_days=get("AFFINITY_DAYS"),
-            diversity_penalty=get("DIVERSITY_PENALTY"),
-            seen_factor=get("SEEN_FACTOR"),
-            steer_strength=get("STEER_STRENGTH"),
-            steer_floor=get("STEER_FLOOR"),
-            steer_match=get("STEER_MATCH"),
-            dismiss_strength=get("DISMISS_STRENGTH"),
-            dismiss_floor=get("DISMISS_FLOOR"),
-            dismiss_author_factor=get("DISMISS_AUTHOR_FACTOR"),
-            recent_candidates=get("RECENT_CANDIDATES"),
-            popular_candidates=get("POPULAR_CANDIDATES"),
-            followed_candidates=get("FOLLOWED_CANDIDATES"),
-            candidate_days=get("CANDIDATE_DAYS"),
-        )
+        """From settings FEED_<FIELD> (FEED_<FIELD>_WEIGHT for the weights below); defaults
+        live in settings.py."""
+        weighted = {"engagement", "like", "comment", "remix", "interaction"}
+        names = {f.name: f"FEED_{f.name.upper()}{'_WEIGHT' * (f.name in weighted)}" for f in fields(cls)}
+        return cls(**{name: getattr(settings, setting) for name, setting in names.items()})
 
 
 @dataclass
