@@ -168,6 +168,29 @@ def test_following_feed_is_newest_first_and_pages_by_cursor(
     assert seen == [p.pk for p in posts]
 
 
+def test_following_is_each_viewers_own_and_honours_a_block_between_pages(
+    make_user, make_post, client_as, settings
+):
+    """Following's query is compiled once per process (feed.paging): the next viewer still sees
+    their own follows and likes, and a block made mid-scroll hides the blocker's later page."""
+    from accounts.models import Block
+
+    settings.FEED_PAGE_SIZE = 1
+    alice, bob, carol, dan = (make_user(h) for h in ("alice", "bob", "carol", "dan"))
+    actions.follow(alice, carol)
+    actions.follow(bob, dan)
+    carols = [make_post(carol, created=ago(i + 1)) for i in range(2)]
+    dans = make_post(dan, created=ago(1))
+    actions.toggle_like(bob, dans, like=True)
+    first = client_as(alice).get(reverse("feed:following"))
+    assert [p.pk for p in first.context["posts"]] == [carols[0].pk]
+    bobs = client_as(bob).get(reverse("feed:following")).context["posts"]
+    assert [(p.pk, p.liked) for p in bobs] == [(dans.pk, True)]
+    Block.objects.create(blocker=carol, blocked=alice)
+    later = client_as(alice).get(first.context["next_url"], HTTP_HX_REQUEST="true")
+    assert later.context["posts"] == []
+
+
 @pytest.fixture
 def ranking_cache(settings, monkeypatch):
     """For You with its ranking cache on, as in production (the test settings turn it off).
