@@ -1,4 +1,5 @@
-"""A page of a ranked feed: the page's posts, as the viewer may see them now, in one query.
+"""A page of a feed (For You's ranked ids, Following's newest posts), as the viewer may see
+them now, in one query compiled once per process.
 
 Every For You page fetches its rows through `Post.objects.visible_to(viewer)` again, so a cached
 ranking never shows what the viewer may no longer see. Building and compiling that query (the
@@ -9,20 +10,26 @@ viewer (anonymous, member, teen, staff) and page length, with stand-in ids, and 
 compiled SQL with the real ids put in. The queryset is still the one `visible_to`, `for_feed`
 and `with_viewer_state` build, so the rule stays in one place; it must stay a function of the
 viewer's id and flags alone (no `now()` in it), which `visible_to`'s docstring promises.
+Following's page (`following_rows`) is compiled the same way, with a stand-in cursor: building
+it was over half of that page's server time.
 """
 
 import threading
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from django.contrib.auth.models import AnonymousUser
+from django.db import connections
 from django.db.models.query import get_related_populators
 from django.db.models.sql.constants import MULTI
 
-from feed.models import Post
+from feed.models import Follow, Post, make_cursor
 
-# Ids no row has: they mark where the viewer's and the posts' ids go in the compiled query.
+# Values no row has: they mark where the viewer's and the posts' ids, and a cursor's time, go in
+# a compiled query.
 STAND_IN_USER = -7_000_001
 STAND_IN_POST = -8_000_001
+STAND_IN_TIME = datetime(1901, 2, 3, 4, 5, 6, 789_012, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -35,34 +42,24 @@ class StandIn:
     is_authenticated: bool = True
 
 
-class CompiledPage:
-    """`Post.objects.visible_to(viewer).filter(pk__in=ids).for_feed().with_viewer_state(viewer)`,
-    compiled once for `size` ids; `rows` runs it for a real viewer and ids."""
+class CompiledPosts:
+    """A queryset of posts compiled once; `rows` runs it with real values put where its
+    stand-ins were (`slots`: stand-in value -> name of the real value)."""
 
     COMPILER_STATE = ("select", "klass_info", "annotation_col_map", "col_count", "has_extra_select")
 
-    def __init__(self, viewer, size: int) -> None:
-        stand_ins = [STAND_IN_POST - i for i in range(size)]
-        queryset = (
-            Post.objects.visible_to(viewer).filter(pk__in=stand_ins).for_feed().with_viewer_state(viewer)
-        )
+    def __init__(self, queryset, slots: dict) -> None:
         self.query, self.db = queryset.query, queryset.db
         compiler = self.query.get_compiler(using=self.db)
         self.sql, self.params = compiler.as_sql()
         self.state = {name: getattr(compiler, name) for name in self.COMPILER_STATE}
-        self.slots = {STAND_IN_USER: "user"} | {pk: i for i, pk in enumerate(stand_ins)}
-        marks = [p for p in self.params if type(p) is int and p in self.slots]
-        if [m for m in marks if m != STAND_IN_USER] != stand_ins:  # each page id once, in order
-            raise RuntimeError("The page query no longer has the shape feed.paging expects.")
+        self.marks = [slots.get(p) if type(p) in (int, str, datetime) else None for p in self.params]
 
-    def rows(self, viewer_id, pks: list[int]) -> list[Post]:
-        params = []
-        for p in self.params:
-            slot = self.slots.get(p) if type(p) is int else None
-            params.append(p if slot is None else viewer_id if slot == "user" else pks[slot])
+    def rows(self, values: dict) -> list[Post]:
+        params = tuple(p if m is None else values[m] for p, m in zip(self.params, self.marks, strict=True))
         compiler = self.query.get_compiler(using=self.db)
         compiler.__dict__.update(self.state)
-        compiler.as_sql = lambda *args, **kwargs: (self.sql, tuple(params))
+        compiler.as_sql = lambda *args, **kwargs: (self.sql, params)
         results = compiler.execute_sql(MULTI)
         # As django.db.models.query.ModelIterable does, for this query's shape.
         select, klass_info = self.state["select"], self.state["klass_info"]
@@ -80,8 +77,54 @@ class CompiledPage:
         return posts
 
 
-_compiled: dict[tuple, CompiledPage] = {}
+def compiled_page(viewer, size: int) -> CompiledPosts:
+    """`Post.objects.visible_to(viewer).filter(pk__in=ids).for_feed().with_viewer_state(viewer)`
+    for `size` ids."""
+    stand_ins = [STAND_IN_POST - i for i in range(size)]
+    queryset = Post.objects.visible_to(viewer).filter(pk__in=stand_ins).for_feed().with_viewer_state(viewer)
+    compiled = CompiledPosts(queryset, {STAND_IN_USER: "user"} | {pk: i for i, pk in enumerate(stand_ins)})
+    if [m for m in compiled.marks if m not in (None, "user")] != list(range(size)):  # each id once, in order
+        raise RuntimeError("The page query no longer has the shape feed.paging expects.")
+    return compiled
+
+
+def compiled_following(viewer, size: int, after_cursor: bool) -> CompiledPosts:
+    """Following: the newest `size` posts (after a cursor) by people the viewer follows, that the
+    viewer may see, with what a card shows. Picks the page's ids first (PostgreSQL walks each
+    followee's slice of feed_post_author_created_idx and sorts the union), then joins authors
+    and generations for those rows only: joining first joined every followee's every post."""
+    followees = Follow.objects.filter(follower=STAND_IN_USER).values("followee")
+    cursor = make_cursor(STAND_IN_TIME, STAND_IN_POST) if after_cursor else ""
+    page = (
+        Post.objects.visible_to(viewer).filter(author__in=followees).newest_first(cursor).values("pk")[:size]
+    )
+    rows = Post.objects.filter(pk__in=page).for_feed().with_viewer_state(viewer).order_by("-created", "-id")
+    time = connections[rows.db].ops.adapt_datetimefield_value(STAND_IN_TIME)  # a str on SQLite
+    compiled = CompiledPosts(rows, {STAND_IN_USER: "user", time: "created", STAND_IN_POST: "pk"})
+    if after_cursor and {"created", "pk"} - set(compiled.marks):
+        raise RuntimeError("The Following query no longer has the shape feed.paging expects.")
+    return compiled
+
+
+_compiled: dict[tuple, CompiledPosts] = {}
 _lock = threading.Lock()
+
+
+def _viewer(user) -> tuple[tuple, object]:
+    if user.is_authenticated:
+        return (user.is_staff, bool(user.is_teen)), StandIn(
+            is_staff=user.is_staff, is_teen=bool(user.is_teen)
+        )
+    return (None, None), AnonymousUser()
+
+
+def _get(kind: tuple, build) -> CompiledPosts:
+    compiled = _compiled.get(kind)
+    if compiled is None:
+        compiled = build()
+        with _lock:
+            _compiled[kind] = compiled
+    return compiled
 
 
 def page_rows(user, pks: list[int]) -> dict[int, Post]:
@@ -89,14 +132,18 @@ def page_rows(user, pks: list[int]) -> dict[int, Post]:
     by pk. One query."""
     if not pks:
         return {}
-    if user.is_authenticated:
-        kind = (user.is_staff, bool(user.is_teen), len(pks))
-        viewer = StandIn(is_staff=user.is_staff, is_teen=bool(user.is_teen))
-    else:
-        kind, viewer = (None, None, len(pks)), AnonymousUser()
-    compiled = _compiled.get(kind)
-    if compiled is None:
-        compiled = CompiledPage(viewer, len(pks))
-        with _lock:
-            _compiled[kind] = compiled
-    return {post.pk: post for post in compiled.rows(user.pk, pks)}
+    flags, viewer = _viewer(user)
+    compiled = _get(("page", *flags, len(pks)), lambda: compiled_page(viewer, len(pks)))
+    values = {"user": user.pk} | dict(enumerate(pks))
+    return {post.pk: post for post in compiled.rows(values)}
+
+
+def following_rows(user, position: tuple[datetime, int] | None, size: int) -> list[Post]:
+    """Up to `size` posts by people `user` follows that they may see, newest first, after
+    `position` (a parsed cursor: created, pk), with what a feed card shows and `liked`. One query."""
+    flags, viewer = _viewer(user)
+    after = position is not None
+    compiled = _get(("following", *flags, size, after), lambda: compiled_following(viewer, size, after))
+    created, pk = position or (None, None)
+    created = created and connections[compiled.db].ops.adapt_datetimefield_value(created)
+    return compiled.rows({"user": user.pk, "created": created, "pk": pk})

@@ -41,7 +41,9 @@ Ranking is the expensive part of a For You page (four queries over ~600 candidat
 scoring them in Python: ~20 ms of a ~25 ms page), so the ranked list of post ids is kept in
 Django's cache per viewer (one shared entry for anonymous visitors): later pages of a scroll
 session page through it, and a first page within `FEED_RANKING_CACHE_SECONDS` (default 30; 0
-turns the cache off) reuses it together with its `as_of`. The cache only decides the order:
+turns the cache off) reuses it together with its `as_of`; up to `STALE_FACTOR` times as old, it
+is reused once more while a background thread ranks afresh, so no request waits for a ranking
+but the first of a viewer who was away for minutes. The cache only decides the order:
 every page's rows are fetched through `visible_to`, so a block, a take-down or a deletion shows
 at once; new posts and new follows reach a reloaded first page within that many seconds (the
 feed views call `forget` after the viewer's own follow, block and publish). An entry is ~600
@@ -50,11 +52,15 @@ CACHE_URL (Redis) to keep more viewers' rankings and share them between web proc
 """
 
 import heapq
+import logging
 import math
-from dataclasses import dataclass, field
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 
 import numpy as np
+from django import db
 from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Count, Exists, OuterRef
@@ -62,6 +68,8 @@ from django.utils import timezone
 
 from feed import bell, paging, semantics
 from feed.models import EPOCH, Comment, FeedSettings, Follow, Like, NotInterested, Post, PostView
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -92,34 +100,11 @@ class Weights:
 
     @classmethod
     def from_settings(cls) -> "Weights":
-        def get(name: str):
-            return getattr(settings, f"FEED_{name}")  # defaults live in settings.py
-
-        return cls(
-            half_life_hours=get("HALF_LIFE_HOURS"),
-            engagement=get("ENGAGEMENT_WEIGHT"),
-            engagement_cap=get("ENGAGEMENT_CAP"),
-            like=get("LIKE_WEIGHT"),
-            comment=get("COMMENT_WEIGHT"),
-            remix=get("REMIX_WEIGHT"),
-            follow_boost=get("FOLLOW_BOOST"),
-            mutual_boost=get("MUTUAL_BOOST"),
-            interaction_boost=get("INTERACTION_BOOST"),
-            interaction=get("INTERACTION_WEIGHT"),
-            affinity_days=get("AFFINITY_DAYS"),
-            diversity_penalty=get("DIVERSITY_PENALTY"),
-            seen_factor=get("SEEN_FACTOR"),
-            steer_strength=get("STEER_STRENGTH"),
-            steer_floor=get("STEER_FLOOR"),
-            steer_match=get("STEER_MATCH"),
-            dismiss_strength=get("DISMISS_STRENGTH"),
-            dismiss_floor=get("DISMISS_FLOOR"),
-            dismiss_author_factor=get("DISMISS_AUTHOR_FACTOR"),
-            recent_candidates=get("RECENT_CANDIDATES"),
-            popular_candidates=get("POPULAR_CANDIDATES"),
-            followed_candidates=get("FOLLOWED_CANDIDATES"),
-            candidate_days=get("CANDIDATE_DAYS"),
-        )
+        """From settings FEED_<FIELD> (FEED_<FIELD>_WEIGHT for the weights below); defaults
+        live in settings.py."""
+        weighted = {"engagement", "like", "comment", "remix", "interaction"}
+        names = {f.name: f"FEED_{f.name.upper()}{'_WEIGHT' * (f.name in weighted)}" for f in fields(cls)}
+        return cls(**{name: getattr(settings, setting) for name, setting in names.items()})
 
 
 @dataclass
@@ -360,21 +345,30 @@ def ranked_entries(
     """`user`'s For You ranking (best first) and the time it was ranked as of.
 
     `as_of=None` asks for a first page: a ranking of this viewer younger than
-    `FEED_RANKING_CACHE_SECONDS` is reused with its own `as_of`, else the feed is ranked now. A
-    given `as_of` (a later page) reuses the cached ranking made at exactly that time, else ranks
-    again as of then. Costs one cache read (none given `cached_for`'s answer), plus `rank`'s
-    queries on a miss.
+    `FEED_RANKING_CACHE_SECONDS` is reused with its own `as_of`; one younger than
+    `STALE_FACTOR` times that is reused too while a background thread ranks afresh (the ~20 ms
+    of ranking was the p99 of a For You page: every viewer paid it every 30 s; see
+    `refresh_later`); else the feed is ranked now. A given `as_of` (a later page) reuses the
+    ranking made at exactly that time (the current one or the one a refresh replaced), else
+    ranks again as of then. Costs one cache read (none given `cached_for`'s answer), plus
+    `rank`'s queries on a miss.
     """
     ttl = settings.FEED_RANKING_CACHE_SECONDS
     key = _cache_key(user)
     if ttl > 0:
         hit = cache.get(key) if cached is None else cached.get(key)
-        if hit is not None:
-            stamp, entries = hit
-            if (as_of is None and _stamp(timezone.now()) - stamp < ttl * 1_000_000) or (
-                as_of is not None and _stamp(as_of) == stamp
-            ):
-                return EPOCH + timedelta(microseconds=stamp), entries
+        if hit is not None and as_of is None:
+            age = _stamp(timezone.now()) - hit[0]
+            if age < ttl * 1_000_000:
+                return EPOCH + timedelta(microseconds=hit[0]), hit[1]
+            if age < STALE_FACTOR * ttl * 1_000_000:
+                refresh_later(user, prefs, hit)
+                return EPOCH + timedelta(microseconds=hit[0]), hit[1]
+        if as_of is not None:
+            stamp = _stamp(as_of)
+            hit = hit if hit is not None and hit[0] == stamp else cache.get(key + ":previous")
+            if hit is not None and hit[0] == stamp:
+                return as_of, hit[1]
     as_of = as_of or timezone.now()
     entries = [(c.pk, c.reason) for c in rank(user, as_of, prefs=prefs)]
     if ttl > 0:
@@ -382,10 +376,51 @@ def ranked_entries(
     return as_of, entries
 
 
+# A first page reuses a ranking up to this many times FEED_RANKING_CACHE_SECONDS old, while a
+# background thread ranks afresh; older ones are ranked on the request.
+STALE_FACTOR = 4
+_refreshing: set[str] = set()
+_refreshing_lock = threading.Lock()
+_refresher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="feed-ranking")
+
+
+def refresh_later(user, prefs: FeedSettings | None, stale: tuple[int, list[Entry]]) -> None:
+    """Rank `user`'s For You afresh in this process's ranking thread, once at a time per viewer.
+    The stale ranking moves to `<key>:previous`, so the scroll session it started keeps paging
+    through it. A `forget` meanwhile wins: the new ranking is only stored over the stale one."""
+    key = _cache_key(user)
+    with _refreshing_lock:
+        if key in _refreshing:
+            return
+        _refreshing.add(key)
+    try:
+        _refresher.submit(_refresh, user, prefs, key, stale[0])
+    except RuntimeError:  # the interpreter is shutting down
+        with _refreshing_lock:
+            _refreshing.discard(key)
+
+
+def _refresh(user, prefs: FeedSettings | None, key: str, stale_stamp: int) -> None:
+    try:
+        as_of = timezone.now()
+        entries = [(c.pk, c.reason) for c in rank(user, as_of, prefs=prefs)]
+        current = cache.get(key)
+        if current is not None and current[0] == stale_stamp:
+            cache.set_many(
+                {key: (_stamp(as_of), entries), key + ":previous": current}, SCROLL_SESSION_SECONDS
+            )
+    except Exception:
+        log.exception("refreshing a For You ranking failed")
+    finally:
+        with _refreshing_lock:
+            _refreshing.discard(key)
+        db.connections.close_all()  # back to the pool; this thread lives on
+
+
 def forget(user) -> None:
     """Drop `user`'s cached ranking and feed settings, so their next first page is ranked afresh
     (after they follow, block, post, steer or mark something "not interested")."""
-    cache.delete_many([_cache_key(user), _settings_key(user)])
+    cache.delete_many([_cache_key(user), _cache_key(user) + ":previous", _settings_key(user)])
 
 
 def _settings_key(user) -> str:

@@ -168,6 +168,29 @@ def test_following_feed_is_newest_first_and_pages_by_cursor(
     assert seen == [p.pk for p in posts]
 
 
+def test_following_is_each_viewers_own_and_honours_a_block_between_pages(
+    make_user, make_post, client_as, settings
+):
+    """Following's query is compiled once per process (feed.paging): the next viewer still sees
+    their own follows and likes, and a block made mid-scroll hides the blocker's later page."""
+    from accounts.models import Block
+
+    settings.FEED_PAGE_SIZE = 1
+    alice, bob, carol, dan = (make_user(h) for h in ("alice", "bob", "carol", "dan"))
+    actions.follow(alice, carol)
+    actions.follow(bob, dan)
+    carols = [make_post(carol, created=ago(i + 1)) for i in range(2)]
+    dans = make_post(dan, created=ago(1))
+    actions.toggle_like(bob, dans, like=True)
+    first = client_as(alice).get(reverse("feed:following"))
+    assert [p.pk for p in first.context["posts"]] == [carols[0].pk]
+    bobs = client_as(bob).get(reverse("feed:following")).context["posts"]
+    assert [(p.pk, p.liked) for p in bobs] == [(dans.pk, True)]
+    Block.objects.create(blocker=carol, blocked=alice)
+    later = client_as(alice).get(first.context["next_url"], HTTP_HX_REQUEST="true")
+    assert later.context["posts"] == []
+
+
 @pytest.fixture
 def ranking_cache(settings, monkeypatch):
     """For You with its ranking cache on, as in production (the test settings turn it off); the
@@ -226,3 +249,34 @@ def test_following_someone_reranks_for_you_at_once(ranking_cache, user, user_cli
     assert feed_codes(user_client.get(reverse("feed:home"))) == [public.code]
     user_client.post(reverse("feed:follow", args=["friend"]))
     assert feed_codes(user_client.get(reverse("feed:home"))) == [private.code, public.code]
+
+
+def test_a_stale_ranking_is_shown_once_while_a_fresh_one_is_made(
+    ranking_cache, user, user_client, make_user, make_post, settings, monkeypatch, django_assert_num_queries
+):
+    """Past FEED_RANKING_CACHE_SECONDS a first page still comes from the cache (no ranking on
+    the request) and the ranking is redone beside it: the next first page has the new post, and
+    the scroll session the stale page started keeps its order."""
+    from django.core.cache import cache
+
+    settings.FEED_PAGE_SIZE = 1
+    jobs = []
+    monkeypatch.setattr(ranking._refresher, "submit", lambda fn, *args: jobs.append((fn, args)))
+    monkeypatch.setattr(ranking.db.connections, "close_all", lambda: None)  # the test's own
+    older, oldest = make_post(make_user("a"), created=ago(2)), make_post(make_user("c"), created=ago(3))
+    first = user_client.get(reverse("feed:home"))
+    key = ranking._cache_key(user)
+    stamp, entries = cache.get(key)
+    cache.set(key, (stamp - 31_000_000, entries))  # ranked 31 s ago
+    newer = make_post(make_user("b"), created=ago(1))
+    with django_assert_num_queries(3):  # session, user, page rows: no ranking
+        stale = user_client.get(reverse("feed:home"))
+    assert feed_codes(stale) == feed_codes(first) == [older.code] and len(jobs) == 1
+    fn, args = jobs.pop()
+    fn(*args)
+    assert feed_codes(user_client.get(reverse("feed:home"))) == [newer.code]
+    with django_assert_num_queries(3):  # the stale page's session pages through its own ranking
+        page = user_client.get(stale.context["next_url"], HTTP_HX_REQUEST="true")
+    assert feed_codes(page) == [oldest.code]
+    cache.set(key, (stamp - ranking.STALE_FACTOR * 31_000_000, entries))  # too old to show
+    assert feed_codes(user_client.get(reverse("feed:home"))) == [newer.code] and not jobs
