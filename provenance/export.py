@@ -11,7 +11,9 @@ is then signed into `dst_path` with a C2PA manifest.
 from __future__ import annotations
 
 import os
+import queue
 import tempfile
+import threading
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -169,23 +171,24 @@ def _encode(inp, out_path: str, marks: _Marks, *, crf: int, preset: str):
         vout.options = {"crf": str(crf), "preset": preset}
         audio = _Audio(out, ain, marks.builder) if ain is not None else None
         last_time, index = 0.0, 0
-        for packet in inp.demux(*[s for s in (vin, ain) if s is not None]):
-            if packet.stream is not vin:
-                audio.add(packet)
-                continue
-            for frame in packet.decode():
-                seconds = frame.time if frame.time is not None else index / float(rate)
-                last_time = max(last_time, seconds)
-                stamp = (
-                    (frame.pts, frame.time_base)
-                    if frame.pts is not None and frame.time_base
-                    else (index, 1 / Fraction(rate))
-                )
-                index += 1
-                for yuv, when in marks.add(frame, _yuv(frame, width, height), seconds, stamp):
-                    out.mux(vout.encode(_frame(yuv, when)))
-        for yuv, when in marks.finish():
-            out.mux(vout.encode(_frame(yuv, when)))
+        with _Writer(out, vout, audio) as writer:
+            for packet in inp.demux(*[s for s in (vin, ain) if s is not None]):
+                if packet.stream is not vin:
+                    writer.put(packet)
+                    continue
+                for frame in packet.decode():
+                    seconds = frame.time if frame.time is not None else index / float(rate)
+                    last_time = max(last_time, seconds)
+                    stamp = (
+                        (frame.pts, frame.time_base)
+                        if frame.pts is not None and frame.time_base
+                        else (index, 1 / Fraction(rate))
+                    )
+                    index += 1
+                    for ready in marks.add(frame, _yuv(frame, width, height), seconds, stamp):
+                        writer.put(ready)
+            for ready in marks.finish():
+                writer.put(ready)
         out.mux(vout.encode(None))
         if audio is not None:
             audio.close()
@@ -193,6 +196,46 @@ def _encode(inp, out_path: str, marks: _Marks, *, crf: int, preset: str):
         raise ValueError("source has no decodable video frames")
     duration = last_time + 1 / float(rate)
     return width, height, duration, marks.builder.finish(duration)
+
+
+class _Writer:
+    """Encodes and muxes on its own thread, in the order given, what the caller `put`s: marked
+    (yuv, stamp) frames and audio packets. libx264 and numpy release the GIL, so marking the
+    next frames overlaps encoding these; the bounded queue keeps memory flat. The first error
+    on the thread is raised by the next `put` or on exit."""
+
+    def __init__(self, out, vout, audio):
+        self.out, self.vout, self.audio = out, vout, audio
+        self.queue: queue.Queue = queue.Queue(maxsize=8)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="export-writer", daemon=True)
+
+    def __enter__(self) -> _Writer:
+        self.thread.start()
+        return self
+
+    def put(self, item) -> None:
+        if self.error is not None:
+            raise self.error
+        self.queue.put(item)
+
+    def __exit__(self, *exc) -> None:
+        self.queue.put(None)
+        self.thread.join()
+        if self.error is not None and exc[0] is None:
+            raise self.error
+
+    def _run(self) -> None:
+        while (item := self.queue.get()) is not None:
+            if self.error is not None:
+                continue  # drain, so the producer never blocks on a dead writer
+            try:
+                if isinstance(item, tuple):
+                    self.out.mux(self.vout.encode(_frame(*item)))
+                else:
+                    self.audio.add(item)
+            except BaseException as error:  # noqa: BLE001 - re-raised on the caller's thread
+                self.error = error
 
 
 def _frame(yuv: np.ndarray, stamp):
