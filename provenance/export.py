@@ -10,6 +10,7 @@ is then signed into `dst_path` with a C2PA manifest.
 
 from __future__ import annotations
 
+import functools
 import os
 import queue
 import tempfile
@@ -19,6 +20,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 from . import tracking
 from .c2pa_manifest import ManifestInfo, build_manifest, read_manifest, sign_file
@@ -78,9 +80,11 @@ def export_rendition(
 
     def mark_for(mean: tracking.MeanLuma, width: int, height: int) -> tracking.TrackingMark:
         strength = tracking_strength or tracking.strength_for(width, height)
-        return tracking.TrackingMark.for_video(
-            tracking_id, width, height, key=tracking_key, mean=mean, strength=strength
-        )
+        # Small matrix products: OpenBLAS's threads only wait on each other on a busy machine.
+        with _blas().limit(limits=1, user_api="blas"):
+            return tracking.TrackingMark.for_video(
+                tracking_id, width, height, key=tracking_key, mean=mean, strength=strength
+            )
 
     dst_path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=dst_path.parent, prefix=".export-") as tmp:
@@ -105,6 +109,11 @@ def export_rendition(
         manifest_label=label,
         tracking_id=tracking_id,
     )
+
+
+@functools.cache
+def _blas() -> ThreadpoolController:
+    return ThreadpoolController()  # finding the loaded BLAS libraries costs ~5 ms: once
 
 
 def _at(handle: str) -> str:
