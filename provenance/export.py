@@ -32,6 +32,7 @@ from .watermark import MovingWatermark, watermark_key
 DEFAULT_CRF = 23
 DEFAULT_PRESET = "veryfast"
 PREPASS_FRAMES = 48
+ENCODER_THREADS = 8
 
 
 @dataclass(frozen=True)
@@ -178,12 +179,15 @@ def _encode(inp, out_path: str, marks: _Marks, *, crf: int, preset: str):
         vout = out.add_stream("libx264", rate=rate)
         vout.width, vout.height, vout.pix_fmt = width, height, "yuv420p"
         vout.options = {"crf": str(crf), "preset": preset}
+        # libx264's default is 1.5 frame threads per core (3 on 2 cores); with more, the encoder
+        # stays busy while this process's own threads (decode, marks) hold a core share.
+        vout.codec_context.thread_count = max(ENCODER_THREADS, 3 * (os.cpu_count() or 1) // 2)
         audio = _Audio(out, ain, marks.builder) if ain is not None else None
         last_time, index = 0.0, 0
         with _Writer(out, vout, audio) as writer:
             for packet in inp.demux(*[s for s in (vin, ain) if s is not None]):
                 if packet.stream is not vin:
-                    writer.put(packet)
+                    writer.put(_AudioItem(audio.fingerprint(packet)))
                     continue
                 for frame in packet.decode():
                     seconds = frame.time if frame.time is not None else index / float(rate)
@@ -207,9 +211,14 @@ def _encode(inp, out_path: str, marks: _Marks, *, crf: int, preset: str):
     return width, height, duration, marks.builder.finish(duration)
 
 
+@dataclass(frozen=True)
+class _AudioItem:
+    payload: object  # what `_Audio.write` takes
+
+
 class _Writer:
     """Encodes and muxes on its own thread, in the order given, what the caller `put`s: marked
-    (yuv, stamp) frames and audio packets. libx264 and numpy release the GIL, so marking the
+    (yuv, stamp) frames and `_AudioItem`s. libx264 and numpy release the GIL, so marking the
     next frames overlaps encoding these; the bounded queue keeps memory flat. The first error
     on the thread is raised by the next `put` or on exit."""
 
@@ -239,10 +248,10 @@ class _Writer:
             if self.error is not None:
                 continue  # drain, so the producer never blocks on a dead writer
             try:
-                if isinstance(item, tuple):
-                    self.out.mux(self.vout.encode(_frame(*item)))
+                if isinstance(item, _AudioItem):
+                    self.audio.write(item.payload)
                 else:
-                    self.audio.add(item)
+                    self.out.mux(self.vout.encode(_frame(*item)))
             except BaseException as error:  # noqa: BLE001 - re-raised on the caller's thread
                 self.error = error
 
@@ -275,17 +284,22 @@ class _Audio:
             self.to_aac = av.AudioResampler(format="fltp", layout="stereo", rate=48000)
         self.to_mono = av.AudioResampler(format="flt", layout="mono", rate=AUDIO_RATE)
 
-    def add(self, packet) -> None:
+    def fingerprint(self, packet):
+        """Decode `packet` for the fingerprint (on the caller's thread, off the writer's): what
+        `write` then needs, the packet itself when copied, else its decoded frames."""
         frames = packet.decode()
         for frame in frames:
             for mono in self.to_mono.resample(frame):
                 self.builder.add_audio(mono.to_ndarray().ravel())
+        return packet if self.copy else frames
+
+    def write(self, item) -> None:
         if self.copy:
-            if packet.dts is not None:
-                packet.stream = self.stream
-                self.out.mux(packet)
+            if item.dts is not None:
+                item.stream = self.stream
+                self.out.mux(item)
             return
-        for frame in frames:
+        for frame in item:
             frame.pts = None
             for chunk in self.to_aac.resample(frame):
                 self.out.mux(self.stream.encode(chunk))
