@@ -32,7 +32,7 @@ from .watermark import MovingWatermark, watermark_key
 DEFAULT_CRF = 23
 DEFAULT_PRESET = "veryfast"
 PREPASS_FRAMES = 48
-ENCODER_THREADS = 8
+ENCODER_THREADS = 5
 
 
 @dataclass(frozen=True)
