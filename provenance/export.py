@@ -4,8 +4,9 @@ One streaming pass decodes the source, adds the tracking mark and the moving vis
 in the YUV planes, fingerprints what it is about to encode, and encodes with libx264; AAC audio
 is copied (other codecs are re-encoded to AAC). The tracking mark is informed by the average
 luma of the source's first PREPASS_FRAMES frames (see `provenance.tracking.embed`): those frames
-are held back (~66 MB at 720p) until the mark is known, instead of being decoded twice. The file
-is then signed into `dst_path` with a C2PA manifest.
+are held back (~66 MB at 720p) until the mark is known, instead of being decoded twice. Encoding
+runs on a writer thread (`_Writer`) so that libx264 keeps working while the next frames are
+marked. The file is then signed into `dst_path` with a C2PA manifest.
 """
 
 from __future__ import annotations
