@@ -4,19 +4,24 @@ One streaming pass decodes the source, adds the tracking mark and the moving vis
 in the YUV planes, fingerprints what it is about to encode, and encodes with libx264; AAC audio
 is copied (other codecs are re-encoded to AAC). The tracking mark is informed by the average
 luma of the source's first PREPASS_FRAMES frames (see `provenance.tracking.embed`): those frames
-are held back (~66 MB at 720p) until the mark is known, instead of being decoded twice. The file
-is then signed into `dst_path` with a C2PA manifest.
+are held back (~66 MB at 720p) until the mark is known, instead of being decoded twice. Encoding
+runs on a writer thread (`_Writer`) so that libx264 keeps working while the next frames are
+marked. The file is then signed into `dst_path` with a C2PA manifest.
 """
 
 from __future__ import annotations
 
+import functools
 import os
+import queue
 import tempfile
+import threading
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 from . import tracking
 from .c2pa_manifest import ManifestInfo, build_manifest, read_manifest, sign_file
@@ -28,6 +33,7 @@ from .watermark import MovingWatermark, watermark_key
 DEFAULT_CRF = 23
 DEFAULT_PRESET = "veryfast"
 PREPASS_FRAMES = 48
+ENCODER_THREADS = 5
 
 
 @dataclass(frozen=True)
@@ -76,9 +82,11 @@ def export_rendition(
 
     def mark_for(mean: tracking.MeanLuma, width: int, height: int) -> tracking.TrackingMark:
         strength = tracking_strength or tracking.strength_for(width, height)
-        return tracking.TrackingMark.for_video(
-            tracking_id, width, height, key=tracking_key, mean=mean, strength=strength
-        )
+        # Small matrix products: OpenBLAS's threads only wait on each other on a busy machine.
+        with _blas().limit(limits=1, user_api="blas"):
+            return tracking.TrackingMark.for_video(
+                tracking_id, width, height, key=tracking_key, mean=mean, strength=strength
+            )
 
     dst_path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=dst_path.parent, prefix=".export-") as tmp:
@@ -103,6 +111,11 @@ def export_rendition(
         manifest_label=label,
         tracking_id=tracking_id,
     )
+
+
+@functools.cache
+def _blas() -> ThreadpoolController:
+    return ThreadpoolController()  # finding the loaded BLAS libraries costs ~5 ms: once
 
 
 def _at(handle: str) -> str:
@@ -167,25 +180,29 @@ def _encode(inp, out_path: str, marks: _Marks, *, crf: int, preset: str):
         vout = out.add_stream("libx264", rate=rate)
         vout.width, vout.height, vout.pix_fmt = width, height, "yuv420p"
         vout.options = {"crf": str(crf), "preset": preset}
+        # libx264's default is 1.5 frame threads per core (3 on 2 cores); with more, the encoder
+        # stays busy while this process's own threads (decode, marks) hold a core share.
+        vout.codec_context.thread_count = max(ENCODER_THREADS, 3 * (os.cpu_count() or 1) // 2)
         audio = _Audio(out, ain, marks.builder) if ain is not None else None
         last_time, index = 0.0, 0
-        for packet in inp.demux(*[s for s in (vin, ain) if s is not None]):
-            if packet.stream is not vin:
-                audio.add(packet)
-                continue
-            for frame in packet.decode():
-                seconds = frame.time if frame.time is not None else index / float(rate)
-                last_time = max(last_time, seconds)
-                stamp = (
-                    (frame.pts, frame.time_base)
-                    if frame.pts is not None and frame.time_base
-                    else (index, 1 / Fraction(rate))
-                )
-                index += 1
-                for yuv, when in marks.add(frame, _yuv(frame, width, height), seconds, stamp):
-                    out.mux(vout.encode(_frame(yuv, when)))
-        for yuv, when in marks.finish():
-            out.mux(vout.encode(_frame(yuv, when)))
+        with _Writer(out, vout, audio) as writer:
+            for packet in inp.demux(*[s for s in (vin, ain) if s is not None]):
+                if packet.stream is not vin:
+                    writer.put(_AudioItem(audio.fingerprint(packet)))
+                    continue
+                for frame in packet.decode():
+                    seconds = frame.time if frame.time is not None else index / float(rate)
+                    last_time = max(last_time, seconds)
+                    stamp = (
+                        (frame.pts, frame.time_base)
+                        if frame.pts is not None and frame.time_base
+                        else (index, 1 / Fraction(rate))
+                    )
+                    index += 1
+                    for ready in marks.add(frame, _yuv(frame, width, height), seconds, stamp):
+                        writer.put(ready)
+            for ready in marks.finish():
+                writer.put(ready)
         out.mux(vout.encode(None))
         if audio is not None:
             audio.close()
@@ -193,6 +210,51 @@ def _encode(inp, out_path: str, marks: _Marks, *, crf: int, preset: str):
         raise ValueError("source has no decodable video frames")
     duration = last_time + 1 / float(rate)
     return width, height, duration, marks.builder.finish(duration)
+
+
+@dataclass(frozen=True)
+class _AudioItem:
+    payload: object  # what `_Audio.write` takes
+
+
+class _Writer:
+    """Encodes and muxes on its own thread, in the order given, what the caller `put`s: marked
+    (yuv, stamp) frames and `_AudioItem`s. libx264 and numpy release the GIL, so marking the
+    next frames overlaps encoding these; the bounded queue keeps memory flat. The first error
+    on the thread is raised by the next `put` or on exit."""
+
+    def __init__(self, out, vout, audio):
+        self.out, self.vout, self.audio = out, vout, audio
+        self.queue: queue.Queue = queue.Queue(maxsize=8)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="export-writer", daemon=True)
+
+    def __enter__(self) -> _Writer:
+        self.thread.start()
+        return self
+
+    def put(self, item) -> None:
+        if self.error is not None:
+            raise self.error
+        self.queue.put(item)
+
+    def __exit__(self, *exc) -> None:
+        self.queue.put(None)
+        self.thread.join()
+        if self.error is not None and exc[0] is None:
+            raise self.error
+
+    def _run(self) -> None:
+        while (item := self.queue.get()) is not None:
+            if self.error is not None:
+                continue  # drain, so the producer never blocks on a dead writer
+            try:
+                if isinstance(item, _AudioItem):
+                    self.audio.write(item.payload)
+                else:
+                    self.out.mux(self.vout.encode(_frame(*item)))
+            except BaseException as error:  # noqa: BLE001 - re-raised on the caller's thread
+                self.error = error
 
 
 def _frame(yuv: np.ndarray, stamp):
@@ -223,17 +285,22 @@ class _Audio:
             self.to_aac = av.AudioResampler(format="fltp", layout="stereo", rate=48000)
         self.to_mono = av.AudioResampler(format="flt", layout="mono", rate=AUDIO_RATE)
 
-    def add(self, packet) -> None:
+    def fingerprint(self, packet):
+        """Decode `packet` for the fingerprint (on the caller's thread, off the writer's): what
+        `write` then needs, the packet itself when copied, else its decoded frames."""
         frames = packet.decode()
         for frame in frames:
             for mono in self.to_mono.resample(frame):
                 self.builder.add_audio(mono.to_ndarray().ravel())
+        return packet if self.copy else frames
+
+    def write(self, item) -> None:
         if self.copy:
-            if packet.dts is not None:
-                packet.stream = self.stream
-                self.out.mux(packet)
+            if item.dts is not None:
+                item.stream = self.stream
+                self.out.mux(item)
             return
-        for frame in frames:
+        for frame in item:
             frame.pts = None
             for chunk in self.to_aac.resample(frame):
                 self.out.mux(self.stream.encode(chunk))

@@ -13,11 +13,12 @@ under motion) low.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import numpy as np
 
 from .channel import coded_bits
-from .geometry import bandpass, oriented, render, sample
+from .geometry import oriented, render, sampled_bandpass, sampled_response
 from .layout import DEFAULT_KEY, layout_for
 from .luma import WORK_WIDTH, MeanLuma
 
@@ -27,12 +28,19 @@ DEFAULT_STRENGTH = 2.2
 LARGE_STRENGTH = 1.7
 MAX_GAIN = 2.5
 MIN_GAIN = 0.3
-_NO_CROP = (0.0, 0.0, 0.0, 0.0)
 
 
 def host_chips(mean: MeanLuma) -> np.ndarray:
     """What the detector would read at each cell of the unmarked video: (cells,) float32."""
-    return sample(bandpass(oriented(mean.luma)), _NO_CROP)
+    return sampled_bandpass(oriented(mean.luma)).astype(np.float32)
+
+
+def _per_bit(values: np.ndarray, layout) -> np.ndarray:
+    """`values @ layout.spread` (each coded bit's signed sum over its cells), without the
+    dense (cells, bits) product."""
+    data = layout.data
+    weights = values[data].astype(np.float64) * layout.sign_of_cell[data]
+    return np.bincount(layout.bit_of_cell[data], weights, minlength=layout.spread.shape[1])
 
 
 def chip_amplitudes(
@@ -56,11 +64,11 @@ def chip_amplitudes(
     if host is None:
         return strength * unit
     h, w = work_shape or (round(WORK_WIDTH * 9 / 16), WORK_WIDTH)
-    response = sample(bandpass(render(unit, w, h)), _NO_CROP)
+    response = sampled_response(unit, w, h)
     lo, hi = MIN_GAIN * strength, MAX_GAIN * strength
     # Data: one amplitude per coded bit, so host + mark reach the neutral-host soft value.
-    mark_soft = (response @ layout.spread) * coded  # > 0: what unit amplitude adds per bit
-    host_soft = (host @ layout.spread) * coded  # > 0 where the content already helps
+    mark_soft = _per_bit(response, layout) * coded  # > 0: what unit amplitude adds per bit
+    host_soft = _per_bit(host, layout) * coded  # > 0 where the content already helps
     gain = np.clip((strength * mark_soft - host_soft) / np.maximum(mark_soft, 1e-6), lo, hi)
     # Pilots: one amplitude for all, cancelling the host's pilot correlation at the true
     # alignment (its spread is small next to the pilots' total, so this costs little).
@@ -83,6 +91,13 @@ def strength_for(width: int, height: int) -> float:
     return DEFAULT_STRENGTH + t * (LARGE_STRENGTH - DEFAULT_STRENGTH)
 
 
+@lru_cache(maxsize=4)
+def _dither(height: int, width: int) -> np.ndarray:
+    dither = np.random.default_rng(0).uniform(-0.5, 0.5, (height, width)).astype(np.float32)
+    dither.flags.writeable = False  # cached: the same for every export of this size
+    return dither
+
+
 class TrackingMark:
     """Adds a tracking pattern to the luma plane of yuv420p frames of one size.
 
@@ -96,7 +111,7 @@ class TrackingMark:
         # H.264 then spends bits re-creating wherever content moves across them; a static
         # dither breaks them up into noise the encoder quantises away (measured: about a third
         # less size growth).
-        dither = np.random.default_rng(0).uniform(-0.5, 0.5, (height, width)).astype(np.float32)
+        dither = _dither(height, width)
         smooth = render(chips, height, width).T if height > width else render(chips, width, height)
         pattern = np.rint(smooth + dither)
         self.limit = int(np.abs(pattern).max())

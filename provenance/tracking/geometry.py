@@ -3,11 +3,14 @@ each cell centre falls in a cropped or rescaled copy."""
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from .layout import GRID_X, GRID_Y
 
 
+@lru_cache(maxsize=16)
 def interp(pixels: int, cells: int) -> np.ndarray:
     """(pixels, cells) weights of a cos² kernel one cell wide on each side (rows sum to 1).
 
@@ -17,7 +20,9 @@ def interp(pixels: int, cells: int) -> np.ndarray:
     dist = pos[:, None] - np.arange(cells)[None, :]
     weights = np.where(np.abs(dist) < 1, np.cos(np.pi / 2 * dist) ** 2, 0.0)
     # Pixels beyond the outermost cell centre: renormalise so the edge keeps the chip value.
-    return (weights / weights.sum(axis=1, keepdims=True)).astype(np.float32)
+    kernel = (weights / weights.sum(axis=1, keepdims=True)).astype(np.float32)
+    kernel.flags.writeable = False  # cached: shared by every caller
+    return kernel
 
 
 def render(chips: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -31,8 +36,53 @@ def bandpass(luma: np.ndarray) -> np.ndarray:
     (1/f content dominates there), and a low-pass matched to the cell shape."""
     from scipy.ndimage import gaussian_filter
 
-    cell = luma.shape[1] / GRID_X
-    return gaussian_filter(luma, 0.35 * cell) - gaussian_filter(luma, 1.5 * cell)
+    fine, coarse = _sigmas(luma.shape[1])
+    return gaussian_filter(luma, fine) - gaussian_filter(luma, coarse)
+
+
+def _sigmas(width: int) -> tuple[float, float]:
+    cell = width / GRID_X
+    return 0.35 * cell, 1.5 * cell
+
+
+@lru_cache(maxsize=8)
+def _band_rows(pixels: int, cells: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """(cells, pixels) float64 rows of the two Gaussians of `bandpass` along one axis of a
+    landscape image `width` wide, at the uncropped cell centres: filtering is linear, so the
+    filtered image at the centres is these rows times the image (same reflect edges)."""
+    from scipy.ndimage import gaussian_filter1d
+
+    index = positions(pixels, cells, np.zeros((1, 2)))[0][0]
+    eye = np.eye(pixels)
+    rows = tuple(gaussian_filter1d(eye, s, axis=0)[index] for s in _sigmas(width))
+    for row in rows:
+        row.flags.writeable = False
+    return rows
+
+
+def sampled_bandpass(luma: np.ndarray) -> np.ndarray:
+    """`sample(bandpass(luma), no crop)` for a landscape image, by two small matrix products
+    per Gaussian instead of filtering every pixel (equal up to float rounding)."""
+    h, w = luma.shape
+    (y1, y2), (x1, x2) = _band_rows(h, GRID_Y, w), _band_rows(w, GRID_X, w)
+    image = luma.astype(np.float64)
+    return ((y1 @ image @ x1.T) - (y2 @ image @ x2.T)).ravel()
+
+
+@lru_cache(maxsize=8)
+def _response_operators(width: int, height: int) -> tuple[np.ndarray, ...]:
+    """(Y1, X1, Y2, X2): `sampled_bandpass(render(chips, width, height))` is
+    Y1 @ grid @ X1.T - Y2 @ grid @ X2.T for the (GRID_Y, GRID_X) chip grid."""
+    iy, ix = interp(height, GRID_Y).astype(np.float64), interp(width, GRID_X).astype(np.float64)
+    (y1, y2), (x1, x2) = _band_rows(height, GRID_Y, width), _band_rows(width, GRID_X, width)
+    return y1 @ iy, x1 @ ix, y2 @ iy, x2 @ ix
+
+
+def sampled_response(chips: np.ndarray, width: int, height: int) -> np.ndarray:
+    """What the detector reads at each cell (no crop) of `render(chips, width, height)`."""
+    y1, x1, y2, x2 = _response_operators(width, height)
+    grid = chips.reshape(GRID_Y, GRID_X).astype(np.float64)
+    return ((y1 @ grid @ x1.T) - (y2 @ grid @ x2.T)).ravel()
 
 
 def oriented(image: np.ndarray) -> np.ndarray:
