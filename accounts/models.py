@@ -11,6 +11,8 @@ from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils import timezone
 
+from sora_site.keyset import KeysetQuerySet, make_cursor
+
 RESERVED_HANDLES = {
     "admin", "api", "accounts", "invite", "invites", "static", "media", "ws", "verify", "settings",
     "create", "drafts", "cameos", "feed", "following", "notifications", "staff", "moderation",
@@ -229,3 +231,43 @@ class ApiToken(models.Model):
         if token.last_used is None or now - token.last_used > timedelta(minutes=1):
             cls.objects.filter(pk=token.pk).update(last_used=now)
         return token.owner
+
+
+class Follow(models.Model):
+    """`follower` sees `followee`'s posts in Following and their followers-only posts."""
+
+    # db_index off: feed_follow_once leads with follower.
+    follower = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="following_set", db_index=False
+    )
+    followee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="follower_set", db_index=False
+    )
+    created = models.DateTimeField(default=timezone.now)
+
+    objects = KeysetQuerySet.as_manager()
+
+    class Meta:
+        # Made by the feed app before follows moved here (beside Block, for the cameo "mutuals" rule).
+        db_table = "feed_follow"
+        constraints = [
+            # One follow per pair; also the index for visible_to's "do I follow the author?" and
+            # the Following feed's followee list.
+            models.UniqueConstraint(fields=["follower", "followee"], name="feed_follow_once"),
+            models.CheckConstraint(
+                condition=~models.Q(follower=models.F("followee")), name="feed_follow_not_self"
+            ),
+        ]
+        indexes = [
+            # Follower lists and follower counts: who follows this person, newest first.
+            models.Index(fields=["followee", "-created"], name="feed_follow_followee_idx"),
+            # Following lists: whom this person follows, newest first.
+            models.Index(fields=["follower", "-created"], name="feed_follow_follower_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.follower_id} follows {self.followee_id}"
+
+    @property
+    def cursor(self) -> str:
+        return make_cursor(self.created, self.pk)

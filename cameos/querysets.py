@@ -1,7 +1,6 @@
 """Named filters of the cameos models, above all `Cameo.objects.usable_by`, the one consent rule.
 
-They reach models by name (`apps.get_model`): the cameos models use these querysets, and the
-follow graph is the feed's, which builds on cameos.
+They reach the cameos models by name (`apps.get_model`): those models use these querysets.
 """
 
 from typing import TYPE_CHECKING
@@ -10,16 +9,10 @@ from django.apps import apps
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
 
-from accounts.models import Block
+from accounts.models import Block, Follow
 
 if TYPE_CHECKING:
     from cameos.models import Withdrawal
-
-
-def follow_model():
-    """The follow graph (`feed.Follow`) that the `mutuals` permission level reads, looked up by
-    name: feed builds on cameos and can't be imported here. It belongs beside `accounts.Block`."""
-    return apps.get_model("feed", "Follow")
 
 
 class CameoQuerySet(models.QuerySet):
@@ -35,7 +28,7 @@ class CameoQuerySet(models.QuerySet):
         """
         if user is None or not user.is_authenticated or not user.is_active:
             return self.none()
-        Approval, Follow = apps.get_model("cameos", "Approval"), follow_model()
+        Approval = apps.get_model("cameos", "Approval")
         Cameo = self.model
         rows = self.filter(status=Cameo.Status.ACTIVE, owner__is_active=True)
         approved = Exists(Approval.objects.filter(cameo=OuterRef("pk"), user=user.pk))

@@ -5,7 +5,6 @@ post page, media, comments, notifications and remix all start from it.
 """
 
 import secrets
-from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import models
@@ -13,7 +12,8 @@ from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import Block
+from accounts.models import Block, Follow
+from sora_site.keyset import KeysetQuerySet, make_cursor
 
 COMMENT_MAX_LENGTH = 500
 CAPTION_MAX_LENGTH = 300
@@ -26,38 +26,6 @@ def new_post_code() -> str:
 
 def new_comment_code() -> str:
     return secrets.token_urlsafe(16)
-
-
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def make_cursor(created: datetime, pk: int) -> str:
-    """An opaque position in a newest-first list: `<microseconds since epoch>.<pk>`."""
-    return f"{(created - EPOCH) // timedelta(microseconds=1)}.{pk}"
-
-
-def parse_cursor(cursor: str) -> tuple[datetime, int] | None:
-    """The (created, pk) of a cursor, or None for a missing or malformed one (= first page)."""
-    try:
-        micros, pk = cursor.split(".")
-        return EPOCH + timedelta(microseconds=int(micros)), int(pk)
-    except (AttributeError, ValueError, OverflowError):
-        return None
-
-
-class KeysetQuerySet(models.QuerySet):
-    def newest_first(self, cursor: str = "") -> "KeysetQuerySet":
-        """Newest first by (created, id), starting strictly after `cursor`.
-
-        Keyset paging: each page costs the same however deep the scroll, and rows inserted
-        meanwhile don't shift what the next page shows.
-        """
-        rows = self.order_by("-created", "-id")
-        position = parse_cursor(cursor)
-        if position is not None:
-            created, pk = position
-            rows = rows.filter(Q(created__lt=created) | Q(created=created, id__lt=pk))
-        return rows
 
 
 class PostQuerySet(KeysetQuerySet):
@@ -268,42 +236,6 @@ class Comment(models.Model):
 
     def get_absolute_url(self) -> str:
         return f"{self.post.get_absolute_url()}#c-{self.code}"
-
-
-class Follow(models.Model):
-    """`follower` sees `followee`'s posts in Following and their followers-only posts."""
-
-    # db_index off: feed_follow_once leads with follower.
-    follower = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="following_set", db_index=False
-    )
-    followee = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="follower_set", db_index=False
-    )
-    created = models.DateTimeField(default=timezone.now)
-
-    objects = KeysetQuerySet.as_manager()
-
-    class Meta:
-        constraints = [
-            # One follow per pair; also the index for visible_to's "do I follow the author?" and
-            # the Following feed's followee list.
-            models.UniqueConstraint(fields=["follower", "followee"], name="feed_follow_once"),
-            models.CheckConstraint(condition=~Q(follower=models.F("followee")), name="feed_follow_not_self"),
-        ]
-        indexes = [
-            # Follower lists and follower counts: who follows this person, newest first.
-            models.Index(fields=["followee", "-created"], name="feed_follow_followee_idx"),
-            # Following lists: whom this person follows, newest first.
-            models.Index(fields=["follower", "-created"], name="feed_follow_follower_idx"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.follower_id} follows {self.followee_id}"
-
-    @property
-    def cursor(self) -> str:
-        return make_cursor(self.created, self.pk)
 
 
 class PostView(models.Model):

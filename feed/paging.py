@@ -23,7 +23,9 @@ from django.db import connections
 from django.db.models.query import get_related_populators
 from django.db.models.sql.constants import MULTI
 
-from feed.models import Follow, Post, make_cursor
+from accounts.models import Follow
+from feed.models import Post
+from sora_site.keyset import make_cursor
 
 # Values no row has: they mark where the viewer's and the posts' ids, and a cursor's time, go in
 # a compiled query.

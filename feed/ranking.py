@@ -66,8 +66,10 @@ from django.core.cache import cache
 from django.db.models import Count, Exists, OuterRef
 from django.utils import timezone
 
+from accounts.models import Follow
 from feed import bell, paging, semantics
-from feed.models import EPOCH, Comment, FeedSettings, Follow, Like, NotInterested, Post, PostView
+from feed.models import Comment, FeedSettings, Like, NotInterested, Post, PostView
+from sora_site.keyset import EPOCH
 
 log = logging.getLogger(__name__)
 

@@ -18,9 +18,10 @@ from django.views.decorators.http import require_POST
 
 from feed import actions, bell, paging, ranking, search
 from feed.forms import FeedSettingsForm, SteeringForm
-from feed.models import EPOCH, NotInterested, parse_cursor
+from feed.models import NotInterested
 from feed.templatetags.feed_cards import TOKEN_PLACEHOLDER, RenderCache
 from feed.views_posts import get_post
+from sora_site.keyset import EPOCH, parse_cursor
 
 CARDS_PLACEHOLDER = "@@feed-cards-placeholder@@"
 # The page around a feed's cards (feed/home.html), per viewer: see `render_feed`. ~7 kB each,

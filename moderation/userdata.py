@@ -66,7 +66,7 @@ FRIENDLY_NAMES = {
     "feed.post": "posts",
     "feed.comment": "comments",
     "feed.like": "likes",
-    "feed.follow": "follows",
+    "accounts.follow": "follows",
     "feed.notification": "notifications",
     "feed.postview": "views",
     "accounts.invite": "invites",

@@ -14,10 +14,9 @@ from django.db import transaction
 from django.db.models import Q
 from django.db.models.functions import Lower
 
-from accounts.models import User
+from accounts.models import Follow, User
 from cameos.ledger import append_entry
 from cameos.models import Cameo, CameoUse, LedgerEntry, Withdrawal
-from cameos.querysets import follow_model
 from cameos.signals import cameo_used
 from generation.errors import ConsentRefused, GenerationRefused
 from generation.events import publish
@@ -252,7 +251,7 @@ def check_post_allowed(generation: Generation) -> None:
 def usable_cameos_for_picker(user: User, limit: int = 50) -> list[Cameo]:
     """The cameos offered in Create: usable by `user` and either theirs, approved for them, or
     of someone they follow (anyone else's open cameo can still be @mentioned). One query."""
-    follows = follow_model().objects.filter(follower=user.pk).values("followee")
+    follows = Follow.objects.filter(follower=user.pk).values("followee")
     return list(
         Cameo.objects.usable_by(user)
         .filter(Q(owner=user.pk) | Q(approvals__user=user.pk) | Q(owner__in=follows))
