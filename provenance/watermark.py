@@ -194,9 +194,9 @@ class MovingWatermark:
         x, y, mw, mh = self.box_at(seconds)
         p = self.planes
         _blend(yuv[y : y + mh, x : x + mw], p.alpha_y, p.premul_y)
+        # U and V at once: the same box of both chroma planes.
         chroma = yuv[h:].reshape(2, h // 2, w // 2)
-        for plane in chroma:
-            _blend(plane[y // 2 : (y + mh) // 2, x // 2 : (x + mw) // 2], p.alpha_c, p.premul_c)
+        _blend(chroma[:, y // 2 : (y + mh) // 2, x // 2 : (x + mw) // 2], p.alpha_c, p.premul_c)
 
 
 def _blend(region: np.ndarray, alpha: np.ndarray, premul: np.ndarray) -> None:

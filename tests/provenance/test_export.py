@@ -31,6 +31,14 @@ def test_export_validates_as_trusted_with_our_root(exported, root_pem):
     assert not report["tampered"]
 
 
+def test_manifest_label_is_none_for_bytes_that_are_no_manifest_store(exported):
+    from provenance.c2pa_manifest import manifest_label
+
+    store_start = exported.path.read_bytes()[:64]  # an MP4 header: boxes, but no JUMBF store
+    assert manifest_label(store_start) is None
+    assert manifest_label(b"") is None
+
+
 def test_manifest_states_ai_generation_watermark_and_post(exported, root_pem):
     report = read_manifest(exported.path, trust_anchors_pem=root_pem)
     actions = [a["action"] for a in report["actions"]]
