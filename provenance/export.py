@@ -359,7 +359,15 @@ class _Audio:
 
 
 def _yuv(frame, width: int, height: int) -> np.ndarray:
-    """A writable, contiguous (H*3/2, W) yuv420p copy of a decoded frame."""
+    """A writable, contiguous (H*3/2, W) yuv420p copy of a decoded frame (the layout of
+    `VideoFrame.to_ndarray()`: Y rows, then U, then V, each plane's rows packed)."""
     if frame.format.name != "yuv420p" or frame.width != width or frame.height != height:
         frame = frame.reformat(width=width, height=height, format="yuv420p")
-    return frame.to_ndarray()
+    out = np.empty((height * 3 // 2, width), np.uint8)
+    # Each plane copied once (to_ndarray copies each, then stacks the copies).
+    targets = (out[:height], *out[height:].reshape(2, height // 2, width // 2))
+    for plane, target in zip(frame.planes, targets, strict=True):
+        rows, columns = target.shape
+        data = np.frombuffer(plane, np.uint8, count=rows * plane.line_size).reshape(rows, plane.line_size)
+        target[...] = data[:, :columns]
+    return out
