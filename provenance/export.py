@@ -39,8 +39,9 @@ PREPASS_FRAMES = 48
 ENCODER_THREADS = 5
 # Frames with fewer pixels than this are decoded and encoded on one thread each: threads cost
 # more than they save on them (4 s of 320x192: libx264's default 2 frame threads +30% CPU
-# against one, 5 threads +50% and +12% size; threaded decoding +35% CPU), and the writer thread
-# already encodes while this one decodes and marks the next frames.
+# against one, 5 threads +50% CPU and +17% size; threaded decoding +35% CPU), and the writer
+# thread already encodes while this one decodes and marks the next frames. From 640x360 up, one
+# encoder thread took longer in wall time than several.
 SMALL_FRAME_PIXELS = 640 * 360
 
 
