@@ -275,7 +275,8 @@ class _Writer:
 
     def __init__(self, out, vout, audio):
         self.out, self.vout, self.audio = out, vout, audio
-        self.queue: queue.Queue = queue.Queue(maxsize=4)
+        # At most 2 batches waiting (+ the one being encoded): ~25 MB of 720p frames.
+        self.queue: queue.Queue = queue.Queue(maxsize=2)
         self.batch: list = []
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._run, name="export-writer", daemon=True)
