@@ -6,9 +6,8 @@ is copied (other codecs are re-encoded to AAC). The tracking mark is informed by
 luma of the source's first PREPASS_FRAMES frames (see `provenance.tracking.embed`): those frames
 are held back (~66 MB at 720p) until the mark is known, instead of being decoded twice. Encoding
 runs on a writer thread (`_Writer`) so that libx264 keeps working while the next frames are
-marked; the audio fingerprint (a second reader of the source's audio) and the watermark's
-rendering run on helper threads while the first frames are held. The file is then signed into
-`dst_path` with a C2PA manifest.
+marked; a helper thread reads the audio fingerprint meanwhile (a second reader of the source's
+audio). The file is then signed into `dst_path` with a C2PA manifest.
 """
 
 from __future__ import annotations
@@ -18,7 +17,7 @@ import os
 import queue
 import tempfile
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -96,13 +95,10 @@ def export_rendition(
             )
 
     dst_path.parent.mkdir(parents=True, exist_ok=True)
-    with (
-        tempfile.TemporaryDirectory(dir=dst_path.parent, prefix=".export-") as tmp,
-        ThreadPoolExecutor(2, thread_name_prefix="export-helper") as helpers,
-    ):
+    with tempfile.TemporaryDirectory(dir=dst_path.parent, prefix=".export-") as tmp:
         unsigned, signed = Path(tmp) / "unsigned.mp4", Path(tmp) / "signed.mp4"
         # Keyed by the site's secret and this export: its path can't be predicted.
-        marks = _Marks(site_name, handle, mark_for, watermark_key(tracking_key, tracking_id), helpers)
+        marks = _Marks(site_name, handle, mark_for, watermark_key(tracking_key, tracking_id))
         width, height, duration, fingerprint = _render(src_path, unsigned, marks, crf=crf, preset=preset)
         document = build_manifest(
             manifest, site_name=site_name, handle=_at(handle), tracking_id=tracking_id, duration=duration
@@ -126,10 +122,12 @@ def _render(src: Path, out: Path, marks: _Marks, *, crf: int, preset: str):
     The audio fingerprint is read by a helper thread meanwhile."""
     import av
 
-    audio = marks.helpers.submit(_source_audio, src)
-    with av.open(str(src)) as inp:
-        width, height, duration = _encode(inp, str(out), marks, crf=crf, preset=preset)
-    for chunk in audio.result():
+    with ThreadPoolExecutor(1, thread_name_prefix="export-audio") as helper:
+        audio = helper.submit(_source_audio, src)
+        with av.open(str(src)) as inp:
+            width, height, duration = _encode(inp, str(out), marks, crf=crf, preset=preset)
+        chunks = audio.result()
+    for chunk in chunks:
         marks.builder.add_audio(chunk)
     return width, height, duration, marks.builder.finish(duration)
 
@@ -173,9 +171,8 @@ class _Marks:
     finish to `send` (the writer), `finish` the held ones of a clip shorter than that. A frame
     is sent before it is fingerprinted, so the encoder starts on the held frames sooner."""
 
-    def __init__(self, site_name: str, handle: str, mark_for, key: bytes, helpers: ThreadPoolExecutor):
+    def __init__(self, site_name: str, handle: str, mark_for, key: bytes):
         self.site_name, self.handle, self.mark_for, self.key = site_name, handle, mark_for, key
-        self.helpers = helpers
         self.held: list[tuple[np.ndarray, float, object]] = []
         self.luma = tracking.LumaSum()
         self.mark = None
@@ -183,10 +180,9 @@ class _Marks:
 
     def start(self, width: int, height: int, send) -> None:
         self.width, self.height, self.send = width, height, send
-        # Rendered (~1 ms) on a helper thread while the first frames are decoded and held.
-        self.rendering: Future = self.helpers.submit(
-            MovingWatermark, self.site_name, self.handle, width, height, key=self.key
-        )
+        # Rendered here (~1 ms): on a helper thread, Pillow's text drawing holds the GIL and
+        # the decoding thread waited up to a switch interval for it (~3 ms).
+        self.visible = MovingWatermark(self.site_name, self.handle, width, height, key=self.key)
 
     def add(self, frame, yuv: np.ndarray, seconds: float, stamp) -> None:
         if self.mark is not None:
@@ -201,7 +197,6 @@ class _Marks:
         if self.mark is None and self.held:
             mean = self.luma.mean(trim_bars=False)
             self.mark = self.mark_for(mean, self.width, self.height)
-            self.visible = self.rendering.result()
         for yuv, seconds, stamp in self.held:
             self._apply(yuv, seconds, stamp)
         self.held = []
