@@ -3,7 +3,8 @@
     .venv/bin/python bench/bench_export.py [--seconds 10] [--height 720] [--repeat 3]
 
 Makes a synthetic clip with sound (tests/provenance/synthetic.py), then times, alternately,
-a plain libx264 re-encode with the export's settings (audio copied) and `export_rendition`
+a plain libx264 re-encode with the export's settings (audio copied; libx264's own thread count,
+and again with the export's codec threads) and `export_rendition`
 (pre-pass + tracking mark + moving watermark + fingerprint + encode + C2PA signing). Prints the
 best of `--repeat` runs of each: seconds, realtime factor, the export/plain ratio and sizes.
 """
@@ -25,18 +26,29 @@ from av.video.frame import PictureType  # noqa: E402
 from provenance import tracking  # noqa: E402
 from provenance.c2pa_manifest import ManifestInfo  # noqa: E402
 from provenance.certs import SignerConfig, make_signing_cert  # noqa: E402
-from provenance.export import DEFAULT_CRF, DEFAULT_PRESET, PREPASS_FRAMES, export_rendition  # noqa: E402
+from provenance.export import DEFAULT_CRF, DEFAULT_PRESET, PREPASS_FRAMES, codec_threads, export_rendition  # noqa: E402
 from tests.provenance.synthetic import write_clip  # noqa: E402
 
 
-def plain_reencode(src: Path, dst: Path, crf: int = DEFAULT_CRF, preset: str = DEFAULT_PRESET) -> None:
-    """Decode → encode with the export's codec settings, audio stream-copied: the baseline."""
+def plain_reencode(
+    src: Path, dst: Path, crf: int = DEFAULT_CRF, preset: str = DEFAULT_PRESET, *, threads: int | None = None
+) -> None:
+    """Decode → encode with the export's codec settings, audio stream-copied: the baseline.
+
+    `threads=None`: threaded decoding and libx264's own thread count (what `ffmpeg -preset
+    veryfast` does); an int: the export's threading for that size (`export.codec_threads`: 0 is
+    one thread each for decoder and encoder), so the two differ only in the export's work."""
     with av.open(str(src)) as inp, av.open(str(dst), "w", options={"movflags": "+faststart"}) as out:
         vin, ain = inp.streams.video[0], inp.streams.audio[0]
-        vin.thread_type = "AUTO"
+        if threads is None or threads:
+            vin.thread_type = "AUTO"
+        else:
+            vin.thread_count = 1
         vout = out.add_stream("libx264", rate=vin.average_rate)
         vout.width, vout.height, vout.pix_fmt = vin.codec_context.width, vin.codec_context.height, "yuv420p"
         vout.options = {"crf": str(crf), "preset": preset}
+        if threads is not None:
+            vout.codec_context.thread_count = threads or 1
         aout = out.add_stream_from_template(ain)
         for packet in inp.demux(vin, ain):
             if packet.stream is vin:
@@ -69,11 +81,15 @@ def main() -> None:
         signer = SignerConfig(key_path=certs.key, chain_path=certs.chain)
         info = ManifestInfo(title="bench", model="bench-model", public_url="https://example.com/p/x")
 
-        plain_times, export_times, prepass_times = [], [], []
+        plain_times, matched_times, export_times, prepass_times = [], [], [], []
         for _ in range(args.repeat):
             start = time.perf_counter()
             plain_reencode(src, tmp / "plain.mp4")
             plain_times.append(time.perf_counter() - start)
+
+            start = time.perf_counter()
+            plain_reencode(src, tmp / "matched.mp4", threads=codec_threads(width, args.height))
+            matched_times.append(time.perf_counter() - start)
 
             start = time.perf_counter()
             result = export_rendition(
@@ -98,6 +114,10 @@ def main() -> None:
             f"  (pre-pass {prepass:.2f} s)"
         )
         print(f"export / plain:  {export / plain:.2f}x time, {result.size / plain_size - 1:+.1%} size")
+        matched = min(matched_times)
+        print(
+            f"export / plain with the export's codec threads ({matched:.2f} s): {export / matched:.2f}x time"
+        )
         print(f"tracking mark reads back: {readable}; manifest {result.manifest_label}")
 
 

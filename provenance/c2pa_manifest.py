@@ -12,6 +12,7 @@ import base64
 import datetime as dt
 import io
 import json
+import struct
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -132,6 +133,46 @@ def sign_file(src: str | Path, dst: str | Path, manifest: dict[str, Any], signer
 
     with c2pa.Builder(json.dumps(manifest)) as builder, open(src, "rb") as source, open(dst, "w+b") as dest:
         return builder.sign(signer.create_signer(), MIME, source, dest)
+
+
+def manifest_label(store: bytes) -> str | None:
+    """The active manifest's label (its URN) in a manifest store as `sign_file` returns it, or
+    None when `store` is not one. The store is a JUMBF superbox whose children after its
+    description box are the manifests, the active one last (C2PA 2.x, "Manifest store");
+    each child's own description box carries its label."""
+    store_box = next(_boxes(store, 0, len(store)), None)
+    if store_box is None or store_box[0] != b"jumb":
+        return None
+    label = None
+    for kind, start, end in _boxes(store, store_box[1], store_box[2]):
+        first = next(_boxes(store, start, end), None) if kind == b"jumb" else None
+        if first is not None and first[0] == b"jumd":
+            label = _description_label(store, first[1], first[2])
+    return label
+
+
+def _boxes(data: bytes, start: int, end: int):
+    """(type, payload start, payload end) of each box in data[start:end] (ISO BMFF framing)."""
+    while start + 8 <= end:
+        size, kind = struct.unpack_from(">I4s", data, start)
+        header = 8
+        if size == 1 and start + 16 <= end:
+            size, header = struct.unpack_from(">Q", data, start + 8)[0], 16
+        elif size == 0:
+            size = end - start
+        if size < header or start + size > end:
+            return
+        yield kind, start + header, start + size
+        start += size
+
+
+def _description_label(data: bytes, start: int, end: int) -> str | None:
+    # A JUMBF description box: 16-byte type UUID, a toggles byte (2: a label follows), then the
+    # NUL-terminated UTF-8 label.
+    if end - start < 17 or not data[start + 16] & 0x02:
+        return None
+    stop = data.find(b"\0", start + 17, end)
+    return data[start + 17 : stop].decode("utf-8", "replace") if stop >= 0 else None
 
 
 def _context(trust_anchors_pem: str | bytes | None):

@@ -6,7 +6,8 @@ is copied (other codecs are re-encoded to AAC). The tracking mark is informed by
 luma of the source's first PREPASS_FRAMES frames (see `provenance.tracking.embed`): those frames
 are held back (~66 MB at 720p) until the mark is known, instead of being decoded twice. Encoding
 runs on a writer thread (`_Writer`) so that libx264 keeps working while the next frames are
-marked. The file is then signed into `dst_path` with a C2PA manifest.
+marked; a helper thread reads the audio fingerprint meanwhile (a second reader of the source's
+audio). The file is then signed into `dst_path` with a C2PA manifest.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import os
 import queue
 import tempfile
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -24,16 +26,22 @@ import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from . import tracking
-from .c2pa_manifest import ManifestInfo, build_manifest, read_manifest, sign_file
+from .c2pa_manifest import ManifestInfo, build_manifest, manifest_label, sign_file
 from .certs import SignerConfig
 from .fingerprint import Fingerprint, FingerprintBuilder
-from .frames import AUDIO_RATE, luma_plane
+from .frames import decode_mono, luma_plane
 from .watermark import MovingWatermark, watermark_key
 
 DEFAULT_CRF = 23
 DEFAULT_PRESET = "veryfast"
 PREPASS_FRAMES = 48
 ENCODER_THREADS = 5
+# Frames with fewer pixels than this are decoded and encoded on one thread each: threads cost
+# more than they save on them (4 s of 320x192: libx264's default 2 frame threads +30% CPU
+# against one, 5 threads +50% CPU and +17% size; threaded decoding +35% CPU), and the writer
+# thread already encodes while this one decodes and marks the next frames. From 640x360 up, one
+# encoder thread took longer in wall time than several.
+SMALL_FRAME_PIXELS = 640 * 360
 
 
 @dataclass(frozen=True)
@@ -70,12 +78,12 @@ def export_rendition(
     `tracking_id` (64-bit unsigned) is embedded invisibly and recorded as the manifest's soft
     binding; `tracking_key` must be the site's secret; `tracking_strength` overrides the
     mark's size-dependent default (`tracking.strength_for`). Cost: about a veryfast libx264
-    encode (bench/bench_tracking.py measures the ratio). `dst_path` is replaced atomically.
+    encode at 720p (1.0-1.2x), 1.3-1.4x of one in CPU for a 4 s 320x192 clip, whose fixed
+    costs (fingerprint, signing, marks) weigh more (bench/bench_tracking.py measures both).
+    `dst_path` is replaced atomically.
     Raises ValueError for sources without video, and `av.error.FFmpegError` /
     `c2pa.C2paError` on codec or signing failures.
     """
-    import av
-
     src_path, dst_path = Path(src_path), Path(dst_path)
     if not 0 <= tracking_id < 2**64:
         raise ValueError("tracking_id must fit in 64 unsigned bits")
@@ -91,15 +99,13 @@ def export_rendition(
     dst_path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=dst_path.parent, prefix=".export-") as tmp:
         unsigned, signed = Path(tmp) / "unsigned.mp4", Path(tmp) / "signed.mp4"
-        with av.open(str(src_path)) as inp:
-            # Keyed by the site's secret and this export: its path can't be predicted.
-            marks = _Marks(site_name, handle, mark_for, watermark_key(tracking_key, tracking_id))
-            width, height, duration, fingerprint = _encode(inp, str(unsigned), marks, crf=crf, preset=preset)
+        # Keyed by the site's secret and this export: its path can't be predicted.
+        marks = _Marks(site_name, handle, mark_for, watermark_key(tracking_key, tracking_id))
+        width, height, duration, fingerprint = _render(src_path, unsigned, marks, crf=crf, preset=preset)
         document = build_manifest(
             manifest, site_name=site_name, handle=_at(handle), tracking_id=tracking_id, duration=duration
         )
-        sign_file(str(unsigned), str(signed), document, signer)
-        label = read_manifest(signed).get("label")
+        label = manifest_label(sign_file(str(unsigned), str(signed), document, signer))
         os.replace(signed, dst_path)
     return ExportResult(
         path=dst_path,
@@ -113,6 +119,31 @@ def export_rendition(
     )
 
 
+def _render(src: Path, out: Path, marks: _Marks, *, crf: int, preset: str):
+    """Encode the marked rendition of `src` to `out`: (width, height, duration, fingerprint).
+    The audio fingerprint is read by a helper thread meanwhile."""
+    import av
+
+    with ThreadPoolExecutor(1, thread_name_prefix="export-audio") as helper:
+        audio = helper.submit(_source_audio, src)
+        with av.open(str(src)) as inp:
+            width, height, duration = _encode(inp, str(out), marks, crf=crf, preset=preset)
+        chunks = audio.result()
+    for chunk in chunks:
+        marks.builder.add_audio(chunk)
+    return width, height, duration, marks.builder.finish(duration)
+
+
+def codec_threads(width: int, height: int) -> int:
+    """libx264 frame threads for frames of this size, 0 meaning one thread for the encoder and
+    none for the decoder either (frames under SMALL_FRAME_PIXELS)."""
+    if width * height < SMALL_FRAME_PIXELS:
+        return 0
+    # libx264's default is 1.5 frame threads per core (3 on 2 cores); with more, the encoder
+    # stays busy while this process's own threads (decode, marks) hold a core share.
+    return max(ENCODER_THREADS, 3 * (os.cpu_count() or 1) // 2)
+
+
 @functools.cache
 def _blas() -> ThreadpoolController:
     return ThreadpoolController()  # finding the loaded BLAS libraries costs ~5 ms: once
@@ -122,12 +153,25 @@ def _at(handle: str) -> str:
     return handle if handle.startswith("@") else f"@{handle}"
 
 
+def _source_audio(path: Path) -> list[np.ndarray]:
+    """The source's audio as the fingerprint hears it (mono chunks, `frames.decode_mono`, as
+    `compute_fingerprint` reads a copy), from a reader of its own: no audio is decoded on the
+    export's path when AAC is copied. Empty without audio."""
+    import av
+
+    with av.open(str(path)) as container:
+        if not container.streams.audio:
+            return []
+        return list(decode_mono(container, container.streams.audio[0]))
+
+
 class _Marks:
     """The per-frame video work: tracking mark, moving watermark, fingerprint, in that order.
 
     The tracking mark needs the mean luma of the first PREPASS_FRAMES frames, so those frames
-    are held (as marked-to-be yuv arrays) until it is known; `add` returns the frames ready to
-    encode, `finish` the held ones of a clip shorter than that."""
+    are held (as marked-to-be yuv arrays) until it is known; `add` sends the frames it can
+    finish to `send` (the writer), `finish` the held ones of a clip shorter than that. A frame
+    is sent before it is fingerprinted, so the encoder starts on the held frames sooner."""
 
     def __init__(self, site_name: str, handle: str, mark_for, key: bytes):
         self.site_name, self.handle, self.mark_for, self.key = site_name, handle, mark_for, key
@@ -136,96 +180,101 @@ class _Marks:
         self.mark = None
         self.builder = FingerprintBuilder()
 
-    def start(self, width: int, height: int) -> None:
-        self.width, self.height = width, height
+    def start(self, width: int, height: int, send) -> None:
+        self.width, self.height, self.send = width, height, send
+        # Rendered here (~1 ms): on a helper thread, Pillow's text drawing holds the GIL and
+        # the decoding thread waited up to a switch interval for it (~3 ms).
         self.visible = MovingWatermark(self.site_name, self.handle, width, height, key=self.key)
 
-    def add(self, frame, yuv: np.ndarray, seconds: float, stamp) -> list[tuple[np.ndarray, object]]:
+    def add(self, frame, yuv: np.ndarray, seconds: float, stamp) -> None:
         if self.mark is not None:
-            return [(self._apply(yuv, seconds), stamp)]
+            self._apply(yuv, seconds, stamp)
+            return
         self.luma.add(luma_plane(frame))
         self.held.append((yuv, seconds, stamp))
-        return self.finish() if len(self.held) >= PREPASS_FRAMES else []
+        if len(self.held) >= PREPASS_FRAMES:
+            self.finish()
 
-    def finish(self) -> list[tuple[np.ndarray, object]]:
+    def finish(self) -> None:
         if self.mark is None and self.held:
             mean = self.luma.mean(trim_bars=False)
             self.mark = self.mark_for(mean, self.width, self.height)
-        ready = [(self._apply(yuv, seconds), stamp) for yuv, seconds, stamp in self.held]
+        for yuv, seconds, stamp in self.held:
+            self._apply(yuv, seconds, stamp)
         self.held = []
-        return ready
 
-    def _apply(self, yuv: np.ndarray, seconds: float) -> np.ndarray:
+    def _apply(self, yuv: np.ndarray, seconds: float, stamp) -> None:
         self.mark.apply(yuv)
         self.visible.apply(yuv, seconds)
+        self.send((yuv, stamp))
+        # The encoder only reads the frame: hashing it meanwhile is safe.
         if self.builder.wants(seconds):
             self.builder.add_frame(yuv[: self.height], seconds)
-        return yuv
 
 
 def _encode(inp, out_path: str, marks: _Marks, *, crf: int, preset: str):
-    """Decode `inp`, mark every frame, encode to `out_path`: (width, height, duration, fingerprint)."""
+    """Decode `inp`, mark every frame, encode to `out_path`: (width, height, duration)."""
     import av
 
     if not inp.streams.video:
         raise ValueError("source has no video stream")
     vin = inp.streams.video[0]
-    vin.thread_type = "AUTO"
     ain = inp.streams.audio[0] if inp.streams.audio else None
     # yuv420p needs even dimensions: odd sources are rescaled by one pixel.
     width, height = vin.codec_context.width // 2 * 2, vin.codec_context.height // 2 * 2
+    threads = codec_threads(width, height)
+    if threads:
+        vin.thread_type = "AUTO"
+    else:
+        vin.thread_count = 1
     rate = vin.average_rate or vin.guessed_rate or 24
-    marks.start(width, height)
+    time_base = vin.time_base  # the decoded frames' (read once: each read builds a Fraction)
     with av.open(out_path, "w", format="mp4", options={"movflags": "+faststart"}) as out:
         vout = out.add_stream("libx264", rate=rate)
         vout.width, vout.height, vout.pix_fmt = width, height, "yuv420p"
         vout.options = {"crf": str(crf), "preset": preset}
-        # libx264's default is 1.5 frame threads per core (3 on 2 cores); with more, the encoder
-        # stays busy while this process's own threads (decode, marks) hold a core share.
-        vout.codec_context.thread_count = max(ENCODER_THREADS, 3 * (os.cpu_count() or 1) // 2)
-        audio = _Audio(out, ain, marks.builder) if ain is not None else None
+        vout.codec_context.thread_count = threads or 1
+        audio = _Audio(out, ain) if ain is not None else None
         last_time, index = 0.0, 0
         with _Writer(out, vout, audio) as writer:
+            marks.start(width, height, writer.put)
             for packet in inp.demux(*[s for s in (vin, ain) if s is not None]):
                 if packet.stream is not vin:
-                    writer.put(_AudioItem(audio.fingerprint(packet)))
+                    writer.put(packet)
                     continue
                 for frame in packet.decode():
                     seconds = frame.time if frame.time is not None else index / float(rate)
                     last_time = max(last_time, seconds)
                     stamp = (
-                        (frame.pts, frame.time_base)
-                        if frame.pts is not None and frame.time_base
+                        (frame.pts, time_base)
+                        if frame.pts is not None and time_base
                         else (index, 1 / Fraction(rate))
                     )
                     index += 1
-                    for ready in marks.add(frame, _yuv(frame, width, height), seconds, stamp):
-                        writer.put(ready)
-            for ready in marks.finish():
-                writer.put(ready)
+                    marks.add(frame, _yuv(frame, width, height), seconds, stamp)
+            marks.finish()
         out.mux(vout.encode(None))
         if audio is not None:
             audio.close()
     if index == 0:
         raise ValueError("source has no decodable video frames")
-    duration = last_time + 1 / float(rate)
-    return width, height, duration, marks.builder.finish(duration)
-
-
-@dataclass(frozen=True)
-class _AudioItem:
-    payload: object  # what `_Audio.write` takes
+    return width, height, last_time + 1 / float(rate)
 
 
 class _Writer:
     """Encodes and muxes on its own thread, in the order given, what the caller `put`s: marked
-    (yuv, stamp) frames and `_AudioItem`s. libx264 and numpy release the GIL, so marking the
-    next frames overlaps encoding these; the bounded queue keeps memory flat. The first error
-    on the thread is raised by the next `put` or on exit."""
+    (yuv, stamp) frames and audio packets. libx264 and numpy release the GIL, so marking the
+    next frames overlaps encoding these; the bounded queue keeps memory flat. Items travel in
+    batches of BATCH (each hand-over wakes the other thread). The first error on the thread is
+    raised by the next `put` or on exit."""
+
+    BATCH = 6
 
     def __init__(self, out, vout, audio):
         self.out, self.vout, self.audio = out, vout, audio
-        self.queue: queue.Queue = queue.Queue(maxsize=8)
+        # At most 2 batches waiting (+ the one being encoded): ~25 MB of 720p frames.
+        self.queue: queue.Queue = queue.Queue(maxsize=2)
+        self.batch: list = []
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._run, name="export-writer", daemon=True)
 
@@ -236,23 +285,28 @@ class _Writer:
     def put(self, item) -> None:
         if self.error is not None:
             raise self.error
-        self.queue.put(item)
+        self.batch.append(item)
+        if len(self.batch) >= self.BATCH:
+            self.queue.put(self.batch)
+            self.batch = []
 
     def __exit__(self, *exc) -> None:
+        self.queue.put(self.batch)
         self.queue.put(None)
         self.thread.join()
         if self.error is not None and exc[0] is None:
             raise self.error
 
     def _run(self) -> None:
-        while (item := self.queue.get()) is not None:
+        while (batch := self.queue.get()) is not None:
             if self.error is not None:
                 continue  # drain, so the producer never blocks on a dead writer
             try:
-                if isinstance(item, _AudioItem):
-                    self.audio.write(item.payload)
-                else:
-                    self.out.mux(self.vout.encode(_frame(*item)))
+                for item in batch:
+                    if isinstance(item, tuple):
+                        self.out.mux(self.vout.encode(_frame(*item)))
+                    else:
+                        self.audio.write(item)
             except BaseException as error:  # noqa: BLE001 - re-raised on the caller's thread
                 self.error = error
 
@@ -271,36 +325,27 @@ def _frame(yuv: np.ndarray, stamp):
 
 
 class _Audio:
-    """AAC audio stream-copied (other codecs re-encoded to AAC), and fed to the fingerprint."""
+    """AAC audio stream-copied; other codecs decoded and re-encoded to AAC (on the writer's
+    thread, which alone uses the audio decoder)."""
 
-    def __init__(self, out, ain, builder: FingerprintBuilder):
+    def __init__(self, out, ain):
         import av
 
-        self.out, self.builder = out, builder
+        self.out = out
         self.copy = ain.codec_context.name == "aac"
         if self.copy:
             self.stream = out.add_stream_from_template(ain)
         else:
             self.stream = out.add_stream("aac", rate=48000, layout="stereo")
             self.to_aac = av.AudioResampler(format="fltp", layout="stereo", rate=48000)
-        self.to_mono = av.AudioResampler(format="flt", layout="mono", rate=AUDIO_RATE)
 
-    def fingerprint(self, packet):
-        """Decode `packet` for the fingerprint (on the caller's thread, off the writer's): what
-        `write` then needs, the packet itself when copied, else its decoded frames."""
-        frames = packet.decode()
-        for frame in frames:
-            for mono in self.to_mono.resample(frame):
-                self.builder.add_audio(mono.to_ndarray().ravel())
-        return packet if self.copy else frames
-
-    def write(self, item) -> None:
+    def write(self, packet) -> None:
         if self.copy:
-            if item.dts is not None:
-                item.stream = self.stream
-                self.out.mux(item)
+            if packet.dts is not None:
+                packet.stream = self.stream
+                self.out.mux(packet)
             return
-        for frame in item:
+        for frame in packet.decode():
             frame.pts = None
             for chunk in self.to_aac.resample(frame):
                 self.out.mux(self.stream.encode(chunk))
@@ -313,7 +358,15 @@ class _Audio:
 
 
 def _yuv(frame, width: int, height: int) -> np.ndarray:
-    """A writable, contiguous (H*3/2, W) yuv420p copy of a decoded frame."""
+    """A writable, contiguous (H*3/2, W) yuv420p copy of a decoded frame (the layout of
+    `VideoFrame.to_ndarray()`: Y rows, then U, then V, each plane's rows packed)."""
     if frame.format.name != "yuv420p" or frame.width != width or frame.height != height:
         frame = frame.reformat(width=width, height=height, format="yuv420p")
-    return frame.to_ndarray()
+    out = np.empty((height * 3 // 2, width), np.uint8)
+    # Each plane copied once (to_ndarray copies each, then stacks the copies).
+    targets = (out[:height], *out[height:].reshape(2, height // 2, width // 2))
+    for plane, target in zip(frame.planes, targets, strict=True):
+        rows, columns = target.shape
+        data = np.frombuffer(plane, np.uint8, count=rows * plane.line_size).reshape(rows, plane.line_size)
+        target[...] = data[:, :columns]
+    return out

@@ -25,7 +25,9 @@ def decode_mono(container, stream, max_seconds: float = 600.0):
     """Yield mono float32 chunks at AUDIO_RATE from an audio stream of an open container."""
     import av
 
-    resampler = av.AudioResampler(format="flt", layout="mono", rate=AUDIO_RATE)
+    # Half-second output frames: the same samples as frame by frame, in a tenth of the calls
+    # and array conversions (~15% of the cost of a 4 s clip's audio).
+    resampler = av.AudioResampler(format="flt", layout="mono", rate=AUDIO_RATE, frame_size=AUDIO_RATE // 2)
     total = 0
     for frame in container.decode(stream):
         for out in resampler.resample(frame):

@@ -143,6 +143,10 @@ class MovingWatermark:
             scale = width * 0.9 / mark.width
             mark = mark.resize((max(2, int(mark.width * scale)), max(2, int(mark.height * scale))))
         self.planes = mark_planes(mark, opacity)
+        p = self.planes
+        # The blend's constant terms, once: (256 - alpha) and alpha * mark + 128 (rounding).
+        self._luma = (256 - p.alpha_y, p.premul_y + 128)
+        self._chroma = (256 - p.alpha_c, p.premul_c + 128)
         margin = max(2, round(min(width, height) * 0.03)) // 2 * 2
         self._room = (
             max(0, width - self.planes.width - 2 * margin),
@@ -192,15 +196,16 @@ class MovingWatermark:
         if yuv.shape != (h * 3 // 2, w) or not yuv.flags.c_contiguous:
             raise ValueError(f"expected a contiguous ({h * 3 // 2}, {w}) yuv420p array, got {yuv.shape}")
         x, y, mw, mh = self.box_at(seconds)
-        p = self.planes
-        _blend(yuv[y : y + mh, x : x + mw], p.alpha_y, p.premul_y)
+        _blend(yuv[y : y + mh, x : x + mw], *self._luma)
+        # U and V at once: the same box of both chroma planes.
         chroma = yuv[h:].reshape(2, h // 2, w // 2)
-        for plane in chroma:
-            _blend(plane[y // 2 : (y + mh) // 2, x // 2 : (x + mw) // 2], p.alpha_c, p.premul_c)
+        _blend(chroma[:, y // 2 : (y + mh) // 2, x // 2 : (x + mw) // 2], *self._chroma)
 
 
-def _blend(region: np.ndarray, alpha: np.ndarray, premul: np.ndarray) -> None:
-    # out = (src * (256 - a) + a * mark) / 256, rounded. A convex combination scaled by 256 stays
-    # below 255 * 256 + 128, so uint16 cannot overflow.
-    mixed = region * (256 - alpha) + premul + 128
-    region[...] = mixed >> 8
+def _blend(region: np.ndarray, inverse_alpha: np.ndarray, premul_rounded: np.ndarray) -> None:
+    # out = (src * (256 - a) + a * mark + 128) / 256, rounded down. A convex combination scaled
+    # by 256 stays below 255 * 256 + 128, so uint16 cannot overflow.
+    mixed = region * inverse_alpha
+    mixed += premul_rounded
+    mixed >>= 8
+    region[...] = mixed

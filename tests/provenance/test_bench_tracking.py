@@ -19,4 +19,6 @@ def test_reduced_tracking_bench_finds_every_copy_and_nothing_foreign():
     assert report.false_matches == 0
     assert report.psnr >= 38.0
     assert set(report.speed) == {"still", "panning"}
-    assert all(s["plain_cpu"] > 0 and s["export_wall"] > 0 for s in report.speed.values())
+    assert all(
+        s["plain_cpu"] > 0 and s["matched_cpu"] > 0 and s["export_wall"] > 0 for s in report.speed.values()
+    )

@@ -31,6 +31,14 @@ def test_export_validates_as_trusted_with_our_root(exported, root_pem):
     assert not report["tampered"]
 
 
+def test_manifest_label_is_none_for_bytes_that_are_no_manifest_store(exported):
+    from provenance.c2pa_manifest import manifest_label
+
+    store_start = exported.path.read_bytes()[:64]  # an MP4 header: boxes, but no JUMBF store
+    assert manifest_label(store_start) is None
+    assert manifest_label(b"") is None
+
+
 def test_manifest_states_ai_generation_watermark_and_post(exported, root_pem):
     report = read_manifest(exported.path, trust_anchors_pem=root_pem)
     actions = [a["action"] for a in report["actions"]]
@@ -84,6 +92,36 @@ def test_export_of_a_silent_video_has_no_audio_stream(make_clip, export, root_pe
         assert not out.streams.audio
     assert len(result.fingerprint.audio) == 0
     assert read_manifest(result.path, trust_anchors_pem=root_pem)["validation_state"] == "Trusted"
+
+
+def _with_mp3_audio(src, dst):
+    """`src` with its video copied and its audio re-encoded to MP3 (an upload's other codec)."""
+    with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
+        vin, ain = inp.streams.video[0], inp.streams.audio[0]
+        vout = out.add_stream_from_template(vin)
+        aout = out.add_stream("libmp3lame", rate=ain.rate, layout="stereo")
+        for packet in inp.demux(vin, ain):
+            if packet.stream is vin:
+                if packet.dts is not None:
+                    packet.stream = vout
+                    out.mux(packet)
+                continue
+            for frame in packet.decode():
+                frame.pts = None
+                out.mux(aout.encode(frame))
+        out.mux(aout.encode(None))
+    return dst
+
+
+def test_export_of_other_audio_codecs_is_aac_with_an_audio_fingerprint(make_clip, export, tmp_path_factory):
+    src = _with_mp3_audio(make_clip(6, seconds=2.0), tmp_path_factory.mktemp("mp3") / "mp3.mp4")
+    result = export(src, BASE_ID + 6)
+    with av.open(str(result.path)) as out:
+        assert out.streams.audio[0].codec_context.name == "aac"
+        assert float(out.streams.audio[0].duration * out.streams.audio[0].time_base) == pytest.approx(
+            2.0, abs=0.1
+        )
+    assert len(result.fingerprint.audio) > 0
 
 
 def test_export_rejects_ids_wider_than_64_bits(make_clip, signer, tmp_path):

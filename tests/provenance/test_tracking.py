@@ -86,8 +86,11 @@ def tiny_exports(make_clip, export):
     return {seed: export(make_clip(seed, seconds=3.0, **TINY), random_id(seed)) for seed in (0, 1)}
 
 
-# Copies too damaged at 320×192 for the blind read to decode in our measurements.
-DAMAGED = {0: dict(crf=35), 1: dict(crf=28, height=480, crop=0.05)}
+# Copies too damaged at 320×192 for the blind read to decode in our measurements. The still
+# clip's CRF 35 copy sat at the confirmation threshold (z 7.3 against 7.0; half of the CRF 35
+# copies are confirmed, BENCHMARKS.md) and fell below it when the export's encoder changed from
+# 5 threads to 1 (z 6.6): CRF 34 (z 8.2) keeps the test off that edge.
+DAMAGED = {0: dict(crf=34), 1: dict(crf=28, height=480, crop=0.05)}
 
 
 def test_a_known_pattern_is_confirmed_where_the_id_no_longer_decodes(tiny_exports, tmp_path):
@@ -97,6 +100,7 @@ def test_a_known_pattern_is_confirmed_where_the_id_no_longer_decodes(tiny_export
     for seed, result in tiny_exports.items():
         copy = transform(result.path, tmp_path / f"{seed}.mp4", **DAMAGED[seed])
         mean = tracking.mean_luma(copy)
+        assert tracking.read_tracking_from_luma(mean).tracking_id is None  # no blind decode
         confirmed = tracking.confirm_tracking_from_luma(mean, ids)
         assert confirmed is not None and confirmed.tracking_id == result.tracking_id and confirmed.confirmed
         assert confirmed.confidence > 0.99
