@@ -35,10 +35,10 @@ def age_on(birth_date: date, today: date) -> int:
 
 # How long a signed-in person's row may be served from the cache (`User.cached`): every page
 # needs it, and reading it was a query per request (BENCHMARKS.md, feed round 6). Saving,
-# deleting or `update()`-ing users forgets their entries at once (and again after the
-# transaction commits, so a request that read the old row meanwhile can't keep it); this is the
-# bound for what can't be seen from here: a raw SQL write, or per-process caches (CACHE_URL
-# locmem://) when several processes serve the site.
+# deleting or `update()`-ing users forgets their entries at once and again after the
+# transaction commits (a request that read the old row before the commit could still store it
+# after: the bound covers that race too). This is the bound for what can't be seen from here as
+# well: a raw SQL write, or per-process caches (CACHE_URL locmem://) with several web processes.
 USER_CACHE_SECONDS = 60
 
 
