@@ -5,8 +5,9 @@ from datetime import date, timedelta
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.contrib.auth.models import UserManager as DjangoUserManager
+from django.core.cache import cache
 from django.core.validators import RegexValidator
-from django.db import models
+from django.db import models, transaction
 from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils import timezone
@@ -32,7 +33,46 @@ def age_on(birth_date: date, today: date) -> int:
     return years
 
 
-class UserManager(DjangoUserManager):
+# How long a signed-in person's row may be served from the cache (`User.cached`): every page
+# needs it, and reading it was a query per request (BENCHMARKS.md, feed round 6). Saving,
+# deleting or `update()`-ing users forgets their entries at once and again after the
+# transaction commits (a request that read the old row before the commit could still store it
+# after: the bound covers that race too). This is the bound for what can't be seen from here as
+# well: a raw SQL write, or per-process caches (CACHE_URL locmem://) with several web processes.
+USER_CACHE_SECONDS = 60
+
+
+def _user_cache_key(pk) -> str:
+    return f"accounts:user:{pk}"
+
+
+def forget_cached_users(pks) -> None:
+    """Drop the cached rows of these users now and when the current transaction commits."""
+    keys = [_user_cache_key(pk) for pk in pks]
+    if keys:
+        cache.delete_many(keys)
+        if transaction.get_connection().in_atomic_block:
+            transaction.on_commit(lambda: cache.delete_many(keys))
+
+
+class UserQuerySet(models.QuerySet):
+    """Bulk writes to users forget their cached rows (a suspension's `update(is_active=False)`
+    must end the person's sessions now, not when the cache entry runs out)."""
+
+    def update(self, **kwargs) -> int:
+        pks = list(self.values_list("pk", flat=True))
+        count = super().update(**kwargs)
+        forget_cached_users(pks)
+        return count
+
+    def delete(self):
+        pks = list(self.values_list("pk", flat=True))
+        result = super().delete()
+        forget_cached_users(pks)
+        return result
+
+
+class UserManager(DjangoUserManager.from_queryset(UserQuerySet)):
     """Django's manager keyed on `handle` instead of `username`."""
 
     def _create_user(self, handle, email, password, **extra_fields):
@@ -81,6 +121,30 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return f"@{self.handle}"
+
+    def save(self, *args, **kwargs) -> None:
+        super().save(*args, **kwargs)
+        forget_cached_users([self.pk])
+
+    def delete(self, *args, **kwargs):
+        pk = self.pk
+        result = super().delete(*args, **kwargs)
+        forget_cached_users([pk])
+        return result
+
+    @classmethod
+    def cached(cls, pk) -> "User | None":
+        """The user with this pk as the cache has it (up to `USER_CACHE_SECONDS` old, and
+        forgotten whenever the row is written through the ORM), else from the database; None
+        when there is none. No query on a hit."""
+        key = _user_cache_key(pk)
+        user = cache.get(key)
+        if user is None:
+            user = cls._default_manager.filter(pk=pk).first()
+            if user is None:
+                return None
+            cache.set(key, user, USER_CACHE_SECONDS)
+        return user
 
     def get_absolute_url(self) -> str:
         return reverse("feed:profile", args=[self.handle])

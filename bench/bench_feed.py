@@ -137,6 +137,25 @@ def viewer_and_cookie(steering: str = "") -> tuple[str, str, int]:
     return viewer.handle, client.cookies["sessionid"].value, viewer.n
 
 
+def cookie_from(checkout: Path, env: dict, handle: str) -> str:
+    """A session for `handle` made by the code in `checkout` (--before): a session names its sign-in
+    backend, which round 6 moved, so each server gets one its own code made."""
+    code = "import django; django.setup(); from django.test import Client; from accounts.models import User; "
+    code += f"c = Client(); c.force_login(User.objects.get(handle={handle!r})); print(c.cookies['sessionid'].value)"
+    out = subprocess.run([PYTHON, "-c", code], env=env, cwd=checkout, capture_output=True, text=True).stdout
+    return out.split()[-1]
+
+
+def check_signed_in(pages: list, servers: dict, cookies: dict) -> None:
+    """A session a server doesn't accept gets the anonymous page (or a redirect to log in), which
+    would be measured in the signed-in page's place without a word."""
+    for name, path, logged_in, server in pages:
+        headers = {"Cookie": f"sessionid={cookies[server]}"}
+        request = urllib.request.Request(servers[server][1] + path, headers=headers)
+        if logged_in and "data-events-url" not in urllib.request.urlopen(request, timeout=30).read().decode():
+            raise RuntimeError(f"{name}: not served signed in")
+
+
 def count_queries(pages: list[tuple[str, str, bool, str]], cookie: str) -> dict[str, str]:
     """Queries per page, counted in this process: "hit (miss)" where the ranking cache matters."""
     from django.core.cache import cache
@@ -375,19 +394,25 @@ def stop_servers(servers: dict) -> None:
             proc.wait()
 
 
-def drive(args, pages: list, servers: dict, cookie: str, think: float, results: dict, loads: list) -> None:
+def drive(args, pages: list, servers: dict, cookies: dict, think: float, results: dict, loads: list) -> None:
     """Load every page in turns (`--rounds`), so a burst of load from elsewhere on a shared
     machine hits all of them rather than one; each turn's requests/s is kept, so each page's
     share of the trivial view's can also be taken turn by turn (the turns run back to back)."""
     load = load_async
     for _, path, logged_in, server in pages:  # warm-up
-        load(servers[server][1] + path, cookie if logged_in else "", args.warmup, args.connections, think)
+        load(
+            servers[server][1] + path,
+            cookies[server] if logged_in else "",
+            args.warmup,
+            args.connections,
+            think,
+        )
     for _ in range(args.rounds):
         for name, path, logged_in, server in pages:
             proc, base = servers[server]
             cpu = cpu_seconds(proc.pid)
             seconds = args.duration / args.rounds
-            r = load(base + path, cookie if logged_in else "", seconds, args.connections, think)
+            r = load(base + path, cookies[server] if logged_in else "", seconds, args.connections, think)
             r["server_cpu"] = cpu_seconds(proc.pid) - cpu
             loads.append(os.getloadavg()[0])
             empty = {"raw": [], "errors": 0, "shed": 0, "seconds": 0.0, "cpu": 0.0, "turns": []}
@@ -437,12 +462,16 @@ def main() -> None:
     pages = bench_pages(args)
     queries = count_queries(pages, cookie)
     servers = start_servers(args, env, pages)
+    cookies = {server: cookie for server in servers}
+    if args.before:
+        cookies["before"] = cookie_from(Path(args.before), env, handle)
     thinks = [float(t) for t in args.think.split(",")]
     results: dict[tuple[str, float], dict] = {}
     loads = [os.getloadavg()[0]]
     try:
+        check_signed_in(pages, servers, cookies)
         for think in thinks:
-            drive(args, pages, servers, cookie, think, results, loads)
+            drive(args, pages, servers, cookies, think, results, loads)
     finally:
         stop_servers(servers)
     print(

@@ -46,8 +46,9 @@ def render_feed(request: HttpRequest, context: dict, cached: dict | None = None)
     The page around the cards (header, tabs, steering form, tab bar) was half of a For You
     page's rendering time (BENCHMARKS.md), yet shows only what `frame_key` holds. It is rendered
     once per key with placeholders for the cards and the CSRF token (never cached: a masked
-    token reveals its session's secret), like the cards (feed.templatetags.feed_cards). A page
-    with flash messages to show is rendered in full.
+    token reveals its session's secret), like the cards (feed.templatetags.feed_cards); the
+    page's one masked token replaces every placeholder at the end. A page with flash messages
+    to show is rendered in full.
     """
     user = request.user
     prefs = context.get("prefs")
@@ -55,7 +56,13 @@ def render_feed(request: HttpRequest, context: dict, cached: dict | None = None)
     if get_messages(request):
         context["steering_form"] = SteeringForm(initial={"steering": steering})
         return render(request, "feed/home.html", context)
-    cards = render_to_string("feed/_cards.html", context, request) if context["posts"] else ""
+    cards = ""
+    if context["posts"]:
+        # Rendered without the request: the cards read only these, and context processors would
+        # mask a CSRF token of their own (a fresh random mask per `get_token`). The token goes
+        # in once for the whole page below.
+        values = {"request": request, "user": user, "SITE_NAME": settings.SITE_NAME}
+        cards = render_to_string("feed/_cards.html", {**context, **values, "csrf_token": TOKEN_PLACEHOLDER})
     unread = bell.unread(user.pk, actions.unread_count, cached) if user.is_authenticated else 0
     key = frame_key(request, context, unread)
     frame = frames.get(key)
@@ -70,7 +77,7 @@ def render_feed(request: HttpRequest, context: dict, cached: dict | None = None)
         frame = render_to_string("feed/home.html", values, request)
         frames.put(key, frame)
     return HttpResponse(
-        frame.replace(TOKEN_PLACEHOLDER, get_token(request)).replace(CARDS_PLACEHOLDER, cards)
+        frame.replace(CARDS_PLACEHOLDER, cards).replace(TOKEN_PLACEHOLDER, get_token(request))
     )
 
 

@@ -212,8 +212,9 @@ def test_a_reloaded_for_you_reuses_its_ranking_for_a_while(
     first = make_post(make_user("a"), created=ago(1))
     shown = feed_codes(user_client.get(reverse("feed:home")))
     later = make_post(make_user("b"))
-    # Session, user, page rows: no ranking, and the bell was counted a moment ago (feed.bell).
-    with django_assert_num_queries(3):
+    # Page rows: no ranking, the bell was counted a moment ago (feed.bell), and the session and
+    # user come from the cache (accounts.sessions, User.cached).
+    with django_assert_num_queries(1):
         again = user_client.get(reverse("feed:home"))
     assert feed_codes(again) == shown == [first.code]
     ranking.forget(user)
@@ -226,7 +227,7 @@ def test_later_pages_page_through_the_cached_ranking(
     settings.FEED_PAGE_SIZE = 2
     posts = [make_post(make_user(f"a{i}"), created=ago(i + 1)) for i in range(4)]
     first = user_client.get(reverse("feed:home"))
-    with django_assert_num_queries(3):  # session, user, page rows
+    with django_assert_num_queries(1):  # page rows (the session and user from the cache)
         second = user_client.get(first.context["next_url"], HTTP_HX_REQUEST="true")
     assert feed_codes(first) + feed_codes(second) == [p.code for p in posts]
 
@@ -269,13 +270,13 @@ def test_a_stale_ranking_is_shown_once_while_a_fresh_one_is_made(
     stamp, entries = cache.get(key)
     cache.set(key, (stamp - 31_000_000, entries))  # ranked 31 s ago
     newer = make_post(make_user("b"), created=ago(1))
-    with django_assert_num_queries(3):  # session, user, page rows: no ranking
+    with django_assert_num_queries(1):  # page rows: no ranking
         stale = user_client.get(reverse("feed:home"))
     assert feed_codes(stale) == feed_codes(first) == [older.code] and len(jobs) == 1
     fn, args = jobs.pop()
     fn(*args)
     assert feed_codes(user_client.get(reverse("feed:home"))) == [newer.code]
-    with django_assert_num_queries(3):  # the stale page's session pages through its own ranking
+    with django_assert_num_queries(1):  # the stale page's session pages through its own ranking
         page = user_client.get(stale.context["next_url"], HTTP_HX_REQUEST="true")
     assert feed_codes(page) == [oldest.code]
     cache.set(key, (stamp - ranking.STALE_FACTOR * 31_000_000, entries))  # too old to show

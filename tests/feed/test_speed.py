@@ -1,11 +1,15 @@
-"""What keeps feed pages fast under daphne: an async-capable middleware stack, and fast 503s
-instead of hangs when a process is overloaded. The figures are bench/bench_feed.py's."""
+"""What keeps feed pages fast under daphne: an async-capable middleware stack, fast 503s
+instead of hangs when a process is overloaded, and no full garbage collections over everything
+the server loaded. The figures are bench/bench_feed.py's."""
 
 import pytest
 from django.conf import settings
+from django.core.handlers.asgi import ASGIHandler
+from django.core.handlers.wsgi import WSGIHandler
 from django.test import AsyncClient
 from django.utils.module_loading import import_string
 
+from sora_site import middleware
 from sora_site.middleware import LoadSheddingMiddleware
 
 pytestmark = pytest.mark.django_db
@@ -16,6 +20,19 @@ def test_every_middleware_can_run_on_the_event_loop():
     for path in settings.MIDDLEWARE:
         middleware = import_string(path)
         assert getattr(middleware, "async_capable", False), path
+
+
+def test_an_asgi_server_freezes_what_it_loaded_once(monkeypatch):
+    """Every full collection walked all of Django and the apps: pauses of tens of ms every few
+    seconds under load (BENCHMARKS.md, feed round 6)."""
+    freezes = []
+    monkeypatch.setattr(middleware, "_frozen", False)
+    monkeypatch.setattr(middleware.gc, "freeze", lambda: freezes.append(1))
+    WSGIHandler()
+    assert freezes == []
+    ASGIHandler()
+    ASGIHandler()
+    assert freezes == [1]
 
 
 async def test_pages_and_static_files_are_served_through_the_async_stack():
