@@ -150,10 +150,23 @@ def check_signed_in(pages: list, servers: dict, cookies: dict) -> None:
     """A session a server doesn't accept gets the anonymous page (or a redirect to log in), which
     would be measured in the signed-in page's place without a word."""
     for name, path, logged_in, server in pages:
-        headers = {"Cookie": f"sessionid={cookies[server]}"}
-        request = urllib.request.Request(servers[server][1] + path, headers=headers)
+        request = urllib.request.Request(servers[server][1] + path, headers={"Cookie": cookies[server]})
         if logged_in and "data-events-url" not in urllib.request.urlopen(request, timeout=30).read().decode():
             raise RuntimeError(f"{name}: not served signed in")
+
+
+def keep_csrf_cookie(servers: dict, cookies: dict) -> None:
+    """Send back the CSRF cookie the first signed-in page set, as a browser does. Without it
+    (rounds 1-6) every request made and signed a new CSRF secret and set it again, work a
+    browser's second page doesn't cause."""
+    for server, (_, base) in servers.items():
+        if server not in cookies:
+            continue
+        request = urllib.request.Request(base + "/", headers={"Cookie": cookies[server]})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            for header in response.headers.get_all("Set-Cookie") or []:
+                if header.startswith("csrftoken="):
+                    cookies[server] += "; " + header.split(";", 1)[0]
 
 
 def count_queries(pages: list[tuple[str, str, bool, str]], cookie: str) -> dict[str, str]:
@@ -252,7 +265,7 @@ async def _load_async(url: str, cookie: str, seconds: float, connections: int, t
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     request = f"GET {target} HTTP/1.1\r\nHost: {parts.hostname}\r\nUser-Agent: bench-feed\r\n"
     if cookie:
-        request += f"Cookie: sessionid={cookie}\r\n"
+        request += f"Cookie: {cookie}\r\n"
     request = (request + "\r\n").encode()
     latencies: list[float] = []
     errors = shed = 0
@@ -324,6 +337,11 @@ def parse_args() -> argparse.Namespace:
         "(0: saturation, the next request at once)",
     )  # fmt: skip
     parser.add_argument("--reuse", action="store_true", help="keep an already seeded database")
+    parser.add_argument(
+        "--no-csrf-cookie",
+        action="store_true",
+        help="send only the session cookie, as rounds 1-6 did (a new CSRF secret on every request)",
+    )
     parser.add_argument(
         "--before", default="", help="also serve the pages from this other checkout (a copy of the "
         "code before a change: `git archive HEAD | tar -x -C DIR`), side by side",
@@ -462,13 +480,15 @@ def main() -> None:
     pages = bench_pages(args)
     queries = count_queries(pages, cookie)
     servers = start_servers(args, env, pages)
-    cookies = {server: cookie for server in servers}
+    cookies = {server: f"sessionid={cookie}" for server in servers}
     if args.before:
-        cookies["before"] = cookie_from(Path(args.before), env, handle)
+        cookies["before"] = "sessionid=" + cookie_from(Path(args.before), env, handle)
     thinks = [float(t) for t in args.think.split(",")]
     results: dict[tuple[str, float], dict] = {}
     loads = [os.getloadavg()[0]]
     try:
+        if not args.no_csrf_cookie:
+            keep_csrf_cookie(servers, cookies)
         check_signed_in(pages, servers, cookies)
         for think in thinks:
             drive(args, pages, servers, cookies, think, results, loads)
