@@ -140,7 +140,21 @@ def _unprimed(audio, challenge):
     return speech._weigh(audio, challenge, prime=False)
 
 
-VARIANTS = {"current": _current, "unprimed": _unprimed}
+def _lattice(audio, challenge):
+    """The lattice pass picks the hypothesis (pocketsphinx's default, used before 2026-12-07)."""
+    from cameos.liveness import speech
+
+    return speech._weigh(audio, challenge, ())
+
+
+def _pitch_warp(audio, challenge):
+    """High voices (median pitch over HIGH_VOICE_HZ) heard with the frequency axis warped."""
+    from cameos.liveness import speech
+
+    return speech._weigh(audio, challenge, speech.front_for(audio))
+
+
+VARIANTS = {"current": _current, "unprimed": _unprimed, "lattice": _lattice, "pitch_warp": _pitch_warp}
 
 
 def run(variant: str, items: list[tuple[Reading, np.ndarray]]) -> dict:
