@@ -149,25 +149,25 @@ def _lattice(audio, challenge):
 
 
 def _unwarped(audio, challenge):
-    """High voices heard without the frequency warp (as before 2026-12-07)."""
+    """No frequency warp (as before 2026-12-07)."""
     from cameos.liveness import speech
 
     return speech._weigh(audio, challenge)
 
 
-def _low_warp(audio, challenge):
-    """As current, and low voices warped by 0.88 (heard right more often at once in the lab)."""
+def _high_only(audio, challenge):
+    """Only high voices warped (as on 2026-12-07 before the low-voice warp)."""
     from cameos.liveness import speech
 
     front = speech.front_for(audio)
-    if front == speech.BASE_FRONT:
-        front = (*speech.BASE_FRONT[:-1], ("warp_params", "0.88"))
+    if front[-1][1] == str(speech.LOW_VOICE_WARP):
+        front = speech.BASE_FRONT
     return speech._weigh(audio, challenge, front)
 
 
 VARIANTS = {
     "current": _current,
-    "low_warp": _low_warp,
+    "high_only": _high_only,
     "unwarped": _unwarped,
     "unprimed": _unprimed,
     "lattice": _lattice,
