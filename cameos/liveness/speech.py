@@ -162,10 +162,11 @@ def _raw_score(decoder, hyp) -> int:
 
 
 def recognise_digits(audio: np.ndarray, count: int) -> DigitsHeard:
-    """Decode exactly ``count`` spoken digits from mono 16 kHz float audio."""
-    decoder = _decoder()
+    """Decode exactly ``count`` spoken digits from mono 16 kHz float audio (the check's front
+    end, free of any challenge)."""
+    decoder, pcm = _decoder(front_for(audio)), _pcm(audio)
     with _decode_lock:
-        hyp, guesses, _ = _decode(decoder, _pcm(audio), f"digits{count}", _grammar(count), nbest=NBEST)
+        hyp, guesses = _free_decode(decoder, pcm, count)
     if hyp is None:
         return DigitsHeard("")
     return DigitsHeard(_digits_of(hyp.hypstr), score=_raw_score(decoder, hyp), nbest=guesses)
@@ -245,18 +246,24 @@ def _prime(decoder, pcm: bytes, search: str) -> None:
     decoder.end_utt()
 
 
+def _free_decode(decoder, pcm: bytes, count: int, *, prime: bool = True):
+    """Any ``count`` digits, from a front end primed on ``pcm``: (hypothesis, n-best digits)."""
+    search = f"digits{count}"
+    decoder.add_jsgf_string(search, _grammar(count))
+    if prime:
+        _prime(decoder, pcm, search)
+    hyp, guesses, _ = _decode(decoder, pcm, search, _grammar(count), nbest=NBEST)
+    return hyp, guesses
+
+
 def _weigh(
     audio: np.ndarray, challenge: str, front: tuple = BASE_FRONT, *, prime: bool = True
 ) -> DigitsHeard:
     """One front end: the free decode of ``len(challenge)`` digits, then, if it heard otherwise,
     how much better than the challenge the best rival reading explains the audio."""
     decoder, pcm = _decoder(front), _pcm(audio)
-    search = f"digits{len(challenge)}"
     with _decode_lock:
-        decoder.add_jsgf_string(search, _grammar(len(challenge)))
-        if prime:
-            _prime(decoder, pcm, search)
-        hyp, guesses, _ = _decode(decoder, pcm, search, _grammar(len(challenge)), nbest=NBEST)
+        hyp, guesses = _free_decode(decoder, pcm, len(challenge), prime=prime)
         if hyp is None:
             return DigitsHeard("")
         heard = DigitsHeard(_digits_of(hyp.hypstr), score=_raw_score(decoder, hyp), nbest=guesses)
