@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 
 from django.contrib.auth.models import AnonymousUser
 from django.db import connections
+from django.db.backends.postgresql.base import ServerBindingCursor
 from django.db.models.query import get_related_populators
 from django.db.models.sql.constants import MULTI
 
@@ -62,7 +63,7 @@ class CompiledPosts:
         compiler = self.query.get_compiler(using=self.db)
         compiler.__dict__.update(self.state)
         compiler.as_sql = lambda *args, **kwargs: (self.sql, params)
-        results = compiler.execute_sql(MULTI)
+        results = self.prepared(params) or compiler.execute_sql(MULTI)
         # As django.db.models.query.ModelIterable does, for this query's shape.
         select, klass_info = self.state["select"], self.state["klass_info"]
         start, end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
@@ -77,6 +78,36 @@ class CompiledPosts:
                 setattr(post, name, row[position])
             posts.append(post)
         return posts
+
+    def prepared(self, params: tuple) -> list | None:
+        """On PostgreSQL, the rows fetched with server-side binding, prepared on the connection
+        the first time it runs there when connections come from the pool (`DB_POOL`), which
+        keeps them, prepared statements included, from request to request: PostgreSQL then
+        stops planning the same SQL for every page (planning was ~0.4 ms of the ~0.5 ms the
+        server spent on a For You page; BENCHMARKS.md, feed round 7). A connection that lives
+        one request doesn't prepare (psycopg's `prepare_threshold` is only set with the pool).
+        Elsewhere None: the compiler runs the query as usual. Logged and counted like any
+        query (the connection's own cursor wrapper)."""
+        connection = connections[self.db]
+        if connection.vendor != "postgresql":
+            return None
+        connection.ensure_connection()
+        with connection.wrap_database_errors:
+            raw = PreparingCursor(connection.connection)
+        raw.prepare_now = connection.pool is not None
+        with connection._prepare_cursor(raw) as cursor:
+            cursor.execute(self.sql, params)
+            return [cursor.fetchall()]
+
+
+class PreparingCursor(ServerBindingCursor):
+    """psycopg's server-binding cursor; with `prepare_now` it prepares what it runs on the first
+    run, else after psycopg's `prepare_threshold` runs on the connection."""
+
+    prepare_now = False
+
+    def execute(self, query, params=None, *, prepare=None, binary=None):
+        return super().execute(query, params, prepare=prepare or self.prepare_now or None, binary=binary)
 
 
 def compiled_page(viewer, size: int) -> CompiledPosts:

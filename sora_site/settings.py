@@ -167,6 +167,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_boo
         "timeout": 10,
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0  # required with a pool
+    DATABASES["default"]["OPTIONS"]["prepare_threshold"] = 5  # for feed.paging (Django: off, for PgBouncer)
 # Requests one web process serves at once before it answers 503 + Retry-After (0: no limit).
 WEB_MAX_IN_FLIGHT = env_int("WEB_MAX_IN_FLIGHT", 200)
 if env("DATABASE_TEST_NAME"):
