@@ -80,34 +80,22 @@ class CompiledPosts:
         return posts
 
     def prepared(self, params: tuple) -> list | None:
-        """On PostgreSQL, the rows fetched with server-side binding, prepared on the connection
-        the first time it runs there when connections come from the pool (`DB_POOL`), which
-        keeps them, prepared statements included, from request to request: PostgreSQL then
-        stops planning the same SQL for every page (planning was ~0.4 ms of the ~0.5 ms the
-        server spent on a For You page; BENCHMARKS.md, feed round 7). A connection that lives
-        one request doesn't prepare (psycopg's `prepare_threshold` is only set with the pool).
-        Elsewhere None: the compiler runs the query as usual. Logged and counted like any
-        query (the connection's own cursor wrapper)."""
+        """On PostgreSQL, the rows fetched with server-side binding, which psycopg prepares on a
+        connection from its fifth run there (`prepare_threshold`, set only with the pool,
+        `DB_POOL`, whose connections keep their prepared statements from request to request):
+        PostgreSQL then stops planning the same SQL for every page (planning was ~0.4 ms of the
+        ~0.5 ms the server spent on a For You page; BENCHMARKS.md, feed round 7). Elsewhere None:
+        the compiler runs the query as usual. Logged and counted like any query (the
+        connection's own cursor wrapper)."""
         connection = connections[self.db]
         if connection.vendor != "postgresql":
             return None
         connection.ensure_connection()
         with connection.wrap_database_errors:
-            raw = PreparingCursor(connection.connection)
-        raw.prepare_now = connection.pool is not None
+            raw = ServerBindingCursor(connection.connection)
         with connection._prepare_cursor(raw) as cursor:
             cursor.execute(self.sql, params)
             return [cursor.fetchall()]
-
-
-class PreparingCursor(ServerBindingCursor):
-    """psycopg's server-binding cursor; with `prepare_now` it prepares what it runs on the first
-    run, else after psycopg's `prepare_threshold` runs on the connection."""
-
-    prepare_now = False
-
-    def execute(self, query, params=None, *, prepare=None, binary=None):
-        return super().execute(query, params, prepare=prepare or self.prepare_now or None, binary=binary)
 
 
 def compiled_page(viewer, size: int) -> CompiledPosts:
