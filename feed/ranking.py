@@ -357,7 +357,7 @@ def ranked_entries(
     of ranking was the p99 of a For You page: every viewer paid it every 30 s; see
     `refresh_later`); else the feed is ranked now. A given `as_of` (a later page) reuses the
     ranking made at exactly that time (the current one or the one a refresh replaced), else
-    ranks again as of then. Costs one cache read (none given `cached_for`'s answer), plus
+    ranks again as of then. Costs one cache read (none given `viewer_and_cached`'s answer), plus
     `rank`'s queries on a miss.
     """
     ttl = settings.FEED_RANKING_CACHE_SECONDS
@@ -431,7 +431,11 @@ def forget(user) -> None:
 
 
 def _settings_key(user) -> str:
-    return f"feed:settings:{user.pk}"
+    return _settings_key_of(user.pk)
+
+
+def _settings_key_of(user_id: int) -> str:
+    return f"feed:settings:{user_id}"
 
 
 def cached_keys(user_id: int | None) -> list[str]:
@@ -442,13 +446,7 @@ def cached_keys(user_id: int | None) -> list[str]:
         return []
     if user_id is None:
         return [_ranking_key(None)]
-    return [_ranking_key(user_id), f"feed:settings:{user_id}", bell.key(user_id)]
-
-
-def cached_for(user) -> dict:
-    """`cached_keys` of `user`, read in one round trip."""
-    keys = cached_keys(user.pk if user.is_authenticated else None)
-    return cache.get_many(keys) if keys else {}
+    return [_ranking_key(user_id), _settings_key_of(user_id), bell.key(user_id)]
 
 
 def viewer_and_cached(request) -> tuple:
