@@ -1,5 +1,7 @@
 import hashlib
 import secrets
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date, timedelta
 
 from django.conf import settings
@@ -44,6 +46,11 @@ USER_CACHE_SECONDS = 60
 
 def _user_cache_key(pk) -> str:
     return f"accounts:user:{pk}"
+
+
+# (pk, the cache's answer for that user) when it was read together with other keys
+# (accounts.backends.viewer_and_cached): `User.cached` takes it instead of reading it again.
+_read_with_others: ContextVar[tuple | None] = ContextVar("accounts_user_read_with_others", default=None)
 
 
 def forget_cached_users(pks) -> None:
@@ -132,13 +139,29 @@ class User(AbstractUser):
         forget_cached_users([pk])
         return result
 
+    @staticmethod
+    def cache_key(pk) -> str:
+        return _user_cache_key(pk)
+
+    @staticmethod
+    @contextmanager
+    def read_with_others(pk, user: "User | None"):
+        """Within, `cached(pk)` takes `user` as the cache's answer (None: no entry), read by the
+        caller in one round trip with other keys (accounts.backends.viewer_and_cached)."""
+        token = _read_with_others.set((pk, user))
+        try:
+            yield
+        finally:
+            _read_with_others.reset(token)
+
     @classmethod
     def cached(cls, pk) -> "User | None":
         """The user with this pk as the cache has it (up to `USER_CACHE_SECONDS` old, and
         forgotten whenever the row is written through the ORM), else from the database; None
         when there is none. No query on a hit."""
         key = _user_cache_key(pk)
-        user = cache.get(key)
+        read = _read_with_others.get()
+        user = read[1] if read is not None and read[0] == pk else cache.get(key)
         if user is None:
             user = cls._default_manager.filter(pk=pk).first()
             if user is None:

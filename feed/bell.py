@@ -22,7 +22,7 @@ def key(user_id: int) -> str:
 
 def unread(user_id: int, count: Callable[[int], int], cached: dict | None = None) -> int:
     """`count(user_id)`, from the cache when it was counted in the last few seconds (`cached`:
-    entries already read, feed.ranking.cached_for)."""
+    entries already read, feed.ranking.viewer_and_cached)."""
     if settings.FEED_RANKING_CACHE_SECONDS <= 0:
         return count(user_id)
     entry = key(user_id)

@@ -21,7 +21,8 @@ from datetime import UTC, datetime
 from django.contrib.auth.models import AnonymousUser
 from django.db import connections
 from django.db.backends.postgresql.base import ServerBindingCursor
-from django.db.models.query import get_related_populators
+from django.db.models.base import ModelState
+from django.db.models.signals import post_init, pre_init
 from django.db.models.sql.constants import MULTI
 
 from accounts.models import Follow
@@ -57,6 +58,7 @@ class CompiledPosts:
         self.sql, self.params = compiler.as_sql()
         self.state = {name: getattr(compiler, name) for name in self.COMPILER_STATE}
         self.marks = [slots.get(p) if type(p) in (int, str, datetime) else None for p in self.params]
+        self._builder = None
 
     def rows(self, values: dict) -> list[Post]:
         params = tuple(p if m is None else values[m] for p, m in zip(self.params, self.marks, strict=True))
@@ -64,20 +66,25 @@ class CompiledPosts:
         compiler.__dict__.update(self.state)
         compiler.as_sql = lambda *args, **kwargs: (self.sql, params)
         results = self.prepared(params) or compiler.execute_sql(MULTI)
-        # As django.db.models.query.ModelIterable does, for this query's shape.
-        select, klass_info = self.state["select"], self.state["klass_info"]
-        start, end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
-        init_list = [f[0].target.attname for f in select[start:end]]
-        populators = get_related_populators(klass_info, select, self.db)
-        posts = []
-        for row in compiler.results_iter(results):
-            post = Post.from_db(self.db, init_list, row[start:end])
-            for populator in populators:
-                populator.populate(row, post)
-            for name, position in self.state["annotation_col_map"].items():
-                setattr(post, name, row[position])
-            posts.append(post)
-        return posts
+        build = self.builder()
+        return [build(row) for row in compiler.results_iter(results)]
+
+    def builder(self):
+        """A function making a post (and the authors and generations selected with it) from a
+        row, as django.db.models.query.ModelIterable does for this query's shape, built once."""
+        if self._builder is None:
+            select, klass_info = self.state["select"], self.state["klass_info"]
+            build = _instances(klass_info, select, self.db)
+            annotations = tuple(self.state["annotation_col_map"].items())
+
+            def post_of(row):
+                post = build(row)
+                for name, position in annotations:
+                    setattr(post, name, row[position])
+                return post
+
+            self._builder = post_of
+        return self._builder
 
     def prepared(self, params: tuple) -> list | None:
         """On PostgreSQL, the rows fetched with server-side binding, which psycopg prepares on a
@@ -96,6 +103,48 @@ class CompiledPosts:
         with connection._prepare_cursor(raw) as cursor:
             cursor.execute(self.sql, params)
             return [cursor.fetchall()]
+
+
+def _instances(klass_info: dict, select: list, db: str):
+    """A function making the model instance of `klass_info` (and the related ones selected with
+    it, cached on it as select_related does) from a row. Like Django's `Model.from_db` and
+    `RelatedPopulator`, but it fills the instance's `__dict__` instead of calling `Model.__init__`,
+    which walked every field of the model for every row (a third of building a page's 15 instances;
+    BENCHMARKS.md, feed round 8). Only for models without `pre_init`/`post_init` receivers, whose
+    `__init__` has no other effect; the others go through `from_db`."""
+    model = klass_info["model"]
+    fields = klass_info["select_fields"]
+    if fields != list(range(fields[0], fields[-1] + 1)) or klass_info.get("from_parent"):
+        raise RuntimeError("The page query no longer has the shape feed.paging expects.")
+    start, end = fields[0], fields[-1] + 1
+    names = tuple(f[0].target.attname for f in select[start:end])
+    pk_at = names.index(model._meta.pk.attname)
+    related = [
+        (_instances(info, select, db), info["local_setter"], info["remote_setter"])
+        for info in klass_info.get("related_klass_infos", [])
+    ]
+    plain = not (pre_init.has_listeners(model) or post_init.has_listeners(model))
+    new = model.__new__
+
+    def instance(row):
+        values = row[start:end]
+        if values[pk_at] is None:
+            return None
+        if plain:
+            obj = new(model)
+            state = ModelState()
+            state.adding, state.db = False, db
+            obj.__dict__.update(zip(names, values, strict=True), _state=state)
+        else:
+            obj = model.from_db(db, names, values)
+        for make, local_setter, remote_setter in related:
+            rel = make(row)
+            local_setter(obj, rel)
+            if rel is not None:
+                remote_setter(rel, obj)
+        return obj
+
+    return instance
 
 
 def compiled_page(viewer, size: int) -> CompiledPosts:

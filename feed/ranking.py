@@ -66,6 +66,7 @@ from django.core.cache import cache
 from django.db.models import Count, Exists, OuterRef
 from django.utils import timezone
 
+from accounts import backends
 from accounts.models import Follow
 from feed import bell, paging, semantics
 from feed.models import Comment, FeedSettings, Like, NotInterested, Post, PostView
@@ -334,7 +335,11 @@ SCROLL_SESSION_SECONDS = 30 * 60
 
 
 def _cache_key(user) -> str:
-    return f"feed:for_you:{user.pk if user.is_authenticated else 'anonymous'}"
+    return _ranking_key(user.pk if user.is_authenticated else None)
+
+
+def _ranking_key(user_id: int | None) -> str:
+    return f"feed:for_you:{'anonymous' if user_id is None else user_id}"
 
 
 def _stamp(as_of: datetime) -> int:
@@ -352,7 +357,7 @@ def ranked_entries(
     of ranking was the p99 of a For You page: every viewer paid it every 30 s; see
     `refresh_later`); else the feed is ranked now. A given `as_of` (a later page) reuses the
     ranking made at exactly that time (the current one or the one a refresh replaced), else
-    ranks again as of then. Costs one cache read (none given `cached_for`'s answer), plus
+    ranks again as of then. Costs one cache read (none given `viewer_and_cached`'s answer), plus
     `rank`'s queries on a miss.
     """
     ttl = settings.FEED_RANKING_CACHE_SECONDS
@@ -426,19 +431,28 @@ def forget(user) -> None:
 
 
 def _settings_key(user) -> str:
-    return f"feed:settings:{user.pk}"
+    return _settings_key_of(user.pk)
 
 
-def cached_for(user) -> dict:
-    """What a For You page reads from the cache, in one read: the viewer's ranking, feed settings
-    and bell count (whichever are there). Hand it to `ranked_entries`, `settings_of` and
-    `bell.unread`: one round trip to the cache instead of three."""
+def _settings_key_of(user_id: int) -> str:
+    return f"feed:settings:{user_id}"
+
+
+def cached_keys(user_id: int | None) -> list[str]:
+    """What a For You page reads from the cache: the viewer's ranking, feed settings and bell
+    count (`user_id` None: an anonymous visitor's ranking). Read them in one round trip (see
+    `viewer_and_cached`) and hand the answer to `ranked_entries`, `settings_of` and `bell.unread`."""
     if settings.FEED_RANKING_CACHE_SECONDS <= 0:
-        return {}
-    keys = [_cache_key(user)]
-    if user.is_authenticated:
-        keys += [_settings_key(user), bell.key(user.pk)]
-    return cache.get_many(keys)
+        return []
+    if user_id is None:
+        return [_ranking_key(None)]
+    return [_ranking_key(user_id), _settings_key_of(user_id), bell.key(user_id)]
+
+
+def viewer_and_cached(request) -> tuple:
+    """The request's user and `cached_keys` of them, read with the user's own cache entry in one
+    round trip (accounts.backends.viewer_and_cached)."""
+    return backends.viewer_and_cached(request, cached_keys)
 
 
 def settings_of(user, cached: dict | None = None) -> FeedSettings:

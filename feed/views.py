@@ -7,10 +7,8 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.messages import get_messages
 from django.http import HttpRequest, HttpResponse
-from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
@@ -21,6 +19,7 @@ from feed.forms import FeedSettingsForm, SteeringForm
 from feed.models import NotInterested
 from feed.templatetags.feed_cards import TOKEN_PLACEHOLDER, RenderCache
 from feed.views_posts import get_post
+from sora_site.csrf import page_token
 from sora_site.keyset import EPOCH, parse_cursor
 
 CARDS_PLACEHOLDER = "@@feed-cards-placeholder@@"
@@ -77,7 +76,7 @@ def render_feed(request: HttpRequest, context: dict, cached: dict | None = None)
         frame = render_to_string("feed/home.html", values, request)
         frames.put(key, frame)
     return HttpResponse(
-        frame.replace(CARDS_PLACEHOLDER, cards).replace(TOKEN_PLACEHOLDER, get_token(request))
+        frame.replace(CARDS_PLACEHOLDER, cards).replace(TOKEN_PLACEHOLDER, page_token(request))
     )
 
 
@@ -107,18 +106,20 @@ def home(request: HttpRequest) -> HttpResponse:
         offset = min(max(int(request.GET.get("offset", 0)), 0), 10_000)
     except ValueError:
         offset = 0
-    cached = ranking.cached_for(request.user)  # one cache read for the settings, ranking and bell
-    prefs = ranking.settings_of(request.user, cached)
+    # One cache read for the user, settings, ranking and bell (after the session's).
+    user, cached = ranking.viewer_and_cached(request)
+    prefs = ranking.settings_of(user, cached)
     size, at_break = scroll_window(offset, settings.FEED_PAGE_SIZE, prefs.scroll_limit)
     # A first page may reuse the viewer's recent ranking (and its as_of); see feed.ranking.
     as_of, entries = ranking.ranked_entries(
-        request.user, parse_as_of(requested) if requested else None, prefs=prefs, cached=cached
+        user, parse_as_of(requested) if requested else None, prefs=prefs, cached=cached
     )
-    posts, more = ranking.page_of(request.user, entries, offset, size)
+    posts, more = ranking.page_of(user, entries, offset, size)
     next_url = None
     if more:
         stamp = (as_of - EPOCH) // timedelta(microseconds=1)
-        next_url = f"{reverse('feed:home')}?as_of={stamp}&offset={offset + size}"
+        # This page's own path: `reverse` cost more than the rest of building the link.
+        next_url = f"{request.path}?as_of={stamp}&offset={offset + size}"
     context = {
         "posts": posts,
         "next_url": next_url,
@@ -211,7 +212,7 @@ def following(request: HttpRequest) -> HttpResponse:
     next_url = None
     if len(posts) > size:
         posts = posts[:size]
-        next_url = f"{reverse('feed:following')}?before={posts[-1].cursor}"
+        next_url = f"{request.path}?before={posts[-1].cursor}"
     for post in posts:
         post.reason = f"You follow @{post.author.handle}"
     context = {"posts": posts, "next_url": next_url, "tab": "following", "nav": "feed"}

@@ -55,12 +55,21 @@ class RenderCache:
 cards = RenderCache()
 
 
+def origin_of(request) -> tuple[str, str]:
+    """The scheme and host a card's share link shows, once per request (`get_host` checks
+    ALLOWED_HOSTS on every call, and a page has several cards)."""
+    origin = getattr(request, "_feed_card_origin", None)
+    if origin is None:
+        origin = request._feed_card_origin = (request.scheme, request.get_host())
+    return origin
+
+
 def card_key(post, user, request) -> tuple:
     author, generation = post.author, post.generation
     return (
         post.code, post.caption, post.hide_prompt, post.visibility, generation.prompt[:200], generation.orientation,
         post.like_count, post.comment_count, getattr(post, "liked", False), getattr(post, "reason", ""),
-        author.handle, str(author.avatar), user.is_authenticated, request.scheme, request.get_host(),
+        author.handle, str(author.avatar), user.is_authenticated, *origin_of(request),
     )  # fmt: skip
 
 

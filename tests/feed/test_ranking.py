@@ -3,11 +3,13 @@
 from datetime import timedelta
 
 import pytest
+from django.core.cache import caches
 from django.urls import reverse
 from django.utils import timezone
 
 from feed import actions, ranking
 from feed.models import Post, PostView
+from moderation.actions import suspend_user
 
 pytestmark = pytest.mark.django_db
 
@@ -230,6 +232,54 @@ def test_later_pages_page_through_the_cached_ranking(
     with django_assert_num_queries(1):  # page rows (the session and user from the cache)
         second = user_client.get(first.context["next_url"], HTTP_HX_REQUEST="true")
     assert feed_codes(first) + feed_codes(second) == [p.code for p in posts]
+
+
+def cache_reads(monkeypatch) -> list[str]:
+    """Calls to the cache's `get` and `get_many` from here on (not the `get`s a `get_many` makes
+    inside a cache that has no native one, as locmem)."""
+    backend, reads, depth = type(caches["default"]), [], [0]
+
+    def counting(name, original):
+        def counted(self, *args, **kwargs):
+            if not depth[0]:
+                reads.append(name)
+            depth[0] += 1
+            try:
+                return original(self, *args, **kwargs)
+            finally:
+                depth[0] -= 1
+
+        return counted
+
+    for name in ("get", "get_many"):
+        monkeypatch.setattr(backend, name, counting(name, getattr(backend, name)))
+    return reads
+
+
+def test_a_cached_for_you_page_reads_the_cache_twice(
+    ranking_cache, user, user_client, make_user, make_post, monkeypatch
+):
+    """The session, then the person with their ranking, feed settings and bell in one read."""
+    post = make_post(make_user("a"), created=ago(1))
+    user_client.get(reverse("feed:home"))
+    reads = cache_reads(monkeypatch)
+    response = user_client.get(reverse("feed:home"))
+    assert response.context["user"] == user and feed_codes(response) == [post.code]
+    assert reads == ["get", "get_many"]
+
+
+def test_a_session_no_longer_signed_in_never_gets_its_person_s_cached_for_you(
+    ranking_cache, user, user_client, make_user, make_post
+):
+    """The person's ranking is read with their row before the row says whether they may still be
+    signed in: a suspended person's cookie gets the anonymous For You, not their ranking."""
+    make_post(make_user("friend"), created=ago(1))
+    user_client.post(reverse("feed:follow", args=["friend"]))
+    assert "You follow @friend" in user_client.get(reverse("feed:home")).content.decode()
+    suspend_user(user, make_user("mod", is_staff=True), "spam")
+    response = user_client.get(reverse("feed:home"))
+    assert not response.context["user"].is_authenticated
+    assert "You follow @friend" not in response.content.decode()
 
 
 def test_a_cached_ranking_never_shows_what_the_viewer_may_no_longer_see(

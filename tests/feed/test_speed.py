@@ -119,3 +119,25 @@ def test_the_cached_page_around_the_cards_is_each_viewers_own(make_user, make_po
         assert "Steering saved." not in again and f"Steering: “more {handle} things”" in again
     assert "@alice" not in pages["bob"] and "@bob" not in pages["alice"]
     cache.clear()
+
+
+def test_a_page_token_is_a_fresh_mask_of_the_visitors_csrf_secret(rf):
+    """sora_site.csrf masks the secret as Django's `get_token` does (its middleware unmasks it
+    back), with a new random mask on every page, and renews the cookie like `get_token`."""
+    from django.middleware.csrf import CSRF_ALLOWED_CHARS, _get_new_csrf_string, _unmask_cipher_token
+
+    from sora_site.csrf import page_token
+
+    secret = _get_new_csrf_string()
+    tokens = set()
+    for _ in range(50):
+        request = rf.get("/")
+        request.META["CSRF_COOKIE"] = secret
+        token = page_token(request)
+        assert len(token) == 64 and set(token) <= set(CSRF_ALLOWED_CHARS)
+        assert _unmask_cipher_token(token) == secret
+        assert request.META["CSRF_COOKIE_NEEDS_UPDATE"]
+        tokens.add(token)
+    assert len(tokens) == 50
+    fresh = rf.get("/")  # no secret yet: Django makes one and sets the cookie
+    assert _unmask_cipher_token(page_token(fresh)) == fresh.META["CSRF_COOKIE"]
