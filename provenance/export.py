@@ -77,9 +77,9 @@ def export_rendition(
     `tracking_id` (64-bit unsigned) is embedded invisibly and recorded as the manifest's soft
     binding; `tracking_key` must be the site's secret; `tracking_strength` overrides the
     mark's size-dependent default (`tracking.strength_for`). Cost: about a veryfast libx264
-    encode at 720p (1.0-1.2x), 1.1-1.4x of one for a 4 s 320x192 clip, whose fixed costs
-    (decoding the audio for the fingerprint, signing, marks) weigh more and whose ratio varies
-    with the load (bench/bench_tracking.py measures both; BENCHMARKS.md).
+    encode at 720p (1.0-1.3x), 1.0-1.3x of one for a 4 s 320x192 clip in quiet runs (one round
+    in five at 1.4x), whose fixed costs (decoding the audio for the fingerprint, signing,
+    marks) weigh more (bench/bench_tracking.py measures both; BENCHMARKS.md).
     `dst_path` is replaced atomically.
     Raises ValueError for sources without video, and `av.error.FFmpegError` /
     `c2pa.C2paError` on codec or signing failures.
