@@ -50,8 +50,9 @@ class SignerConfig:
     alg: str = "es256"
 
     def create_signer(self):
-        """Return a fresh `c2pa.Signer`. Signers are consumed by some c2pa calls, so make one per
-        signing operation (cheap: it only parses two PEM files)."""
+        """Return a fresh `c2pa.Signer`. Some c2pa calls consume a signer (a Context given
+        one); `Builder.sign` only borrows it, so `c2pa_manifest.sign_file` keeps one per
+        process and version of the files."""
         import c2pa
 
         info = c2pa.C2paSignerInfo(

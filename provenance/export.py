@@ -6,8 +6,8 @@ is copied (other codecs are re-encoded to AAC). The tracking mark is informed by
 luma of the source's first PREPASS_FRAMES frames (see `provenance.tracking.embed`): those frames
 are held back (~66 MB at 720p) until the mark is known, instead of being decoded twice. Encoding
 runs on a writer thread (`_Writer`) so that libx264 keeps working while the next frames are
-marked; a helper thread reads the audio fingerprint meanwhile (a second reader of the source's
-audio). The file is then signed into `dst_path` with a C2PA manifest.
+marked; the audio is decoded once, on the decoding thread, for the fingerprint (and for the
+writer when it is re-encoded). The file is then signed into `dst_path` with a C2PA manifest.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import os
 import queue
 import tempfile
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -29,7 +28,7 @@ from . import tracking
 from .c2pa_manifest import ManifestInfo, build_manifest, manifest_label, sign_file
 from .certs import SignerConfig
 from .fingerprint import Fingerprint, FingerprintBuilder
-from .frames import decode_mono, luma_plane
+from .frames import AUDIO_RATE, MAX_AUDIO_SECONDS, MonoAudio
 from .watermark import MovingWatermark, watermark_key
 
 DEFAULT_CRF = 23
@@ -78,8 +77,9 @@ def export_rendition(
     `tracking_id` (64-bit unsigned) is embedded invisibly and recorded as the manifest's soft
     binding; `tracking_key` must be the site's secret; `tracking_strength` overrides the
     mark's size-dependent default (`tracking.strength_for`). Cost: about a veryfast libx264
-    encode at 720p (1.0-1.2x), 1.3-1.4x of one in CPU for a 4 s 320x192 clip, whose fixed
-    costs (fingerprint, signing, marks) weigh more (bench/bench_tracking.py measures both).
+    encode at 720p (1.0-1.3x), 1.0-1.3x of one for a 4 s 320x192 clip in quiet runs (one round
+    in five at 1.4x), whose fixed costs (decoding the audio for the fingerprint, signing,
+    marks) weigh more (bench/bench_tracking.py measures both; BENCHMARKS.md).
     `dst_path` is replaced atomically.
     Raises ValueError for sources without video, and `av.error.FFmpegError` /
     `c2pa.C2paError` on codec or signing failures.
@@ -120,17 +120,11 @@ def export_rendition(
 
 
 def _render(src: Path, out: Path, marks: _Marks, *, crf: int, preset: str):
-    """Encode the marked rendition of `src` to `out`: (width, height, duration, fingerprint).
-    The audio fingerprint is read by a helper thread meanwhile."""
+    """Encode the marked rendition of `src` to `out`: (width, height, duration, fingerprint)."""
     import av
 
-    with ThreadPoolExecutor(1, thread_name_prefix="export-audio") as helper:
-        audio = helper.submit(_source_audio, src)
-        with av.open(str(src)) as inp:
-            width, height, duration = _encode(inp, str(out), marks, crf=crf, preset=preset)
-        chunks = audio.result()
-    for chunk in chunks:
-        marks.builder.add_audio(chunk)
+    with av.open(str(src)) as inp:
+        width, height, duration = _encode(inp, str(out), marks, crf=crf, preset=preset)
     return width, height, duration, marks.builder.finish(duration)
 
 
@@ -151,18 +145,6 @@ def _blas() -> ThreadpoolController:
 
 def _at(handle: str) -> str:
     return handle if handle.startswith("@") else f"@{handle}"
-
-
-def _source_audio(path: Path) -> list[np.ndarray]:
-    """The source's audio as the fingerprint hears it (mono chunks, `frames.decode_mono`, as
-    `compute_fingerprint` reads a copy), from a reader of its own: no audio is decoded on the
-    export's path when AAC is copied. Empty without audio."""
-    import av
-
-    with av.open(str(path)) as container:
-        if not container.streams.audio:
-            return []
-        return list(decode_mono(container, container.streams.audio[0]))
 
 
 class _Marks:
@@ -186,11 +168,12 @@ class _Marks:
         # the decoding thread waited up to a switch interval for it (~3 ms).
         self.visible = MovingWatermark(self.site_name, self.handle, width, height, key=self.key)
 
-    def add(self, frame, yuv: np.ndarray, seconds: float, stamp) -> None:
+    def add(self, yuv: np.ndarray, seconds: float, stamp) -> None:
         if self.mark is not None:
             self._apply(yuv, seconds, stamp)
             return
-        self.luma.add(luma_plane(frame))
+        # The luma about to be marked (the decoded frame's, unless it had to be converted).
+        self.luma.add(yuv[: self.height])
         self.held.append((yuv, seconds, stamp))
         if len(self.held) >= PREPASS_FRAMES:
             self.finish()
@@ -234,13 +217,15 @@ def _encode(inp, out_path: str, marks: _Marks, *, crf: int, preset: str):
         vout.width, vout.height, vout.pix_fmt = width, height, "yuv420p"
         vout.options = {"crf": str(crf), "preset": preset}
         vout.codec_context.thread_count = threads or 1
-        audio = _Audio(out, ain) if ain is not None else None
+        audio = _Audio(out, ain, marks.builder) if ain is not None else None
         last_time, index = 0.0, 0
         with _Writer(out, vout, audio) as writer:
             marks.start(width, height, writer.put)
             for packet in inp.demux(*[s for s in (vin, ain) if s is not None]):
                 if packet.stream is not vin:
-                    writer.put(packet)
+                    # Until the mark is known the encoder has no frames: audio decoded then would
+                    # only delay its start.
+                    audio.add(packet, writer.put, later=marks.mark is None)
                     continue
                 for frame in packet.decode():
                     seconds = frame.time if frame.time is not None else index / float(rate)
@@ -251,8 +236,10 @@ def _encode(inp, out_path: str, marks: _Marks, *, crf: int, preset: str):
                         else (index, 1 / Fraction(rate))
                     )
                     index += 1
-                    marks.add(frame, _yuv(frame, width, height), seconds, stamp)
+                    marks.add(_yuv(frame, width, height), seconds, stamp)
             marks.finish()
+            if audio is not None:
+                audio.finish(writer.put)
         out.mux(vout.encode(None))
         if audio is not None:
             audio.close()
@@ -263,7 +250,7 @@ def _encode(inp, out_path: str, marks: _Marks, *, crf: int, preset: str):
 
 class _Writer:
     """Encodes and muxes on its own thread, in the order given, what the caller `put`s: marked
-    (yuv, stamp) frames and audio packets. libx264 and numpy release the GIL, so marking the
+    (yuv, stamp) frames and audio packets or frames. libx264 and numpy release the GIL, so marking the
     next frames overlaps encoding these; the bounded queue keeps memory flat. Items travel in
     batches of BATCH (each hand-over wakes the other thread). The first error on the thread is
     raised by the next `put` or on exit."""
@@ -325,30 +312,79 @@ def _frame(yuv: np.ndarray, stamp):
 
 
 class _Audio:
-    """AAC audio stream-copied; other codecs decoded and re-encoded to AAC (on the writer's
-    thread, which alone uses the audio decoder)."""
+    """The source's audio, decoded once, on the decoding thread (`add`): into the fingerprint's
+    mono chunks (`frames.MonoAudio`, the samples `compute_fingerprint` hears in a copy) and,
+    for codecs other than AAC, into frames that the writer re-encodes to AAC (`write`, on its
+    thread). AAC packets are copied as they are.
 
-    def __init__(self, out, ain):
+    Decoding here rather than on a reader of its own saves opening and demuxing the source
+    twice; this thread mostly waits for the encoder anyway."""
+
+    def __init__(self, out, ain, builder: FingerprintBuilder):
         import av
 
-        self.out = out
+        self.out, self.builder = out, builder
         self.copy = ain.codec_context.name == "aac"
         if self.copy:
             self.stream = out.add_stream_from_template(ain)
         else:
             self.stream = out.add_stream("aac", rate=48000, layout="stereo")
             self.to_aac = av.AudioResampler(format="fltp", layout="stereo", rate=48000)
+        self.mono = MonoAudio()
+        self.pending: list = []  # packets to decode later (`add`)
+        self.heard = 0  # mono samples fingerprinted, up to MAX_AUDIO_SECONDS (as decode_mono)
 
-    def write(self, packet) -> None:
-        if self.copy:
-            if packet.dts is not None:
-                packet.stream = self.stream
-                self.out.mux(packet)
+    def _hearing(self) -> bool:
+        return self.heard <= MAX_AUDIO_SECONDS * AUDIO_RATE
+
+    def add(self, packet, send, *, later: bool = False) -> None:
+        """Decode `packet` (for the fingerprint, or to re-encode it) and `send` the writer
+        its part: the packet itself when copied, else the decoded frames. `later`: keep it
+        until the next call without it (packets stay in order)."""
+        if later:
+            self.pending.append(packet)
             return
-        for frame in packet.decode():
-            frame.pts = None
-            for chunk in self.to_aac.resample(frame):
-                self.out.mux(self.stream.encode(chunk))
+        self._catch_up(send)
+        self._add(packet, send)
+
+    def _catch_up(self, send) -> None:
+        for held in self.pending:
+            self._add(held, send)
+        self.pending = []
+
+    def _add(self, packet, send) -> None:
+        if self.copy and not self._hearing():
+            send(packet)
+            return
+        frames = packet.decode()
+        if self.copy:
+            send(packet)  # after decoding: the writer re-points it at the output stream
+        for frame in frames:
+            if self._hearing():
+                self._hear(self.mono.add(frame))
+            if not self.copy:
+                send(frame)
+
+    def finish(self, send) -> None:
+        self._catch_up(send)
+        if self._hearing():
+            self._hear(self.mono.finish())
+
+    def _hear(self, chunks: list[np.ndarray]) -> None:
+        for chunk in chunks:
+            self.heard += len(chunk)
+            self.builder.add_audio(chunk)
+
+    def write(self, item) -> None:
+        """Mux a copied packet or encode a decoded frame (the writer's thread)."""
+        if self.copy:
+            if item.dts is not None:
+                item.stream = self.stream
+                self.out.mux(item)
+            return
+        item.pts = None
+        for chunk in self.to_aac.resample(item):
+            self.out.mux(self.stream.encode(chunk))
 
     def close(self) -> None:
         if not self.copy:

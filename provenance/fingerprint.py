@@ -1,6 +1,6 @@
 """Perceptual fingerprints: find a video again after re-encoding, scaling, cropping or trimming.
 
-A fingerprint is a 64-bit pHash (imagehash) of the luma of frames sampled at SAMPLE_FPS, after
+A fingerprint is a 64-bit pHash (imagehash's, `frame_hashes`) of the luma of frames sampled at SAMPLE_FPS, after
 black bars are cut off, plus a 16-bit-per-frame spectral-band audio hash (Haitsma–Kalker style)
 at AUDIO_HOP intervals. Ten seconds serialise to ~650 bytes. Matching slides the query along the
 candidate (trims), tries the query's mirrored hashes too (horizontal flips), and turns the mean
@@ -9,6 +9,7 @@ Hamming distance of the best alignment (plus the audio bit error rate there) int
 
 from __future__ import annotations
 
+import functools
 import struct
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ _HEADER = struct.Struct(">2sBBfII")  # magic, version, fps*10, duration, n video
 # ≤ ~10 after re-encoding, scaling and 5% crops, unrelated videos ≥ ~18 (random hashes 32).
 MATCH_DISTANCE = 14.0
 MIN_OVERLAP_SECONDS = 1.5
+PHASH_SIZE, HASH_SIDE = 32, 8  # pHash thumbnail side; 8x8 low frequencies = 64 bits
 
 
 @dataclass
@@ -83,23 +85,62 @@ def _trim_bars(image: np.ndarray, level: int = 28) -> np.ndarray:
     return image[top:bottom, left:right]
 
 
-def _hash(image: np.ndarray) -> int:
-    import imagehash
+def _lanczos_rows(size: int, out: int = PHASH_SIZE) -> np.ndarray:
+    """(out, size) weights of Pillow's Lanczos (a = 3) downscale of `size` samples to `out`,
+    the resize imagehash's pHash does (Pillow's `precompute_coeffs`, before its fixed-point
+    rounding)."""
+    scale = size / out
+    support = 3.0 * max(scale, 1.0)
+    rows = np.zeros((out, size))
+    for i in range(out):
+        centre = (i + 0.5) * scale
+        lo, hi = max(int(centre - support + 0.5), 0), min(int(centre + support + 0.5), size)
+        x = (np.arange(lo, hi) - centre + 0.5) / max(scale, 1.0)
+        weights = np.where(np.abs(x) < 3.0, np.sinc(x) * np.sinc(x / 3.0), 0.0)
+        rows[i, lo:hi] = weights / weights.sum()
+    return rows
 
-    bits = imagehash.phash(Image.fromarray(image)).hash.ravel()
+
+@functools.lru_cache(maxsize=32)
+def _phash_operators(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, columns): the 8x8 low-frequency DCT-II of the 32x32 Lanczos thumbnail of a
+    (height, width) image is rows @ image @ columns.T (resize and DCT are both linear)."""
+    n = np.arange(PHASH_SIZE)
+    # scipy.fftpack.dct's unnormalised type II, as imagehash applies it along each axis.
+    dct = 2.0 * np.cos(np.pi * np.arange(HASH_SIDE)[:, None] * (2 * n[None, :] + 1) / (2 * PHASH_SIZE))
+    rows, columns = dct @ _lanczos_rows(height), dct @ _lanczos_rows(width)
+    rows.flags.writeable = columns.flags.writeable = False  # cached: shared by every caller
+    return rows, columns
+
+
+def _hash(image: np.ndarray, rows: np.ndarray, columns: np.ndarray) -> int:
+    low = (rows @ image @ columns.T).ravel()
+    middle = np.sort(low)[len(low) // 2 - 1 : len(low) // 2 + 1]  # np.median, without its overhead
+    bits = low > middle.mean()
     return int(np.packbits(bits).view(">u8")[0])
+
+
+def _reduce(luma: np.ndarray, factor: int) -> np.ndarray:
+    """Pillow's `Image.reduce(factor)` (box means, rounded): by 2 (the tiny profile) in numpy,
+    at a third of the cost."""
+    h, w = luma.shape
+    if factor == 2 and h % 2 == 0 and w % 2 == 0:
+        rows = np.add(luma[0::2], luma[1::2], dtype=np.uint16)
+        return ((rows[:, 0::2] + rows[:, 1::2] + 2) >> 2).astype(np.uint8)
+    return np.asarray(Image.fromarray(luma).reduce(factor)) if factor > 1 else luma
 
 
 def frame_hashes(luma: np.ndarray, *, flipped: bool = False) -> tuple[int, int | None]:
     """pHash of one frame's luma plane (any size) and, when asked, of its mirror image.
 
-    Cost: ~1-2 ms per 720p frame, ~0.1 ms at 320x192 (a box reduction to a short side of
-    96-191 px first, so the pHash's Lanczos resize to 32x32 works on a small image: it would
-    spend ~0.3 ms on a whole 320x192 frame, for hashes that differ by ~0.3 of 64 bits)."""
-    factor = max(1, min(luma.shape) // 96)
-    small = np.asarray(Image.fromarray(luma).reduce(factor)) if factor > 1 else luma
-    small = _trim_bars(small)
-    return _hash(small), (_hash(np.ascontiguousarray(small[:, ::-1])) if flipped else None)
+    The hash is imagehash's pHash (the sign against the median of the 8x8 low-frequency DCT of
+    a 32x32 Lanczos thumbnail), computed as two small matrix products on a box reduction of the
+    frame to a short side of 96-191 px: ~0.1 ms per 720p frame, ~0.03 ms at 320x192. Without
+    the thumbnail's rounding to 8 bits the hashes differ from imagehash's by ~0.2 of 64 bits on
+    the same frames (stored fingerprints keep matching: MATCH_DISTANCE is 14)."""
+    small = _trim_bars(_reduce(luma, max(1, min(luma.shape) // 96))).astype(np.float64)
+    rows, columns = _phash_operators(*small.shape)
+    return _hash(small, rows, columns), (_hash(small, rows, columns[:, ::-1]) if flipped else None)
 
 
 class FingerprintBuilder:

