@@ -28,7 +28,7 @@ from . import tracking
 from .c2pa_manifest import ManifestInfo, build_manifest, manifest_label, sign_file
 from .certs import SignerConfig
 from .fingerprint import Fingerprint, FingerprintBuilder
-from .frames import AUDIO_RATE, MAX_AUDIO_SECONDS, MonoAudio
+from .frames import MonoAudio
 from .watermark import MovingWatermark, watermark_key
 
 DEFAULT_CRF = 23
@@ -330,12 +330,8 @@ class _Audio:
         else:
             self.stream = out.add_stream("aac", rate=48000, layout="stereo")
             self.to_aac = av.AudioResampler(format="fltp", layout="stereo", rate=48000)
-        self.mono = MonoAudio()
+        self.mono = MonoAudio()  # capped at MAX_AUDIO_SECONDS, as `compute_fingerprint` reads
         self.pending: list = []  # packets to decode later (`add`)
-        self.heard = 0  # mono samples fingerprinted, up to MAX_AUDIO_SECONDS (as decode_mono)
-
-    def _hearing(self) -> bool:
-        return self.heard <= MAX_AUDIO_SECONDS * AUDIO_RATE
 
     def add(self, packet, send, *, later: bool = False) -> None:
         """Decode `packet` (for the fingerprint, or to re-encode it) and `send` the writer
@@ -353,26 +349,23 @@ class _Audio:
         self.pending = []
 
     def _add(self, packet, send) -> None:
-        if self.copy and not self._hearing():
+        if self.copy and self.mono.full:  # nothing left to hear: copy without decoding
             send(packet)
             return
         frames = packet.decode()
         if self.copy:
             send(packet)  # after decoding: the writer re-points it at the output stream
         for frame in frames:
-            if self._hearing():
-                self._hear(self.mono.add(frame))
+            self._hear(self.mono.add(frame))
             if not self.copy:
                 send(frame)
 
     def finish(self, send) -> None:
         self._catch_up(send)
-        if self._hearing():
-            self._hear(self.mono.finish())
+        self._hear(self.mono.finish())
 
     def _hear(self, chunks: list[np.ndarray]) -> None:
         for chunk in chunks:
-            self.heard += len(chunk)
             self.builder.add_audio(chunk)
 
     def write(self, item) -> None:

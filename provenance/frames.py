@@ -24,7 +24,8 @@ def luma_plane(frame) -> np.ndarray:
 
 class MonoAudio:
     """Decoded audio frames in (`add`, then `finish`), the fingerprint's mono float32 chunks at
-    AUDIO_RATE out, in half-second frames.
+    AUDIO_RATE out, in half-second frames, until more than `max_seconds` came out (`full`: then
+    nothing more is taken, and `finish` adds nothing).
 
     Frames wait in a FIFO and are resampled BATCH samples at a time: the samples come out the
     same as frame by frame, but one resampler call per third of a second rather than one per
@@ -32,7 +33,7 @@ class MonoAudio:
 
     BATCH = 16384
 
-    def __init__(self):
+    def __init__(self, max_seconds: float = MAX_AUDIO_SECONDS):
         import av
 
         self.resampler = av.AudioResampler(
@@ -40,8 +41,15 @@ class MonoAudio:
         )
         self.fifo = av.AudioFifo()
         self.layout: str | None = None
+        self.limit, self.heard = max_seconds * AUDIO_RATE, 0  # mono samples
+
+    @property
+    def full(self) -> bool:
+        return self.heard > self.limit
 
     def add(self, frame) -> list[np.ndarray]:
+        if self.full:
+            return []
         if self.layout is None:
             self.layout = frame.layout.name
         elif frame.layout.name != self.layout:
@@ -53,21 +61,22 @@ class MonoAudio:
 
     def finish(self) -> list[np.ndarray]:
         """The rest, once the last frame was added."""
+        if self.full:
+            return []
         rest = self._resample(self.fifo.read()) if self.fifo.samples else []
         return rest + self._resample(None)
 
     def _resample(self, frame) -> list[np.ndarray]:
-        return [out.to_ndarray().ravel() for out in self.resampler.resample(frame)]
+        chunks = [out.to_ndarray().ravel() for out in self.resampler.resample(frame)]
+        self.heard += sum(len(chunk) for chunk in chunks)
+        return chunks
 
 
 def decode_mono(container, stream, max_seconds: float = MAX_AUDIO_SECONDS):
     """Yield mono float32 chunks at AUDIO_RATE from an audio stream of an open container."""
-    mono = MonoAudio()
-    total = 0
+    mono = MonoAudio(max_seconds)
     for frame in container.decode(stream):
-        for chunk in mono.add(frame):
-            total += len(chunk)
-            yield chunk
-        if total > max_seconds * AUDIO_RATE:
+        yield from mono.add(frame)
+        if mono.full:
             return
     yield from mono.finish()
